@@ -1,0 +1,43 @@
+// swift-tools-version:5.9
+// gasa: Unicode-first char-rnn. Corpus -> shards -> Training (Model, Numerics) -> checkpoint -> Sampling.
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "gasa",
+    products: [
+        .executable(name: "gasa", targets: ["gasa"]),
+        .library(name: "Corpus", targets: ["Corpus"]),
+        .library(name: "Model", targets: ["Model"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries: the module maps and shim headers only.
+        .systemLibrary(name: "CICU", pkgConfig: "icu-uc", providers: [.apt(["libicu-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // The only C code: unversioned wrappers over system ICU (see its header for why).
+        .target(name: "ICUShim", dependencies: ["CICU"]),
+        .target(name: "Corpus", dependencies: ["ICUShim"], swiftSettings: optimize),
+        .target(name: "Numerics", dependencies: ["CBLAS"], swiftSettings: optimize),
+        .target(name: "Model", dependencies: ["Numerics"], swiftSettings: optimize),
+        .target(name: "Training", dependencies: ["Model", "Numerics", "Corpus"], swiftSettings: optimize),
+        .target(name: "Sampling", dependencies: ["Model", "Numerics", "Corpus"], swiftSettings: optimize),
+        .executableTarget(
+            name: "gasa",
+            dependencies: [
+                "Corpus", "Model", "Training", "Sampling",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: optimize),
+
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Corpus"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Training", "Model", "Corpus"]),
+        .testTarget(name: "gasaTests", dependencies: ["Corpus"]),
+    ]
+)

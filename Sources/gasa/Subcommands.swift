@@ -1,0 +1,7 @@
+// The list of subcommands, in the order `gasa --help` shows them.
+import ArgumentParser
+
+extension Gasa {
+    static let allSubcommands: [ParsableCommand.Type] = [
+    ]
+}

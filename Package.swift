@@ -21,9 +21,11 @@ let package = Package(
 
         // The only C code: unversioned wrappers over system ICU (see its header for why).
         .target(name: "ICUShim", dependencies: ["CICU"]),
-        .target(name: "Corpus", dependencies: ["ICUShim"], swiftSettings: optimize),
+        // Files: atomic writes, memory maps, bounds-checked reads, CRC-32. Shared by every stage.
+        .target(name: "Storage", swiftSettings: optimize),
+        .target(name: "Corpus", dependencies: ["ICUShim", "Storage"], swiftSettings: optimize),
         .target(name: "Numerics", dependencies: ["CBLAS"], swiftSettings: optimize),
-        .target(name: "Model", dependencies: ["Numerics"], swiftSettings: optimize),
+        .target(name: "Model", dependencies: ["Numerics", "Storage"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["Model", "Numerics", "Corpus"], swiftSettings: optimize),
         .target(name: "Sampling", dependencies: ["Model", "Numerics", "Corpus"], swiftSettings: optimize),
         .executableTarget(
@@ -34,6 +36,7 @@ let package = Package(
             ],
             swiftSettings: optimize),
 
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Corpus"]),

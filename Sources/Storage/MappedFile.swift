@@ -1,0 +1,118 @@
+// Read-only memory-mapped files, and a bounds-checked little-endian reader over raw bytes.
+// Readers of gasa's formats go through ByteReader so that a short or hostile file is an error,
+// never an out-of-bounds read.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class MappedFile {
+    public let path: String
+    public let count: Int
+    private let base: UnsafeMutableRawPointer?
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw FileError.errno(path, "cannot open") }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw FileError.errno(path, "cannot stat") }
+        if (st.st_mode & S_IFMT) != S_IFREG { throw FileError(path, "not a regular file") }
+        count = Int(st.st_size)
+        if count == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        if p == MAP_FAILED || p == nil { throw FileError.errno(path, "cannot map") }
+        base = p
+        madvise(p, count, MADV_SEQUENTIAL)
+    }
+
+    deinit { if let b = base { munmap(b, count) } }
+
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Tells the kernel the range will be needed soon (prefetch) or not any more.
+    public func advise(willNeed: Bool, offset: Int, length: Int) {
+        guard let b = base, offset >= 0, length > 0, offset < count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page
+        let len = min(count, offset + length) - start
+        madvise(b + start, len, willNeed ? MADV_WILLNEED : MADV_DONTNEED)
+    }
+}
+
+/// Reads whole files into memory (small files: JSON, headers).
+public func readFileBytes(_ path: String, limit: Int = 1 << 30) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { throw FileError.errno(path, "cannot open") }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw FileError.errno(path, "read failed")
+        }
+        if n == 0 { break }
+        out.append(contentsOf: chunk[0..<n])
+        if out.count > limit { throw FileError(path, "larger than \(limit) bytes; not a file gasa wrote") }
+    }
+    return out
+}
+
+public struct ByteReaderError: Error, CustomStringConvertible {
+    public let offset: Int
+    public let needed: Int
+    public var description: String { "truncated: needed \(needed) bytes at offset \(offset)" }
+}
+
+/// Sequential little-endian reads with bounds checks.
+public struct ByteReader {
+    public let bytes: UnsafeRawBufferPointer
+    public private(set) var offset = 0
+    public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    public var remaining: Int { bytes.count - offset }
+
+    public mutating func take(_ n: Int) throws -> UnsafeRawBufferPointer {
+        guard n >= 0, n <= remaining else { throw ByteReaderError(offset: offset, needed: n) }
+        defer { offset += n }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + n])
+    }
+    public mutating func u32() throws -> UInt32 {
+        let b = try take(4)
+        return UInt32(littleEndian: b.loadUnaligned(as: UInt32.self))
+    }
+    public mutating func u64() throws -> UInt64 {
+        let b = try take(8)
+        return UInt64(littleEndian: b.loadUnaligned(as: UInt64.self))
+    }
+}
+
+extension Array where Element == UInt8 {
+    public mutating func appendLE(_ v: UInt32) { Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) } }
+    public mutating func appendLE(_ v: UInt64) { Swift.withUnsafeBytes(of: v.littleEndian) { append(contentsOf: $0) } }
+}
+
+public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+public func isDirectory(_ path: String) -> Bool {
+    var st = stat()
+    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+}
+
+/// mkdir -p.
+public func makeDirectories(_ path: String) throws {
+    if isDirectory(path) { return }
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for part in path.split(separator: "/") {
+        prefix += part
+        if !isDirectory(prefix), mkdir(prefix, 0o755) != 0, errno != EEXIST {
+            throw FileError.errno(prefix, "cannot create directory")
+        }
+        prefix += "/"
+    }
+}

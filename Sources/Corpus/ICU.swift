@@ -1,18 +1,74 @@
-// Thin Swift face of system ICU (through the ICUShim C target): versions and error names.
+// Thin Swift face of system ICU (through the ICUShim C target): versions, normalisers, break iterators.
+// It deals in UTF-16 buffers, ICU's native form; deciding what to normalise or segment is elsewhere.
 import ICUShim
 
 public enum ICU {
     /// ICU library version, e.g. "72.1".
-    public static var version: String {
-        var v: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &v) { gasa_icu_version($0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
-        return "\(v.0).\(v.1)" + (v.2 != 0 ? ".\(v.2)" : "")
-    }
+    public static var version: String { versionString(gasa_icu_version) }
     /// Unicode version of ICU's character data, e.g. "15.0".
-    public static var unicodeVersion: String {
-        var v: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &v) { gasa_unicode_version($0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
-        return "\(v.0).\(v.1)" + (v.2 != 0 ? ".\(v.2)" : "")
+    public static var unicodeVersion: String { versionString(gasa_unicode_version) }
+
+    private static func versionString(_ f: (UnsafeMutablePointer<UInt8>?) -> Void) -> String {
+        var v: [UInt8] = [0, 0, 0, 0]
+        f(&v)
+        return "\(v[0]).\(v[1])" + (v[2] != 0 ? ".\(v[2])" : "")
     }
+
     static func errorName(_ e: Int32) -> String { String(cString: gasa_icu_error_name(e)) }
+}
+
+/// One of ICU's normalisers (owned by ICU for the life of the process).
+final class ICUNormalizer {
+    private let handle: UnsafeRawPointer
+
+    init(form: Int32) throws {
+        var err: Int32 = 0
+        guard let h = gasa_normalizer(form, &err), err <= 0 else {
+            throw CorpusError.icu("cannot load normalisation data (\(ICU.errorName(err)))")
+        }
+        handle = h
+    }
+
+    /// Normalises `src` into `out` (replaced). Returns false, leaving `out` untouched, when `src` is
+    /// already normalised (ICU's quick check), which is the common case and costs no copy.
+    func normalize(_ src: UnsafeBufferPointer<UInt16>, into out: inout [UInt16]) throws -> Bool {
+        var err: Int32 = 0
+        let span = Int(gasa_span_quick_check_yes(handle, src.baseAddress, Int32(src.count), &err))
+        if err > 0 { throw CorpusError.icu("normalisation quick check failed (\(ICU.errorName(err)))") }
+        if span == src.count { return false }
+        var capacity = src.count + src.count / 2 + 16
+        while true {
+            out = [UInt16](repeating: 0, count: capacity)
+            err = 0
+            let n = out.withUnsafeMutableBufferPointer {
+                Int(gasa_normalize(handle, src.baseAddress, Int32(src.count), $0.baseAddress, Int32(capacity), &err))
+            }
+            if err == 15 /* U_BUFFER_OVERFLOW_ERROR */ { capacity = n + 16; continue }
+            if err > 0 { throw CorpusError.icu("normalisation failed (\(ICU.errorName(err)))") }
+            out.removeLast(capacity - n)
+            return true
+        }
+    }
+}
+
+/// ICU break iterator (UAX #29 grapheme clusters or words) over one UTF-16 buffer.
+final class ICUBreaks {
+    enum Kind: Int32 { case grapheme = 0, word = 1 }
+    private let handle: UnsafeMutableRawPointer
+
+    /// `text` must stay alive and unchanged while the iterator is used.
+    init(_ kind: Kind, text: UnsafeBufferPointer<UInt16>) throws {
+        var err: Int32 = 0
+        guard let h = gasa_break_open(kind.rawValue, "", text.baseAddress, Int32(text.count), &err), err <= 0 else {
+            throw CorpusError.icu("cannot open the \(kind) break iterator (\(ICU.errorName(err)))")
+        }
+        handle = h
+    }
+    deinit { gasa_break_close(handle) }
+
+    /// The next boundary (UTF-16 offset), or nil at the end.
+    func next() -> Int? {
+        let r = gasa_break_next(handle)
+        return r < 0 ? nil : Int(r)
+    }
 }

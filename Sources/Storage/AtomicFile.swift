@@ -53,6 +53,9 @@ public final class AtomicFile {
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
     public func write(_ string: String) throws { try write(Array(string.utf8)) }
 
+    var fdForHeader: Int32 { fd }
+    func flushPending() throws { try flush() }
+
     private func flush() throws {
         if buffer.isEmpty { return }
         try buffer.withUnsafeBytes { try writeAll($0) }
@@ -102,5 +105,14 @@ public func syncDirectory(of path: String) {
     if dfd >= 0 {
         fsync(dfd)
         close(dfd)
+    }
+}
+
+extension AtomicFile {
+    /// Overwrites the first bytes of the file (a header whose checksum is known only at the end).
+    public func rewriteHeader(_ bytes: [UInt8]) throws {
+        try flushPending()
+        let n = bytes.withUnsafeBytes { pwrite(fdForHeader, $0.baseAddress!, $0.count, 0) }
+        if n != bytes.count { throw FileError.errno(tempPath, "cannot rewrite the header") }
     }
 }

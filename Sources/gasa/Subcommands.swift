@@ -3,5 +3,10 @@ import ArgumentParser
 
 extension Gasa {
     static let allSubcommands: [ParsableCommand.Type] = [
+        PrepareCommand.self,
+        NormalizeCommand.self,
+        TokenizeCommand.self,
+        DetokenizeCommand.self,
+        InspectCommand.self,
     ]
 }

@@ -1,0 +1,180 @@
+// manifest.json: what a prepared folder holds (vocabulary, splits, shards, counts), validated on load,
+// and SplitStream, which serves a split's minibatches in stream order from its shards.
+import Foundation
+import Storage
+
+public struct ShardInfo: Codable, Sendable, Equatable {
+    public var file: String          // file name inside the prepared folder
+    public var first: Int            // index of its first minibatch within the split
+    public var minibatches: Int
+    public var steps: Int            // T of its minibatches
+    public var bytes: Int
+    public var crc32: String         // payload CRC-32, hex
+}
+
+public struct SplitInfo: Codable, Sendable, Equatable {
+    public var name: String
+    public var tokens: Int               // tokens of the split's text
+    public var characters: Int           // characters (scalars of the normalised text) of the split
+    public var batchSize: Int            // B rows (parallel streams) of this split
+    public var streamLength: Int         // L: targets per row
+    public var minibatches: Int
+    public var servedTargets: Int        // B * L: every token but the first and the dropped tail
+    public var targetCharacters: Int     // characters begun by the served targets (for bits per character)
+    public var droppedTokens: Int        // tokens at the end that do not fill a row (fewer than B)
+    public var shards: [ShardInfo]
+}
+
+public struct Manifest: Codable, Sendable {
+    public static let fileName = "manifest.json"
+    public static let format = "gasa-manifest"
+
+    public var format: String = Manifest.format
+    public var version: Int = 1
+    public var granularity: String
+    public var normalization: String
+    public var vocabFile: String
+    public var vocabChecksum: String     // CRC-32 of vocab.json, hex
+    public var vocabSize: Int
+    public var tokenBytes: Int           // 2 (uint16) or 4 (uint32)
+    public var batchSize: Int            // requested B
+    public var seqLength: Int            // T
+    public var icuVersion: String
+    public var unicodeVersion: String
+    public var inputs: [String]
+    public var corpusBytes: Int
+    public var corpusCrc32: String
+    public var splitBy: String
+    public var dedup: String
+    public var splitFractions: [Double]
+    public var splits: [SplitInfo]
+
+    public func split(_ name: String) -> SplitInfo? { splits.first { $0.name == name } }
+
+    public func jsonBytes() throws -> [UInt8] { Array(try gasaJSONEncoder().encode(self)) + [0x0A] }
+
+    /// Loads DIR/manifest.json and checks it against itself and the vocabulary file's checksum.
+    /// Shard payload checksums are checked when a shard is opened (SplitStream) or by `verifyShards`.
+    public static func load(directory: String) throws -> Manifest {
+        let path = directory + "/" + fileName
+        guard fileExists(path) else {
+            throw CorpusError.badInput("\(directory) is not a prepared folder (no \(fileName)); run gasa prepare first")
+        }
+        let bytes = try readFileBytes(path, limit: 64 << 20)
+        func bad(_ m: String) -> CorpusError { .corruptFile(path: path, problem: m) }
+        let m: Manifest
+        do {
+            m = try gasaJSONDecoder().decode(Manifest.self, from: Data(bytes))
+        } catch {
+            throw bad("cannot read the manifest: \(jsonErrorSummary(error))")
+        }
+        guard m.format == format else { throw bad("format is \"\(m.format)\", expected \"\(format)\"") }
+        guard m.version == 1 else { throw bad("version \(m.version) is not supported (this gasa reads version 1)") }
+        guard Granularity(rawValue: m.granularity) != nil, Normalization(rawValue: m.normalization) != nil else {
+            throw bad("unknown granularity or normalisation")
+        }
+        guard isPlainFileName(m.vocabFile) else { throw bad("vocabulary file name \"\(m.vocabFile)\" is not a plain file name") }
+        guard m.tokenBytes == (m.vocabSize <= 65536 ? 2 : 4), m.vocabSize > 0 else { throw bad("token size does not fit the vocabulary size") }
+        guard m.seqLength > 0, m.batchSize > 0 else { throw bad("batch size and sequence length must be positive") }
+        let vocabPath = directory + "/" + m.vocabFile
+        let vocabBytes = try readFileBytes(vocabPath, limit: 256 << 20)
+        guard hex32(CRC32.checksum(vocabBytes)) == m.vocabChecksum else {
+            throw CorpusError.corruptFile(path: vocabPath, problem: "checksum does not match the manifest (the file was changed or is corrupt)")
+        }
+        for s in m.splits {
+            guard s.batchSize > 0 || s.minibatches == 0 else { throw bad("split \(s.name): batch size must be positive") }
+            var next = 0
+            for sh in s.shards {
+                guard isPlainFileName(sh.file) else { throw bad("shard file name \"\(sh.file)\" is not a plain file name") }
+                guard sh.first == next, sh.minibatches > 0, sh.steps > 0, sh.steps <= m.seqLength else {
+                    throw bad("split \(s.name): shard \(sh.file) does not continue the previous one")
+                }
+                next += sh.minibatches
+            }
+            guard next == s.minibatches else { throw bad("split \(s.name): shards hold \(next) minibatches, manifest says \(s.minibatches)") }
+            guard s.servedTargets == s.batchSize * s.streamLength, s.targetCharacters <= s.characters else {
+                throw bad("split \(s.name): inconsistent counts")
+            }
+        }
+        return m
+    }
+
+    /// Opens every shard and checks its header against the manifest and its payload checksum.
+    public func verifyShards(directory: String, progress: ((Int, Int) -> Void)? = nil) throws {
+        let all = splits.flatMap { s in s.shards.map { (s, $0) } }
+        for (i, (s, sh)) in all.enumerated() {
+            let r = try ShardReader(path: directory + "/" + sh.file)
+            try check(r.header, s, sh, path: r.path)
+            progress?(i + 1, all.count)
+        }
+    }
+
+    func check(_ h: ShardFormat.Header, _ s: SplitInfo, _ sh: ShardInfo, path: String) throws {
+        guard h.tokenBytes == tokenBytes, h.batch == s.batchSize, h.steps == sh.steps, h.count == sh.minibatches,
+              h.first == sh.first, hex32(h.payloadCRC) == sh.crc32 else {
+            throw CorpusError.corruptFile(path: path, problem: "header does not match the manifest (mixed or replaced shard)")
+        }
+    }
+}
+
+func isPlainFileName(_ s: String) -> Bool {
+    !s.isEmpty && !s.contains("/") && s != "." && s != ".." && !s.contains("\0")
+}
+
+func hex32(_ v: UInt32) -> String {
+    let h = String(v, radix: 16)
+    return String(repeating: "0", count: 8 - h.count) + h
+}
+
+/// A split's minibatches in stream order: minibatch k+1 row b continues minibatch k row b.
+/// Shards are memory-mapped one at a time and verified when first opened, so memory does not grow
+/// with the corpus.
+public final class SplitStream {
+    public let directory: String
+    public let manifest: Manifest
+    public let info: SplitInfo
+    public var batchSize: Int { info.batchSize }
+    public var count: Int { info.minibatches }
+    private var current: (index: Int, reader: ShardReader)?
+
+    public init(directory: String, manifest: Manifest, split: String) throws {
+        guard let s = manifest.split(split) else {
+            throw CorpusError.badInput("\(directory) has no \(split) split")
+        }
+        self.directory = directory
+        self.manifest = manifest
+        self.info = s
+    }
+
+    /// Copies minibatch k into inputs/targets (row-major [b*steps + t]); returns its steps.
+    public func load(_ k: Int, inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>) throws -> Int {
+        precondition(k >= 0 && k < count, "minibatch \(k) out of range 0..<\(count)")
+        let shardIndex = try locate(k)
+        let reader = current!.reader
+        let sh = info.shards[shardIndex]
+        reader.copy(k - sh.first, inputs: inputs, targets: targets)
+        if k - sh.first + 1 < sh.minibatches { reader.prefetch(from: k - sh.first + 1, count: 4) }
+        let vocab = Int32(manifest.vocabSize)
+        for i in 0..<(info.batchSize * sh.steps) where inputs[i] >= vocab || targets[i] >= vocab || inputs[i] < 0 || targets[i] < 0 {
+            throw CorpusError.corruptFile(path: reader.path, problem: "token id out of the vocabulary's range")
+        }
+        return sh.steps
+    }
+
+    private func locate(_ k: Int) throws -> Int {
+        if let c = current, k >= info.shards[c.index].first, k < info.shards[c.index].first + info.shards[c.index].minibatches {
+            return c.index
+        }
+        var lo = 0, hi = info.shards.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if info.shards[mid].first <= k { lo = mid } else { hi = mid - 1 }
+        }
+        current = nil
+        let sh = info.shards[lo]
+        let reader = try ShardReader(path: directory + "/" + sh.file)
+        try manifest.check(reader.header, info, sh, path: reader.path)
+        current = (lo, reader)
+        return lo
+    }
+}

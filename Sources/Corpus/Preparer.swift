@@ -1,0 +1,346 @@
+// gasa prepare as a library call: two passes over the input (count, then write ids), the vocabulary,
+// train/val/test token streams, shards of B parallel streams by T steps, manifest.json and report.json,
+// all inside a temporary folder renamed into place at the end. It does not parse command lines or print.
+import Foundation
+import Storage
+
+public struct PrepareOptions: Codable, Sendable {
+    public var text = TextOptions()                   // decoding and normalisation
+    public var granularity: Granularity = .char       // what one token is
+    public var minCount = 1                           // tokens seen fewer times become <unk>
+    public var maxVocab = 0                           // vocabulary size limit, <unk> included (0 = none)
+    public var splitFractions = [0.90, 0.05, 0.05]    // train, val, test shares of the characters
+    public var splitBy: SplitBy = .offset             // cut at a character offset (next line end) or between documents
+    public var documentSeparator = ""                 // a line equal to this ends a document ("" = an empty line)
+    public var dedup: Dedup = .none                   // drop exact repeats of lines or documents before splitting
+    public var batchSize = 50                         // B parallel streams
+    public var seqLength = 50                         // T steps per minibatch
+    public var shardBytes = 64 << 20                  // target size of one shard file
+    public init() {}
+}
+
+public struct SplitReport: Codable, Sendable {
+    public var name: String
+    public var tokens: Int
+    public var characters: Int
+    public var minibatches: Int
+    public var batchSize: Int
+    public var unseenInTrainShare: Double?            // share of tokens whose id never occurs in train
+    public var shards: Int
+}
+
+public struct PrepareReport: Codable, Sendable {
+    public var granularity: Granularity
+    public var normalization: Normalization
+    public var output: String
+    public var inputBytes: Int
+    public var text: TextStats
+    public var tokens: Int
+    public var characters: Int
+    public var tokensPerCharacter: Double
+    public var vocabSize: Int
+    public var distinctTokens: Int
+    public var unkTokens: Int
+    public var unkRate: Double
+    public var topTokens: [String]
+    public var splits: [SplitReport]
+    public var seconds: Double
+    public var megabytesPerSecond: Double
+    public var notes: [String]
+}
+
+public final class Preparer {
+    public let options: PrepareOptions
+    public let inputs: [String]
+    /// Names to use in messages instead of paths (e.g. "<stdin>" for a spooled standard input).
+    public var displayNames: [String: String] = [:]
+    /// Called with progress lines for long inputs (nil: silent).
+    public var showProgress = true
+
+    public init(options: PrepareOptions, inputs: [String]) throws {
+        try checkLossless(granularity: options.granularity, normalization: options.text.normalization)
+        guard options.splitFractions.count == 3, options.splitFractions.allSatisfy({ $0 >= 0 }),
+              abs(options.splitFractions.reduce(0, +) - 1) < 1e-6, options.splitFractions[0] > 0 else {
+            throw CorpusError.badInput("--split needs three non-negative shares for train,val,test that add up to 1, e.g. 0.9,0.05,0.05")
+        }
+        guard options.batchSize > 0, options.seqLength > 0 else { throw CorpusError.badInput("--batch-size and --seq-length must be positive") }
+        guard !inputs.isEmpty else { throw CorpusError.badInput("no input files") }
+        self.options = options
+        self.inputs = inputs
+    }
+
+    /// Runs both passes and writes `output` (which must not exist unless `force`).
+    public func run(output: String, force: Bool) throws -> PrepareReport {
+        let t0 = monotonicSeconds()
+        if fileExists(output) && !force {
+            throw CorpusError.badInput("\(output) already exists; choose another --out or add --force to replace it")
+        }
+        let totalBytes = inputs.reduce(0) { $0 + fileSize($1) }
+        let temp = output + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        try? FileManager.default.removeItem(atPath: temp)
+        try makeDirectories(temp)
+        var committed = false
+        defer { if !committed { try? FileManager.default.removeItem(atPath: temp) } }
+
+        var scanner = TextScanner(inputs: inputs, displayNames: displayNames, text: options.text, splitBy: options.splitBy, dedup: options.dedup,
+                                  documentSeparator: Array(options.documentSeparator.utf16))
+        var segmenter = Segmenter(options.granularity)
+        let big = showProgress && totalBytes > 4 << 20
+
+        // Pass 1: decode, normalise, dedup decisions, token counts.
+        var counter = CountSink()
+        let p1 = big ? Progress(label: "prepare \(options.granularity.rawValue): pass 1/2 (count)", total: totalBytes) : nil
+        let stats = try scanner.scan(decide: true, progress: p1, splitOf: { _ in 0 }) { text, _ in
+            try segmenter.segment(text, into: &counter)
+        }
+        p1?.finish()
+        guard stats.keptCharacters > 0 else {
+            throw CorpusError.badInput("the input holds no text" + (stats.dedupRemovedUnits > 0 ? " after dedup" : ""))
+        }
+        var vocab = Vocabulary.build(counts: counter.all(), granularity: options.granularity,
+                                     normalization: options.text.normalization,
+                                     minCount: options.minCount, maxVocab: options.maxVocab)
+        vocab.provenance.corpusBytes = stats.bytes
+        vocab.provenance.corpusCrc32 = hex32(try corpusCRC())
+
+        // Pass 2: the same text again, now as ids into one raw token file per split.
+        let tokenBytes = vocab.count <= 65536 ? 2 : 4
+        let K = Double(stats.keptCharacters), f = options.splitFractions
+        let cuts = [Int(K * f[0]), Int(K * (f[0] + f[1]))]
+        var writer = try WriteSink(vocab: vocab, tokenBytes: tokenBytes, directory: temp, ringSize: options.batchSize + 1)
+        let p2 = big ? Progress(label: "prepare \(options.granularity.rawValue): pass 2/2 (write)", total: totalBytes) : nil
+        let stats2 = try scanner.scan(decide: false, progress: p2, splitOf: { c in c >= cuts[1] ? 2 : (c >= cuts[0] ? 1 : 0) }) { text, split in
+            writer.split = split
+            try segmenter.segment(text, into: &writer)
+        }
+        p2?.finish()
+        precondition(stats2.keptCharacters == stats.keptCharacters, "the input changed between the two passes")
+        try writer.close()
+
+        // Shards.
+        var splitInfos: [SplitInfo] = []
+        var splitReports: [SplitReport] = []
+        let names = ["train", "val", "test"]
+        for (i, name) in names.enumerated() {
+            let s = writer.splits[i]
+            let info = try writeShards(name: name, split: s, tokenBytes: tokenBytes, directory: temp, train: i == 0)
+            splitInfos.append(info)
+            var unseen: Double? = nil
+            if i > 0 && s.tokens > 0 {
+                var n = 0
+                for id in 0..<vocab.count where writer.splits[0].idCounts[id] == 0 { n += s.idCounts[id] }
+                unseen = Double(n) / Double(s.tokens)
+            }
+            splitReports.append(SplitReport(name: name, tokens: s.tokens, characters: s.characters, minibatches: info.minibatches,
+                                            batchSize: info.batchSize, unseenInTrainShare: unseen, shards: info.shards.count))
+            try? FileManager.default.removeItem(atPath: s.path)
+        }
+        guard splitInfos[0].minibatches > 0 else {
+            throw CorpusError.badInput("the train split has fewer than 2 tokens: the corpus is too small to train on")
+        }
+
+        let vocabBytes = try vocab.jsonBytes()
+        try AtomicFile.write(vocabBytes, to: temp + "/vocab.json")
+        let manifest = Manifest(
+            granularity: options.granularity.rawValue, normalization: options.text.normalization.rawValue,
+            vocabFile: "vocab.json", vocabChecksum: hex32(CRC32.checksum(vocabBytes)), vocabSize: vocab.count,
+            tokenBytes: tokenBytes, batchSize: options.batchSize, seqLength: options.seqLength,
+            icuVersion: ICU.version, unicodeVersion: ICU.unicodeVersion, inputs: inputs.map { displayNames[$0] ?? $0 },
+            corpusBytes: stats.bytes, corpusCrc32: vocab.provenance.corpusCrc32,
+            splitBy: options.splitBy.rawValue, dedup: options.dedup.rawValue,
+            splitFractions: options.splitFractions, splits: splitInfos)
+        try AtomicFile.write(try manifest.jsonBytes(), to: temp + "/" + Manifest.fileName)
+
+        let tokens = writer.splits.reduce(0) { $0 + $1.tokens }
+        let unk = vocab.unkID.map { id in writer.splits.reduce(0) { $0 + $1.idCounts[id] } } ?? 0
+        var notes: [String] = []
+        if options.text.normalization == .nfkc && stats.hangulCompatibilityLettersRewritten > 0 {
+            notes.append("NFKC rewrote \(stats.hangulCompatibilityLettersRewritten) Hangul compatibility/half-width letters "
+                         + "(e.g. ㅋㅋ becomes leading conjoining jamo, ㄱㅏ becomes 가); use --normalization nfc to keep them")
+        }
+        if stats.replacements > 0 { notes.append("\(stats.replacements) invalid UTF-8 sequences were replaced by U+FFFD") }
+        for r in splitReports where r.name != "train" && r.tokens > 0 && r.minibatches == 0 {
+            notes.append("the \(r.name) split is too small to form a minibatch")
+        }
+        for r in splitReports where r.name != "train" && r.tokens == 0 && options.splitFractions[names.firstIndex(of: r.name)!] > 0 {
+            notes.append("the \(r.name) split is empty" + (options.splitBy == .document ? " (too few documents)" : ""))
+        }
+        let seconds = monotonicSeconds() - t0
+        let report = PrepareReport(
+            granularity: options.granularity, normalization: options.text.normalization, output: output,
+            inputBytes: stats.bytes, text: stats, tokens: tokens, characters: stats.keptCharacters,
+            tokensPerCharacter: Double(tokens) / Double(stats.keptCharacters),
+            vocabSize: vocab.count, distinctTokens: counter.distinct, unkTokens: unk,
+            unkRate: tokens > 0 ? Double(unk) / Double(tokens) : 0,
+            topTokens: (0..<min(12, vocab.count)).filter { $0 != vocab.unkID }.map { vocab.text($0) },
+            splits: splitReports, seconds: seconds, megabytesPerSecond: Double(stats.bytes) / 1e6 / seconds, notes: notes)
+        try AtomicFile.write(Array(try gasaJSONEncoder().encode(report)) + [0x0A], to: temp + "/report.json")
+
+        // Into place: the old folder (with --force) is moved aside first and removed after.
+        var aside: String? = nil
+        if fileExists(output) {
+            aside = output + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+            try FileManager.default.moveItem(atPath: output, toPath: aside!)
+        }
+        try FileManager.default.moveItem(atPath: temp, toPath: output)
+        committed = true
+        syncDirectory(of: output)
+        if let a = aside { try? FileManager.default.removeItem(atPath: a) }
+        return report
+    }
+
+    private func corpusCRC() throws -> UInt32 {
+        var crc = CRC32()
+        for path in inputs {
+            let m = try MappedFile(path: path)
+            crc.update(m.bytes)
+        }
+        return crc.value
+    }
+
+    /// Lays a split out as B streams of L targets and writes its minibatches into shard files.
+    private func writeShards(name: String, split s: WriteSink.Split, tokenBytes tb: Int, directory: String, train: Bool) throws -> SplitInfo {
+        let T = options.seqLength
+        let avail = s.tokens - 1
+        var info = SplitInfo(name: name, tokens: s.tokens, characters: s.characters, batchSize: 0, streamLength: 0,
+                             minibatches: 0, servedTargets: 0, targetCharacters: 0, droppedTokens: max(0, s.tokens), shards: [])
+        guard avail >= 1 else { return info }
+        let B = train ? min(options.batchSize, avail)
+                      : (avail >= options.batchSize * T ? options.batchSize : max(1, min(options.batchSize, avail / T)))
+        let L = avail / B
+        let dropped = avail - B * L
+        info.batchSize = B
+        info.streamLength = L
+        info.servedTargets = B * L
+        info.droppedTokens = dropped
+        info.targetCharacters = s.characters - s.firstChars - s.lastChars(dropped)
+        let full = L / T, rest = L % T
+        info.minibatches = full + (rest > 0 ? 1 : 0)
+
+        let tokens = try MappedFile(path: s.path)
+        precondition(tokens.count == s.tokens * tb, "token file size mismatch")
+        let perShard = max(1, options.shardBytes / (B * (T + 1) * tb))
+        var groups: [(first: Int, count: Int, steps: Int)] = []
+        var k = 0
+        while k < full { let c = min(perShard, full - k); groups.append((k, c, T)); k += c }
+        if rest > 0 { groups.append((full, 1, rest)) }
+        for (gi, g) in groups.enumerated() {
+            let file = "\(name)-\(String(format: "%05d", gi)).bin"
+            let w = try ShardWriter(path: directory + "/" + file, tokenBytes: tb, batch: B, steps: g.steps, count: g.count, first: g.first)
+            for mb in g.first..<(g.first + g.count) {
+                for b in 0..<B {
+                    let start = (b * L + mb * T) * tb
+                    try w.appendRow(UnsafeRawBufferPointer(rebasing: tokens.bytes[start..<(start + (g.steps + 1) * tb)]))
+                }
+            }
+            let (h, size) = try w.finish()
+            info.shards.append(ShardInfo(file: file, first: g.first, minibatches: g.count, steps: g.steps, bytes: size,
+                                         crc32: hex32(h.payloadCRC)))
+        }
+        return info
+    }
+}
+
+func fileSize(_ path: String) -> Int {
+    ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+}
+
+/// Pass 1: counts of every token.
+struct CountSink: TokenSink {
+    var bmp = [Int](repeating: 0, count: 0x10000)
+    var other: [UInt32: Int] = [:]
+    var multiCounts: [[UInt32]: Int] = [:]
+
+    @inline(__always) mutating func single(_ c: UInt32, chars: Int) {
+        if c < 0x10000 { bmp[Int(c)] += 1 } else { other[c, default: 0] += 1 }
+    }
+    mutating func multi(_ scalars: UnsafeBufferPointer<UInt32>) { multiCounts[Array(scalars), default: 0] += 1 }
+
+    var distinct: Int { bmp.reduce(0) { $0 + ($1 > 0 ? 1 : 0) } + other.count + multiCounts.count }
+
+    func all() -> [[UInt32]: Int] {
+        var d = multiCounts
+        for (c, n) in bmp.enumerated() where n > 0 { d[[UInt32(c)]] = n }
+        for (c, n) in other { d[[c]] = n }
+        return d
+    }
+}
+
+/// Pass 2: ids into one raw little-endian token file per split, with per-split counts.
+struct WriteSink: TokenSink {
+    struct Split {
+        var path: String
+        var tokens = 0
+        var characters = 0
+        var idCounts: [Int]
+        var firstChars = -1
+        var ring: [Int]              // characters begun by the last tokens, for the dropped tail
+        var ringPos = 0
+
+        func lastChars(_ n: Int) -> Int {
+            var sum = 0
+            for i in 0..<n { sum += ring[(ringPos - 1 - i + ring.count * 2) % ring.count] }
+            return sum
+        }
+    }
+
+    let vocab: Vocabulary
+    let tokenBytes: Int
+    var split = 0
+    var splits: [Split]
+    private var files: [AtomicFile]
+    private var buffers: [[UInt8]]
+    private var key: [UInt32] = []
+
+    init(vocab: Vocabulary, tokenBytes: Int, directory: String, ringSize: Int) throws {
+        self.vocab = vocab
+        self.tokenBytes = tokenBytes
+        let names = ["train", "val", "test"]
+        splits = names.map { Split(path: directory + "/\($0).tokens", idCounts: [Int](repeating: 0, count: vocab.count),
+                                   ring: [Int](repeating: 0, count: ringSize)) }
+        files = try splits.map { try AtomicFile(path: $0.path) }
+        buffers = [[], [], []]
+    }
+
+    @inline(__always) private mutating func emit(_ id: Int32, chars: Int) {
+        let i = Int(id)
+        splits[split].idCounts[i] += 1
+        splits[split].tokens += 1
+        splits[split].characters += chars
+        if splits[split].firstChars < 0 { splits[split].firstChars = chars }
+        let p = splits[split].ringPos
+        splits[split].ring[p] = chars
+        splits[split].ringPos = p + 1 == splits[split].ring.count ? 0 : p + 1
+        if tokenBytes == 2 {
+            buffers[split].append(UInt8(i & 0xFF))
+            buffers[split].append(UInt8(i >> 8))
+        } else {
+            buffers[split].appendLE(UInt32(i))
+        }
+        if buffers[split].count >= 1 << 20 { flushBuffer() }
+    }
+
+    private mutating func flushBuffer() {
+        // Errors surface at close(): AtomicFile reports a failed write there too.
+        try? files[split].write(buffers[split])
+        buffers[split].removeAll(keepingCapacity: true)
+    }
+
+    @inline(__always) mutating func single(_ c: UInt32, chars: Int) {
+        emit(vocab.id(single: c) ?? Int32(vocab.unkID!), chars: chars)
+    }
+
+    mutating func multi(_ scalars: UnsafeBufferPointer<UInt32>) {
+        key.removeAll(keepingCapacity: true)
+        key.append(contentsOf: scalars)
+        emit(vocab.id(key) ?? Int32(vocab.unkID!), chars: scalars.count)
+    }
+
+    mutating func close() throws {
+        for s in 0..<3 {
+            try files[s].write(buffers[s])
+            try files[s].commit()
+        }
+        for s in 0..<3 where splits[s].firstChars < 0 { splits[s].firstChars = 0 }
+    }
+}

@@ -1,0 +1,254 @@
+// Reads input files as a stream of normalised, deduplicated text units (lines or documents) and hands
+// runs of kept text to a segmentation callback, never holding more than a block of text in memory.
+// prepare runs it twice: pass 1 counts (and decides dedup), pass 2 writes ids. The decisions of pass 1
+// are kept as one bit per dedup candidate so that pass 2 drops exactly the same units.
+import Storage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What reading and cleaning the text changed, for the report.
+public struct TextStats: Codable, Sendable, Equatable {
+    public var files = 0
+    public var bytes = 0                    // input bytes read
+    public var lines = 0                    // lines of the decoded text
+    public var decodedCharacters = 0        // scalars after decoding (BOM dropped, CR/CRLF -> LF)
+    public var normalizedCharacters = 0     // scalars after normalisation
+    public var linesChangedByNormalization = 0
+    public var hangulCompatibilityLettersRewritten = 0   // compatibility/half-width jamo NFKC turned into other scalars
+    public var replacements = 0             // U+FFFD substituted for invalid UTF-8 (--invalid replace)
+    public var documents = 0
+    public var dedupUnits = 0               // lines or documents considered for dedup
+    public var dedupRemovedUnits = 0
+    public var dedupRemovedCharacters = 0
+    public var keptCharacters = 0           // characters that reach segmentation
+}
+
+struct TextScanner {
+    let inputs: [String]
+    let displayNames: [String: String]       // path -> name used in messages (e.g. "<stdin>")
+    let text: TextOptions
+    let splitBy: SplitBy
+    let dedup: Dedup
+    let documentSeparator: [UInt16]        // a line with exactly this content ends a document ([] = empty line)
+    /// Dedup decisions from pass 1, one bit per candidate: 1 = keep.
+    var keep: [UInt64] = []
+
+    private var documentMode: Bool { splitBy == .document || dedup == .documents }
+
+    /// Reads every input. `splitOf(charsBefore)` names the split a unit starting after that many kept
+    /// characters goes to (its value may only grow); `run(text, split)` receives kept text in order.
+    /// Pass 1 (`decide` true) records dedup decisions; pass 2 replays them.
+    mutating func scan(decide: Bool, progress: Progress?,
+                       splitOf: @escaping (Int) -> Int,
+                       run: @escaping (UnsafeBufferPointer<UInt16>, Int) throws -> Void) throws -> TextStats {
+        var st = TextStats()
+        st.files = inputs.count
+        var state = ScanState(splitOf: splitOf, run: run, decide: decide)
+        if decide { keep = [] }
+        let normalizer: ICUNormalizer? = try {
+            switch text.normalization {
+            case .nfc: return try ICUNormalizer(form: 0)
+            case .nfkc: return try ICUNormalizer(form: 1)
+            case .none: return nil
+            }
+        }()
+        var raw = [UInt8](repeating: 0, count: 1 << 20)
+        var pending: [UInt16] = []      // decoded text not yet ending in LF
+        var normalized: [UInt16] = []
+        for path in inputs {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            let name = displayNames[path] ?? path
+            if fd < 0 { throw CorpusError.badInput("\(name): cannot open (\(String(cString: strerror(errno))))") }
+            defer { close(fd) }
+            var decoder = UTF8StreamDecoder(file: name, keepCR: text.keepCR, replace: text.invalid == .replace)
+            var carried = 0              // undecoded bytes kept at the front of `raw`
+            var eof = false
+            while !eof {
+                let n = raw.withUnsafeMutableBytes { read(fd, $0.baseAddress! + carried, $0.count - carried) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw CorpusError.badInput("\(name): read failed (\(String(cString: strerror(errno))))")
+                }
+                eof = n == 0
+                st.bytes += n
+                progress?.advance(n)
+                let avail = carried + n
+                let used = try raw.withUnsafeBufferPointer {
+                    try decoder.decode($0.baseAddress!, avail, final: eof, into: &pending)
+                }
+                carried = avail - used
+                if carried > 0 { raw.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: $0.baseAddress! + used, count: carried) } }
+                if eof && !pending.isEmpty && pending.last != 0x0A { pending.append(0x0A) }   // a file always ends a line
+                guard let lastLF = pending.lastIndex(of: 0x0A) else { continue }
+                try pending.withUnsafeBufferPointer { p in
+                    let block = UnsafeBufferPointer(rebasing: p[0...lastLF])
+                    st.decodedCharacters += scalarCount(block)
+                    if let nz = normalizer, try nz.normalize(block, into: &normalized) {
+                        try normalized.withUnsafeBufferPointer { q in
+                            countChanges(original: block, normalized: q, &st)
+                            st.normalizedCharacters += scalarCount(q)
+                            try lines(q, &state, &st)
+                        }
+                    } else {
+                        st.normalizedCharacters += scalarCount(block)
+                        try lines(block, &state, &st)
+                    }
+                }
+                pending.removeSubrange(0...lastLF)
+            }
+            st.replacements += decoder.replacements
+            try endDocument(&state, &st)      // a file always ends a document
+        }
+        try state.flush()
+        return st
+    }
+
+    /// Splits a block (ending in LF) into lines and feeds units.
+    private mutating func lines(_ block: UnsafeBufferPointer<UInt16>, _ s: inout ScanState, _ st: inout TextStats) throws {
+        var start = 0
+        for i in 0..<block.count where block[i] == 0x0A {
+            let line = UnsafeBufferPointer(rebasing: block[start...i])
+            start = i + 1
+            st.lines += 1
+            let content = UnsafeBufferPointer(rebasing: line.dropLast())
+            let isSeparator = content.elementsEqual(documentSeparator)
+            if !documentMode {
+                try unit(line, candidate: !content.isEmpty, &s, &st)
+                continue
+            }
+            if isSeparator {
+                s.document.append(contentsOf: line)
+                s.documentHasSeparator = true
+                continue
+            }
+            if s.documentHasSeparator { try endDocument(&s, &st) }
+            if dedup == .lines && !content.isEmpty {
+                // lines deduplicated inside documents
+                if !decideKeep(hash(content), &s, &st) {
+                    st.dedupRemovedCharacters += scalarCount(line)
+                    continue
+                }
+            }
+            s.document.append(contentsOf: line)
+            s.documentHash = mix(s.documentHash ^ hash(content))
+            s.documentContentLines += 1
+        }
+    }
+
+    private mutating func endDocument(_ s: inout ScanState, _ st: inout TextStats) throws {
+        guard documentMode, !s.document.isEmpty else { return }
+        st.documents += 1
+        let doc = s.document
+        let candidate = dedup == .documents && s.documentContentLines > 0
+        try doc.withUnsafeBufferPointer { try unit($0, candidate: candidate, hashValue: s.documentHash, &s, &st) }
+        s.document.removeAll(keepingCapacity: true)
+        s.documentHasSeparator = false
+        s.documentHash = 0
+        s.documentContentLines = 0
+    }
+
+    /// One unit (a line or a document): dedup decision, split assignment, then into the current run.
+    private mutating func unit(_ u: UnsafeBufferPointer<UInt16>, candidate: Bool, hashValue: UInt64? = nil,
+                               _ s: inout ScanState, _ st: inout TextStats) throws {
+        let chars = scalarCount(u)
+        let unitDedup = dedup == (documentMode ? .documents : .lines)
+        if candidate && unitDedup {
+            let h = hashValue ?? hash(UnsafeBufferPointer(rebasing: u.dropLast()))
+            if !decideKeep(h, &s, &st) {
+                st.dedupRemovedCharacters += chars
+                return
+            }
+        }
+        let split = s.splitOf(st.keptCharacters)
+        if split != s.split { try s.flush(); s.split = split }
+        s.runText.append(contentsOf: u)
+        st.keptCharacters += chars
+        if s.runText.count >= 1 << 18 { try s.flush() }
+    }
+
+    /// Records (pass 1) or replays (pass 2) whether a dedup candidate is kept.
+    private mutating func decideKeep(_ h: UInt64, _ s: inout ScanState, _ st: inout TextStats) -> Bool {
+        let i = st.dedupUnits
+        st.dedupUnits += 1
+        let kept: Bool
+        if s.decide {
+            kept = s.seen.insert(h).inserted
+            if i % 64 == 0 { keep.append(0) }
+            if kept { keep[i / 64] |= 1 << UInt64(i % 64) }
+        } else {
+            kept = (keep[i / 64] >> UInt64(i % 64)) & 1 == 1
+        }
+        if !kept { st.dedupRemovedUnits += 1 }
+        return kept
+    }
+
+    private func countChanges(original: UnsafeBufferPointer<UInt16>, normalized: UnsafeBufferPointer<UInt16>, _ st: inout TextStats) {
+        // LF is never created or removed by normalisation, so lines correspond one to one.
+        var a = 0, b = 0
+        while a < original.count && b < normalized.count {
+            var ae = a; while original[ae] != 0x0A { ae += 1 }
+            var be = b; while normalized[be] != 0x0A { be += 1 }
+            let x = UnsafeBufferPointer(rebasing: original[a..<ae]), y = UnsafeBufferPointer(rebasing: normalized[b..<be])
+            if !x.elementsEqual(y) {
+                st.linesChangedByNormalization += 1
+                if text.normalization == .nfkc {
+                    var compat = 0
+                    forEachScalar(x) { if Hangul.isCompatibilityLetter($0) { compat += 1 } }
+                    var left = 0
+                    forEachScalar(y) { if Hangul.isCompatibilityLetter($0) { left += 1 } }
+                    st.hangulCompatibilityLettersRewritten += compat - left
+                }
+            }
+            a = ae + 1
+            b = be + 1
+        }
+    }
+}
+
+private struct ScanState {
+    let splitOf: (Int) -> Int
+    let run: (UnsafeBufferPointer<UInt16>, Int) throws -> Void
+    let decide: Bool
+    var split = 0
+    var runText: [UInt16] = []
+    var seen = Set<UInt64>()
+    var document: [UInt16] = []
+    var documentHasSeparator = false
+    var documentHash: UInt64 = 0
+    var documentContentLines = 0
+
+    init(splitOf: @escaping (Int) -> Int, run: @escaping (UnsafeBufferPointer<UInt16>, Int) throws -> Void, decide: Bool) {
+        self.splitOf = splitOf
+        self.run = run
+        self.decide = decide
+    }
+
+    mutating func flush() throws {
+        if runText.isEmpty { return }
+        try runText.withUnsafeBufferPointer { try run($0, split) }
+        runText.removeAll(keepingCapacity: true)
+    }
+}
+
+/// 64-bit hash of UTF-16 text for exact-repeat detection (collisions are ~1e-9 likely at a million units).
+@inline(__always) func hash(_ t: UnsafeBufferPointer<UInt16>) -> UInt64 {
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(t.count)
+    var i = 0
+    let n = t.count
+    let raw = UnsafeRawBufferPointer(t)
+    while i + 4 <= n {
+        h = mix(h ^ raw.loadUnaligned(fromByteOffset: i * 2, as: UInt64.self))
+        i += 4
+    }
+    while i < n { h = mix(h ^ UInt64(t[i])); i += 1 }
+    return h
+}
+
+/// splitmix64's finaliser.
+@inline(__always) func mix(_ x: UInt64) -> UInt64 {
+    var z = x &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}

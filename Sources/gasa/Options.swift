@@ -1,0 +1,99 @@
+// Option groups shared by several subcommands, and small helpers for reading input.
+import ArgumentParser
+import Corpus
+import Foundation
+
+extension Granularity: ExpressibleByArgument {}
+extension Normalization: ExpressibleByArgument {}
+extension SplitBy: ExpressibleByArgument {}
+extension Dedup: ExpressibleByArgument {}
+extension InvalidPolicy: ExpressibleByArgument {}
+
+struct TextOptionGroup: ParsableArguments {
+    @Option(help: "Unicode normalisation before segmentation: nfc, nfkc or none.")
+    var normalization: Normalization = .nfc
+
+    @Flag(help: "Keep CR and CRLF line ends as they are (default: both become LF).")
+    var keepCr = false
+
+    @Option(help: "Invalid UTF-8: 'error' (stop, naming file, line and byte offset) or 'replace' (U+FFFD, counted).")
+    var invalid: InvalidPolicy = .error
+
+    var text: TextOptions { TextOptions(normalization: normalization, keepCR: keepCr, invalid: invalid) }
+}
+
+/// Reads all of standard input.
+func readStandardInput() -> [UInt8] {
+    Array(FileHandle.standardInput.readDataToEndOfFile())
+}
+
+/// Files named on the command line: files as given, directories walked recursively in byte order of
+/// their paths (hidden files skipped), "-" for standard input (spooled to a temporary file).
+func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: String]) {
+    var out: [String] = []
+    var names: [String: String] = [:]
+    let fm = FileManager.default
+    for a in args {
+        if a == "-" {
+            let tmp = NSTemporaryDirectory() + "gasa-stdin-\(ProcessInfo.processInfo.processIdentifier).txt"
+            guard fm.createFile(atPath: tmp, contents: Data(readStandardInput())) else {
+                throw ValidationError("cannot spool standard input to \(tmp)")
+            }
+            out.append(tmp)
+            names[tmp] = "<stdin>"
+            continue
+        }
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: a, isDirectory: &isDir) else {
+            throw ValidationError("\(a): no such file or directory")
+        }
+        if !isDir.boolValue { out.append(a); continue }
+        guard let walker = fm.enumerator(atPath: a) else { throw ValidationError("\(a): cannot list the directory") }
+        var files: [String] = []
+        for case let rel as String in walker {
+            if rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
+            var d: ObjCBool = false
+            let full = a + "/" + rel
+            if fm.fileExists(atPath: full, isDirectory: &d), !d.boolValue { files.append(full) }
+        }
+        files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        if files.isEmpty { throw ValidationError("\(a): the directory holds no files") }
+        out += files
+    }
+    return (out, names)
+}
+
+func printError(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+/// Left-aligned table with a header row, columns separated by two spaces.
+func table(_ rows: [[String]]) -> String {
+    guard let first = rows.first else { return "" }
+    var widths = [Int](repeating: 0, count: first.count)
+    for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], displayWidth(c)) } }
+    return rows.map { r in
+        r.enumerated().map { i, c in c + String(repeating: " ", count: i == r.count - 1 ? 0 : widths[i] - displayWidth(c)) }
+            .joined(separator: "  ")
+    }.joined(separator: "\n")
+}
+
+/// Terminal columns of a string: East Asian wide characters (Hangul, CJK) take two.
+func displayWidth(_ s: String) -> Int {
+    s.unicodeScalars.reduce(0) { w, u in
+        let v = u.value
+        let wide = (0x1100...0x115F).contains(v) || (0x2E80...0xA4CF).contains(v) || (0xAC00...0xD7A3).contains(v)
+            || (0xF900...0xFAFF).contains(v) || (0xFF00...0xFF60).contains(v) || (0x1F300...0x1FAFF).contains(v)
+        let zero = (0x1160...0x11FF).contains(v) || (0x0300...0x036F).contains(v) || v == 0x200D || (0xFE00...0xFE0F).contains(v)
+        return w + (zero ? 0 : (wide ? 2 : 1))
+    }
+}
+
+func fmt(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
+func pct(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
+
+/// A failure to report in one line (ArgumentParser prints it as "Error: ..." and exits non-zero).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

@@ -1,0 +1,182 @@
+// gasa prepare: corpus -> vocabulary + train/val/test shards + manifest, with a report.
+import ArgumentParser
+import Corpus
+import Foundation
+
+struct PrepareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prepare",
+        abstract: "Turn UTF-8 text into a vocabulary and minibatch shards for training.",
+        discussion: """
+        INPUT is a file, a directory (walked recursively, in path order, hidden files skipped) or - for
+        standard input. The folder --out receives vocab.json, manifest.json, report.json and the shards
+        (<split>-NNNNN.bin: a 64-byte header, then count x B x (T+1) little-endian token ids).
+
+        Examples:
+          gasa prepare data/constitution_ko/constitution_ko.txt --out prep
+          gasa prepare lyrics.txt --out prep --granularity char,jamo,coda     # one subfolder each, one table
+          gasa prepare songs/ --out prep --split-by document --dedup documents
+        """)
+
+    @Argument(help: "Input files or directories, or - for standard input.")
+    var inputs: [String]
+
+    @Option(name: .shortAndLong, help: "Output folder (refused if it exists, unless --force).")
+    var out: String
+
+    @Option(help: "Token unit: char, grapheme, jamo, coda or word; a comma-separated list prepares each into its own subfolder.")
+    var granularity = "char"
+
+    @OptionGroup var textOptions: TextOptionGroup
+
+    @Option(help: "Tokens seen fewer times than this become <unk>.")
+    var minCount = 1
+
+    @Option(help: "Largest vocabulary, <unk> included (0: no limit).")
+    var maxVocab = 0
+
+    @Option(help: "Shares of train,val,test (of the characters).")
+    var split = "0.90,0.05,0.05"
+
+    @Option(help: "Where splits may cut: offset (a character offset, moved to the next line end) or document.")
+    var splitBy: SplitBy = .offset
+
+    @Option(help: "A line with exactly this text ends a document (default: an empty line).")
+    var documentSeparator = ""
+
+    @Option(help: "Remove exact repeats before splitting: none, lines or documents.")
+    var dedup: Dedup = .none
+
+    @Option(help: "B: parallel streams per minibatch.")
+    var batchSize = 50
+
+    @Option(help: "T: time steps per minibatch.")
+    var seqLength = 50
+
+    @Option(help: "Target size of one shard file in MiB.")
+    var shardMib = 64
+
+    @Flag(help: "Replace an existing output folder.")
+    var force = false
+
+    @Flag(name: .shortAndLong, help: "Print only errors.")
+    var quiet = false
+
+    func validate() throws {
+        guard batchSize > 0, seqLength > 0 else { throw ValidationError("--batch-size and --seq-length must be positive") }
+        guard shardMib > 0 else { throw ValidationError("--shard-mib must be positive") }
+        _ = try granularities()
+        _ = try fractions()
+    }
+
+    func granularities() throws -> [Granularity] {
+        let parts = granularity.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let gs = try parts.map { p -> Granularity in
+            guard let g = Granularity(rawValue: p) else {
+                throw ValidationError("unknown granularity '\(p)'; choose from \(Granularity.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return g
+        }
+        guard !gs.isEmpty, Set(gs).count == gs.count else { throw ValidationError("--granularity needs distinct values") }
+        return gs
+    }
+
+    func fractions() throws -> [Double] {
+        let f = split.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard f.count == 3, f.allSatisfy({ $0 >= 0 }), abs(f.reduce(0, +) - 1) < 1e-6, f[0] > 0 else {
+            throw ValidationError("--split needs three shares for train,val,test adding up to 1, e.g. 0.9,0.05,0.05")
+        }
+        return f
+    }
+
+    func run() throws {
+        let gs = try granularities()
+        let (paths, names) = try expandInputs(inputs)
+        defer { for p in names.keys { try? FileManager.default.removeItem(atPath: p) } }
+        if gs.count > 1 {
+            if FileManager.default.fileExists(atPath: out) && !force {
+                throw ValidationError("\(out) already exists; choose another --out or add --force to replace it")
+            }
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        }
+        var reports: [PrepareReport] = []
+        for g in gs {
+            var o = PrepareOptions()
+            o.text = textOptions.text
+            o.granularity = g
+            o.minCount = minCount
+            o.maxVocab = maxVocab
+            o.splitFractions = try fractions()
+            o.splitBy = splitBy
+            o.documentSeparator = documentSeparator
+            o.dedup = dedup
+            o.batchSize = batchSize
+            o.seqLength = seqLength
+            o.shardBytes = shardMib << 20
+            let p = try Preparer(options: o, inputs: paths)
+            p.displayNames = names
+            p.showProgress = !quiet
+            let dir = gs.count > 1 ? out + "/" + g.rawValue : out
+            let r = try p.run(output: dir, force: force)
+            reports.append(r)
+            if !quiet && gs.count == 1 { print(describe(r)) }
+        }
+        if !quiet && gs.count > 1 {
+            print(compareTable(reports))
+        }
+    }
+}
+
+/// The report of one prepared folder, for people.
+func describe(_ r: PrepareReport) -> String {
+    var s = "Prepared \(r.output) (\(r.granularity.rawValue), \(r.normalization.rawValue)) in \(fmt(r.seconds)) s, "
+        + "\(fmt(r.megabytesPerSecond, 1)) MB/s\n"
+    let t = r.text
+    s += "  input: \(t.files) file(s), \(t.bytes) bytes, \(t.lines) lines, \(t.decodedCharacters) characters\n"
+    if r.normalization != .none {
+        s += "  normalisation: \(t.linesChangedByNormalization) lines changed, \(t.decodedCharacters) -> \(t.normalizedCharacters) characters\n"
+    }
+    if t.dedupUnits > 0 {
+        s += "  dedup: removed \(t.dedupRemovedUnits) of \(t.dedupUnits) units (\(t.dedupRemovedCharacters) characters, "
+            + "\(pct(Double(t.dedupRemovedCharacters) / Double(max(1, t.normalizedCharacters)))) of the text)\n"
+    }
+    s += "  tokens: \(r.tokens) for \(r.characters) characters (\(fmt(r.tokensPerCharacter, 3)) per character)\n"
+    s += "  vocabulary: \(r.vocabSize) (\(r.distinctTokens) distinct tokens), <unk> rate \(pct(r.unkRate))\n"
+    s += "  top tokens: " + r.topTokens.map { "'" + visible($0) + "'" }.joined(separator: " ") + "\n"
+    var rows = [["split", "tokens", "characters", "B", "minibatches", "shards", "unseen in train"]]
+    for sp in r.splits {
+        rows.append([sp.name, "\(sp.tokens)", "\(sp.characters)", "\(sp.batchSize)", "\(sp.minibatches)", "\(sp.shards)",
+                     sp.unseenInTrainShare.map(pct) ?? "-"])
+    }
+    s += table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
+    for n in r.notes { s += "\n  note: " + n }
+    return s
+}
+
+/// One table, granularities side by side: how a user chooses between them.
+func compareTable(_ rs: [PrepareReport]) -> String {
+    var rows = [["granularity", "vocab", "tokens", "tokens/char", "unk rate", "val unseen", "test unseen", "MB/s", "folder"]]
+    for r in rs {
+        let v = r.splits.first { $0.name == "val" }?.unseenInTrainShare
+        let t = r.splits.first { $0.name == "test" }?.unseenInTrainShare
+        rows.append([r.granularity.rawValue, "\(r.vocabSize)", "\(r.tokens)", fmt(r.tokensPerCharacter, 3), pct(r.unkRate),
+                     v.map(pct) ?? "-", t.map(pct) ?? "-", fmt(r.megabytesPerSecond, 1), r.output])
+    }
+    return table(rows)
+}
+
+/// Makes whitespace and control characters visible in token listings.
+func visible(_ s: String) -> String {
+    var out = ""
+    for u in s.unicodeScalars {
+        switch u.value {
+        case 0x0A: out += "\\n"
+        case 0x0D: out += "\\r"
+        case 0x09: out += "\\t"
+        case 0x20: out += "␣"
+        case 0..<0x20, 0x7F: out += String(format: "\\x%02X", u.value)
+        default: out.unicodeScalars.append(u)
+        }
+    }
+    return out
+}

@@ -101,7 +101,7 @@ public final class Preparer {
                                      normalization: options.text.normalization,
                                      minCount: options.minCount, maxVocab: options.maxVocab)
         vocab.provenance.corpusBytes = stats.bytes
-        vocab.provenance.corpusCrc32 = hex32(try corpusCRC())
+        vocab.provenance.corpusCrc32 = hex32(scanner.corpusCRC)
 
         // Pass 2: the same text again, now as ids into one raw token file per split.
         let tokenBytes = vocab.count <= 65536 ? 2 : 4
@@ -110,7 +110,7 @@ public final class Preparer {
         var writer = try WriteSink(vocab: vocab, tokenBytes: tokenBytes, directory: temp, ringSize: options.batchSize + 1)
         let p2 = big ? Progress(label: "prepare \(options.granularity.rawValue): pass 2/2 (write)", total: totalBytes) : nil
         let stats2 = try scanner.scan(decide: false, progress: p2, splitOf: { c in c >= cuts[1] ? 2 : (c >= cuts[0] ? 1 : 0) }) { text, split in
-            writer.split = split
+            try writer.select(split)
             try segmenter.segment(text, into: &writer)
         }
         p2?.finish()
@@ -189,15 +189,6 @@ public final class Preparer {
         return report
     }
 
-    private func corpusCRC() throws -> UInt32 {
-        var crc = CRC32()
-        for path in inputs {
-            let m = try MappedFile(path: path)
-            crc.update(m.bytes)
-        }
-        return crc.value
-    }
-
     /// Lays a split out as B streams of L targets and writes its minibatches into shard files.
     private func writeShards(name: String, split s: WriteSink.Split, tokenBytes tb: Int, directory: String, train: Bool) throws -> SplitInfo {
         let T = options.seqLength
@@ -267,6 +258,8 @@ struct CountSink: TokenSink {
 }
 
 /// Pass 2: ids into one raw little-endian token file per split, with per-split counts.
+/// The current split's counters live in the sink itself (the hot path touches nothing else); they are
+/// saved into `splits` when the split changes and at the end.
 struct WriteSink: TokenSink {
     struct Split {
         var path: String
@@ -286,61 +279,110 @@ struct WriteSink: TokenSink {
 
     let vocab: Vocabulary
     let tokenBytes: Int
-    var split = 0
-    var splits: [Split]
+    private(set) var splits: [Split]
     private var files: [AtomicFile]
-    private var buffers: [[UInt8]]
     private var key: [UInt32] = []
+    private var writeError: Error?
+
+    // The current split, unpacked.
+    private var current = 0
+    private var tokens = 0, characters = 0, firstChars = -1, ringPos = 0
+    private let counts: UnsafeMutablePointer<Int>
+    private let ring: UnsafeMutablePointer<Int>
+    private let ringSize: Int
+    private let table: UnsafeMutablePointer<Int32>   // BMP scalar -> id (or -1)
+    private let unk: Int32
+    private let buffer: UnsafeMutablePointer<UInt8>
+    private var buffered = 0
+    private let bufferSize = 1 << 20
 
     init(vocab: Vocabulary, tokenBytes: Int, directory: String, ringSize: Int) throws {
         self.vocab = vocab
         self.tokenBytes = tokenBytes
-        let names = ["train", "val", "test"]
-        splits = names.map { Split(path: directory + "/\($0).tokens", idCounts: [Int](repeating: 0, count: vocab.count),
-                                   ring: [Int](repeating: 0, count: ringSize)) }
+        splits = ["train", "val", "test"].map {
+            Split(path: directory + "/\($0).tokens", idCounts: [Int](repeating: 0, count: vocab.count),
+                  ring: [Int](repeating: 0, count: ringSize))
+        }
         files = try splits.map { try AtomicFile(path: $0.path) }
-        buffers = [[], [], []]
+        counts = .allocate(capacity: vocab.count)
+        counts.initialize(repeating: 0, count: vocab.count)
+        ring = .allocate(capacity: ringSize)
+        ring.initialize(repeating: 0, count: ringSize)
+        self.ringSize = ringSize
+        table = .allocate(capacity: 0x10000)
+        for c in 0..<0x10000 { table[c] = vocab.id(single: UInt32(c)) ?? -1 }
+        unk = Int32(vocab.unkID ?? -1)
+        buffer = .allocate(capacity: bufferSize + 8)
+    }
+
+    /// Makes `split` the current one.
+    mutating func select(_ split: Int) throws {
+        if split == current { return }
+        try save()
+        current = split
+        let s = splits[split]
+        tokens = s.tokens; characters = s.characters; firstChars = s.firstChars; ringPos = s.ringPos
+        for i in 0..<vocab.count { counts[i] = s.idCounts[i] }
+        for i in 0..<ringSize { ring[i] = s.ring[i] }
+    }
+
+    private mutating func save() throws {
+        try flush()
+        splits[current].tokens = tokens
+        splits[current].characters = characters
+        splits[current].firstChars = firstChars
+        splits[current].ringPos = ringPos
+        splits[current].idCounts = Array(UnsafeBufferPointer(start: counts, count: vocab.count))
+        splits[current].ring = Array(UnsafeBufferPointer(start: ring, count: ringSize))
+    }
+
+    private mutating func flush() throws {
+        if let e = writeError { throw e }
+        try files[current].write(UnsafeRawBufferPointer(start: buffer, count: buffered))
+        buffered = 0
     }
 
     @inline(__always) private mutating func emit(_ id: Int32, chars: Int) {
-        let i = Int(id)
-        splits[split].idCounts[i] += 1
-        splits[split].tokens += 1
-        splits[split].characters += chars
-        if splits[split].firstChars < 0 { splits[split].firstChars = chars }
-        let p = splits[split].ringPos
-        splits[split].ring[p] = chars
-        splits[split].ringPos = p + 1 == splits[split].ring.count ? 0 : p + 1
+        counts[Int(id)] += 1
+        tokens += 1
+        characters += chars
+        if firstChars < 0 { firstChars = chars }
+        ring[ringPos] = chars
+        ringPos = ringPos + 1 == ringSize ? 0 : ringPos + 1
         if tokenBytes == 2 {
-            buffers[split].append(UInt8(i & 0xFF))
-            buffers[split].append(UInt8(i >> 8))
+            buffer[buffered] = UInt8(truncatingIfNeeded: id)
+            buffer[buffered + 1] = UInt8(truncatingIfNeeded: id >> 8)
+            buffered += 2
         } else {
-            buffers[split].appendLE(UInt32(i))
+            (UnsafeMutableRawPointer(buffer) + buffered).storeBytes(of: UInt32(id).littleEndian, as: UInt32.self)
+            buffered += 4
         }
-        if buffers[split].count >= 1 << 20 { flushBuffer() }
-    }
-
-    private mutating func flushBuffer() {
-        // Errors surface at close(): AtomicFile reports a failed write there too.
-        try? files[split].write(buffers[split])
-        buffers[split].removeAll(keepingCapacity: true)
+        if buffered >= bufferSize {
+            // A failed write is kept and thrown at the next select() or at close().
+            do { try flush() } catch { writeError = error }
+        }
     }
 
     @inline(__always) mutating func single(_ c: UInt32, chars: Int) {
-        emit(vocab.id(single: c) ?? Int32(vocab.unkID!), chars: chars)
+        var id: Int32 = -1
+        if c < 0x10000 { id = table[Int(c)] } else if let i = vocab.id(single: c) { id = i }
+        emit(id >= 0 ? id : unk, chars: chars)
     }
 
     mutating func multi(_ scalars: UnsafeBufferPointer<UInt32>) {
         key.removeAll(keepingCapacity: true)
         key.append(contentsOf: scalars)
-        emit(vocab.id(key) ?? Int32(vocab.unkID!), chars: scalars.count)
+        emit(vocab.id(key) ?? unk, chars: scalars.count)
     }
 
+    /// Commits the three token files and frees the buffers.
     mutating func close() throws {
-        for s in 0..<3 {
-            try files[s].write(buffers[s])
-            try files[s].commit()
-        }
+        try save()
+        for f in files { try f.commit() }
         for s in 0..<3 where splits[s].firstChars < 0 { splits[s].firstChars = 0 }
+        counts.deallocate()
+        ring.deallocate()
+        table.deallocate()
+        buffer.deallocate()
     }
 }

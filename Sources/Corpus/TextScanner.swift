@@ -33,6 +33,8 @@ struct TextScanner {
     let documentSeparator: [UInt16]        // a line with exactly this content ends a document ([] = empty line)
     /// Dedup decisions from pass 1, one bit per candidate: 1 = keep.
     var keep: [UInt64] = []
+    /// CRC-32 of all input bytes, computed in pass 1.
+    var corpusCRC: UInt32 = 0
 
     private var documentMode: Bool { splitBy == .document || dedup == .documents }
 
@@ -54,6 +56,7 @@ struct TextScanner {
             }
         }()
         var raw = [UInt8](repeating: 0, count: 1 << 20)
+        var crc = CRC32()
         var pending: [UInt16] = []      // decoded text not yet ending in LF
         var normalized: [UInt16] = []
         for path in inputs {
@@ -72,6 +75,7 @@ struct TextScanner {
                 }
                 eof = n == 0
                 st.bytes += n
+                if decide { raw.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[carried..<(carried + n)])) } }
                 progress?.advance(n)
                 let avail = carried + n
                 let used = try raw.withUnsafeBufferPointer {
@@ -101,11 +105,28 @@ struct TextScanner {
             try endDocument(&state, &st)      // a file always ends a document
         }
         try state.flush()
+        if decide { corpusCRC = crc.value }
         return st
     }
 
     /// Splits a block (ending in LF) into lines and feeds units.
     private mutating func lines(_ block: UnsafeBufferPointer<UInt16>, _ s: inout ScanState, _ st: inout TextStats) throws {
+        if !documentMode && dedup == .none {
+            // Lines matter only where a split may begin: when the whole block goes to one split, hand it
+            // over as it is, without copying.
+            let chars = scalarCount(block)
+            let split = s.splitOf(st.keptCharacters)
+            if split == s.splitOf(st.keptCharacters + chars) {
+                var lf = 0
+                for u in block where u == 0x0A { lf += 1 }
+                st.lines += lf
+                try s.flush()
+                s.split = split
+                try s.run(block, split)
+                st.keptCharacters += chars
+                return
+            }
+        }
         var start = 0
         for i in 0..<block.count where block[i] == 0x0A {
             let line = UnsafeBufferPointer(rebasing: block[start...i])

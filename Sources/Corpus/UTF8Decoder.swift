@@ -39,14 +39,34 @@ struct UTF8StreamDecoder {
             }
             if n >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { i = 3 }
         }
-        out.reserveCapacity(out.count + n)
+        // Room for the worst case (one UTF-16 unit per byte), trimmed at the end: writing through a
+        // pointer avoids a uniqueness check per character.
+        let base = out.count
+        out.append(contentsOf: repeatElement(0, count: n + 1))
+        var w = 0
+        defer { out.removeLast(n + 1 - w) }
+        return try out.withUnsafeMutableBufferPointer { buf -> Int in
+        let o = buf.baseAddress! + base
         while i < n {
             let b0 = p[i]
+            // Fast paths: printable ASCII runs, and three-byte characters (all of Hangul) that need no range check.
+            if b0 >= 0x20 && b0 < 0x80 {
+                o[w] = UInt16(b0); w += 1; i += 1
+                lastWasCR = false
+                while i < n, p[i] >= 0x20, p[i] < 0x80 { o[w] = UInt16(p[i]); w += 1; i += 1 }
+                continue
+            }
+            if b0 >= 0xE1 && b0 <= 0xEC && i + 2 < n && p[i + 1] & 0xC0 == 0x80 && p[i + 2] & 0xC0 == 0x80 {
+                o[w] = UInt16(b0 & 0x0F) << 12 | UInt16(p[i + 1] & 0x3F) << 6 | UInt16(p[i + 2] & 0x3F)
+                w += 1; i += 3
+                lastWasCR = false
+                continue
+            }
             if b0 < 0x80 {
                 if b0 == 0x0A {
-                    if lastWasCR { lastWasCR = false } else { out.append(0x0A); line += 1 }
+                    if lastWasCR { lastWasCR = false } else { o[w] = 0x0A; w += 1; line += 1 }
                 } else if b0 == 0x0D && !keepCR {
-                    out.append(0x0A)
+                    o[w] = 0x0A; w += 1
                     line += 1
                     lastWasCR = true
                     i += 1
@@ -55,7 +75,7 @@ struct UTF8StreamDecoder {
                     throw fail(offset + i, "NUL byte: this looks like a binary file or UTF-16 without a byte order mark, "
                                + "not UTF-8 text")
                 } else {
-                    out.append(UInt16(b0))
+                    o[w] = UInt16(b0); w += 1
                     lastWasCR = false
                 }
                 i += 1
@@ -80,7 +100,7 @@ struct UTF8StreamDecoder {
                 case 0xC0, 0xC1: what = "overlong encoding (lead byte \(hex(b0)))"
                 default: what = "byte \(hex(b0)) never occurs in UTF-8"
                 }
-                try invalid(&i, 1, what, &out)
+                try invalid(&i, 1, what, o, &w)
                 continue
             }
             // How many bytes of the sequence are present and valid.
@@ -108,31 +128,33 @@ struct UTF8StreamDecoder {
                 } else {
                     problem = "truncated \(need)-byte character (byte \(hex(p[i + valid])) is not a continuation)"
                 }
-                try invalid(&i, valid, problem, &out)
+                try invalid(&i, valid, problem, o, &w)
                 continue
             }
             switch need {
             case 2:
-                out.append(UInt16(b0 & 0x1F) << 6 | UInt16(p[i + 1] & 0x3F))
+                o[w] = UInt16(b0 & 0x1F) << 6 | UInt16(p[i + 1] & 0x3F); w += 1
             case 3:
-                out.append(UInt16(b0 & 0x0F) << 12 | UInt16(p[i + 1] & 0x3F) << 6 | UInt16(p[i + 2] & 0x3F))
+                o[w] = UInt16(b0 & 0x0F) << 12 | UInt16(p[i + 1] & 0x3F) << 6 | UInt16(p[i + 2] & 0x3F); w += 1
             default:
                 let c = UInt32(b0 & 0x07) << 18 | UInt32(p[i + 1] & 0x3F) << 12
                     | UInt32(p[i + 2] & 0x3F) << 6 | UInt32(p[i + 3] & 0x3F)
                 let v = c - 0x10000
-                out.append(UInt16(0xD800 + (v >> 10)))
-                out.append(UInt16(0xDC00 + (v & 0x3FF)))
+                o[w] = UInt16(0xD800 + (v >> 10)); o[w + 1] = UInt16(0xDC00 + (v & 0x3FF)); w += 2
             }
             i += need
         }
         offset += i
         return i
+        }
     }
 
     /// Either throws, or (replace mode) writes one U+FFFD for the maximal invalid subpart of `length` bytes.
-    private mutating func invalid(_ i: inout Int, _ length: Int, _ problem: String, _ out: inout [UInt16]) throws {
+    private mutating func invalid(_ i: inout Int, _ length: Int, _ problem: String,
+                                  _ o: UnsafeMutablePointer<UInt16>, _ w: inout Int) throws {
         if !replace { throw fail(offset + i, "invalid UTF-8: " + problem + " (use --invalid replace to substitute U+FFFD)") }
-        out.append(0xFFFD)
+        o[w] = 0xFFFD
+        w += 1
         replacements += 1
         i += length
     }

@@ -37,7 +37,7 @@ func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: 
         if a == "-" {
             let tmp = NSTemporaryDirectory() + "gasa-stdin-\(ProcessInfo.processInfo.processIdentifier).txt"
             guard fm.createFile(atPath: tmp, contents: Data(readStandardInput())) else {
-                throw ValidationError("cannot spool standard input to \(tmp)")
+                throw CLIError("cannot spool standard input to \(tmp)")
             }
             out.append(tmp)
             names[tmp] = "<stdin>"
@@ -45,10 +45,10 @@ func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: 
         }
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: a, isDirectory: &isDir) else {
-            throw ValidationError("\(a): no such file or directory")
+            throw CLIError("\(a): no such file or directory")
         }
         if !isDir.boolValue { out.append(a); continue }
-        guard let walker = fm.enumerator(atPath: a) else { throw ValidationError("\(a): cannot list the directory") }
+        guard let walker = fm.enumerator(atPath: a) else { throw CLIError("\(a): cannot list the directory") }
         var files: [String] = []
         for case let rel as String in walker {
             if rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
@@ -57,7 +57,7 @@ func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: 
             if fm.fileExists(atPath: full, isDirectory: &d), !d.boolValue { files.append(full) }
         }
         files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-        if files.isEmpty { throw ValidationError("\(a): the directory holds no files") }
+        if files.isEmpty { throw CLIError("\(a): the directory holds no files") }
         out += files
     }
     return (out, names)

@@ -95,7 +95,7 @@ struct PrepareCommand: ParsableCommand {
         defer { for p in names.keys { try? FileManager.default.removeItem(atPath: p) } }
         if gs.count > 1 {
             if FileManager.default.fileExists(atPath: out) && !force {
-                throw ValidationError("\(out) already exists; choose another --out or add --force to replace it")
+                throw CLIError("\(out) already exists; choose another --out or add --force to replace it")
             }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what gasa needs on Debian (as root, or with sudo) when it is missing, then builds.
+# Usage: bash tools/setup.sh [debug|release]   (default: release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg in libicu-dev libopenblas-dev pkg-config; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing: ${need[*]}" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "swift is not on PATH: install the Swift toolchain (swift.org) first" >&2; exit 1; }
+
+config="${1:-release}"
+if [ "$config" = release ]; then
+    swift build -c release
+else
+    swift build --build-tests
+fi

@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(
             name: "gasa",
             dependencies: [
-                "Corpus", "Model", "Training", "Sampling",
+                "Corpus", "Model", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize),

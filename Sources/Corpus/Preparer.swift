@@ -87,12 +87,22 @@ public final class Preparer {
         var segmenter = Segmenter(options.granularity)
         let big = showProgress && totalBytes > 4 << 20
 
-        // Pass 1: decode, normalise, dedup decisions, token counts.
+        // Pass 1: decode, normalise, dedup, count tokens; the kept text goes to a temporary UTF-16 file
+        // (memory-mapped in pass 2), with a sparse index of (characters, offset) at each piece.
         var counter = CountSink()
-        let p1 = big ? Progress(label: "prepare \(options.granularity.rawValue): pass 1/2 (count)", total: totalBytes) : nil
-        let stats = try scanner.scan(decide: true, progress: p1, splitOf: { _ in 0 }) { text, _ in
+        let textPath = temp + "/text.utf16"
+        let textFile = try AtomicFile(path: textPath)
+        var index: [(chars: Int, offset: Int)] = []
+        var keptChars = 0, keptUnits = 0
+        let p1 = big ? Progress(label: "prepare \(options.granularity.rawValue): reading", total: totalBytes) : nil
+        let stats = try scanner.scan(progress: p1) { text, chars in
+            index.append((keptChars, keptUnits))
             try segmenter.segment(text, into: &counter)
+            try textFile.write(UnsafeRawBufferPointer(text))
+            keptChars += chars
+            keptUnits += text.count
         }
+        try textFile.commit()
         p1?.finish()
         guard stats.keptCharacters > 0 else {
             throw CorpusError.badInput("the input holds no text" + (stats.dedupRemovedUnits > 0 ? " after dedup" : ""))
@@ -103,19 +113,35 @@ public final class Preparer {
         vocab.provenance.corpusBytes = stats.bytes
         vocab.provenance.corpusCrc32 = hex32(scanner.corpusCRC)
 
-        // Pass 2: the same text again, now as ids into one raw token file per split.
+        // Pass 2: the kept text again, cut into splits, as ids into one raw token file per split.
         let tokenBytes = vocab.count <= 65536 ? 2 : 4
-        let K = Double(stats.keptCharacters), f = options.splitFractions
-        let cuts = [Int(K * f[0]), Int(K * (f[0] + f[1]))]
+        let text = try MappedFile(path: textPath)
+        let units = UnsafeBufferPointer(start: text.bytes.baseAddress?.assumingMemoryBound(to: UInt16.self), count: keptUnits)
+        let cutter = SplitCutter(text: units, index: index, totalChars: keptChars,
+                                 documentStarts: options.splitBy == .document ? scanner.documentStarts : nil)
+        let K = Double(keptChars), f = options.splitFractions
+        let cuts = [cutter.cut(atChar: Int(K * f[0])), cutter.cut(atChar: Int(K * (f[0] + f[1])))]
+        let bounds = [0, cuts[0], max(cuts[0], cuts[1]), keptUnits]
         var writer = try WriteSink(vocab: vocab, tokenBytes: tokenBytes, directory: temp, ringSize: options.batchSize + 1)
-        let p2 = big ? Progress(label: "prepare \(options.granularity.rawValue): pass 2/2 (write)", total: totalBytes) : nil
-        let stats2 = try scanner.scan(decide: false, progress: p2, splitOf: { c in c >= cuts[1] ? 2 : (c >= cuts[0] ? 1 : 0) }) { text, split in
+        let p2 = big ? Progress(label: "prepare \(options.granularity.rawValue): writing", total: keptUnits * 2) : nil
+        for split in 0..<3 {
             try writer.select(split)
-            try segmenter.segment(text, into: &writer)
+            var start = bounds[split]
+            while start < bounds[split + 1] {
+                // Pieces of about a megabyte that end at a line end (a boundary of every granularity).
+                var end = min(start + (1 << 20), bounds[split + 1])
+                while end < bounds[split + 1] && units[end - 1] != 0x0A { end += 1 }
+                try segmenter.segment(UnsafeBufferPointer(rebasing: units[start..<end]), into: &writer)
+                text.advise(willNeed: false, offset: start * 2, length: (end - start) * 2)
+                p2?.advance((end - start) * 2)
+                start = end
+            }
         }
         p2?.finish()
-        precondition(stats2.keptCharacters == stats.keptCharacters, "the input changed between the two passes")
         try writer.close()
+        try? FileManager.default.removeItem(atPath: textPath)
+        let distinct = counter.distinct
+        counter.release()
 
         // Shards.
         var splitInfos: [SplitInfo] = []
@@ -170,7 +196,7 @@ public final class Preparer {
             granularity: options.granularity, normalization: options.text.normalization, output: output,
             inputBytes: stats.bytes, text: stats, tokens: tokens, characters: stats.keptCharacters,
             tokensPerCharacter: Double(tokens) / Double(stats.keptCharacters),
-            vocabSize: vocab.count, distinctTokens: counter.distinct, unkTokens: unk,
+            vocabSize: vocab.count, distinctTokens: distinct, unkTokens: unk,
             unkRate: tokens > 0 ? Double(unk) / Double(tokens) : 0,
             topTokens: (0..<min(12, vocab.count)).filter { $0 != vocab.unkID }.map { vocab.text($0) },
             splits: splitReports, seconds: seconds, megabytesPerSecond: Double(stats.bytes) / 1e6 / seconds, notes: notes)
@@ -236,25 +262,66 @@ func fileSize(_ path: String) -> Int {
     ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
 }
 
-/// Pass 1: counts of every token.
+/// Finds where splits may begin in the kept text: the first line start (or document start) at or
+/// after a character index, as a UTF-16 offset.
+struct SplitCutter {
+    let text: UnsafeBufferPointer<UInt16>
+    let index: [(chars: Int, offset: Int)]
+    let totalChars: Int
+    let documentStarts: [Int]?
+
+    func cut(atChar c: Int) -> Int {
+        if c >= totalChars { return text.count }
+        if let docs = documentStarts {
+            var lo = 0, hi = docs.count      // first document start >= c
+            while lo < hi { let m = (lo + hi) / 2; if docs[m] >= c { hi = m } else { lo = m + 1 } }
+            return lo == docs.count ? text.count : position(ofChar: docs[lo])
+        }
+        var p = position(ofChar: c)
+        while p > 0 && p < text.count && text[p - 1] != 0x0A { p += 1 }
+        return p
+    }
+
+    /// UTF-16 offset of character index c.
+    private func position(ofChar c: Int) -> Int {
+        var lo = 0, hi = index.count - 1     // last piece starting at or before c
+        while lo < hi { let m = (lo + hi + 1) / 2; if index[m].chars <= c { lo = m } else { hi = m - 1 } }
+        var chars = index[lo].chars, p = index[lo].offset
+        while chars < c && p < text.count {
+            p += (text[p] & 0xFC00 == 0xD800 && p + 1 < text.count) ? 2 : 1
+            chars += 1
+        }
+        return p
+    }
+}
+
+/// Pass 1: counts of every token. One-scalar tokens of the Basic Multilingual Plane count in a flat
+/// table behind a pointer (no copy-on-write check per token).
 struct CountSink: TokenSink {
-    var bmp = [Int](repeating: 0, count: 0x10000)
-    var other: [UInt32: Int] = [:]
-    var multiCounts: [[UInt32]: Int] = [:]
+    private let bmp: UnsafeMutablePointer<Int>
+    private var other: [UInt32: Int] = [:]
+    private var multiCounts: [[UInt32]: Int] = [:]
+
+    init() {
+        bmp = .allocate(capacity: 0x10000)
+        bmp.initialize(repeating: 0, count: 0x10000)
+    }
 
     @inline(__always) mutating func single(_ c: UInt32, chars: Int) {
         if c < 0x10000 { bmp[Int(c)] += 1 } else { other[c, default: 0] += 1 }
     }
     mutating func multi(_ scalars: UnsafeBufferPointer<UInt32>) { multiCounts[Array(scalars), default: 0] += 1 }
 
-    var distinct: Int { bmp.reduce(0) { $0 + ($1 > 0 ? 1 : 0) } + other.count + multiCounts.count }
+    var distinct: Int { (0..<0x10000).reduce(0) { $0 + (bmp[$1] > 0 ? 1 : 0) } + other.count + multiCounts.count }
 
     func all() -> [[UInt32]: Int] {
         var d = multiCounts
-        for (c, n) in bmp.enumerated() where n > 0 { d[[UInt32(c)]] = n }
+        for c in 0..<0x10000 where bmp[c] > 0 { d[[UInt32(c)]] = bmp[c] }
         for (c, n) in other { d[[c]] = n }
         return d
     }
+
+    func release() { bmp.deallocate() }
 }
 
 /// Pass 2: ids into one raw little-endian token file per split, with per-split counts.

@@ -1,7 +1,7 @@
 // Reads input files as a stream of normalised, deduplicated text units (lines or documents) and hands
-// runs of kept text to a segmentation callback, never holding more than a block of text in memory.
-// prepare runs it twice: pass 1 counts (and decides dedup), pass 2 writes ids. The decisions of pass 1
-// are kept as one bit per dedup candidate so that pass 2 drops exactly the same units.
+// runs of kept text, in order, to a callback, never holding more than a block of text in memory.
+// It records where kept documents start (document mode) so that splits can cut between them.
+// It does not segment or split.
 import Storage
 #if canImport(Glibc)
 import Glibc
@@ -31,23 +31,19 @@ struct TextScanner {
     let splitBy: SplitBy
     let dedup: Dedup
     let documentSeparator: [UInt16]        // a line with exactly this content ends a document ([] = empty line)
-    /// Dedup decisions from pass 1, one bit per candidate: 1 = keep.
-    var keep: [UInt64] = []
-    /// CRC-32 of all input bytes, computed in pass 1.
-    var corpusCRC: UInt32 = 0
+    /// CRC-32 of all input bytes.
+    private(set) var corpusCRC: UInt32 = 0
+    /// Kept characters before each kept document (document mode only), ascending.
+    private(set) var documentStarts: [Int] = []
 
-    private var documentMode: Bool { splitBy == .document || dedup == .documents }
+    var documentMode: Bool { splitBy == .document || dedup == .documents }
 
-    /// Reads every input. `splitOf(charsBefore)` names the split a unit starting after that many kept
-    /// characters goes to (its value may only grow); `run(text, split)` receives kept text in order.
-    /// Pass 1 (`decide` true) records dedup decisions; pass 2 replays them.
-    mutating func scan(decide: Bool, progress: Progress?,
-                       splitOf: @escaping (Int) -> Int,
-                       run: @escaping (UnsafeBufferPointer<UInt16>, Int) throws -> Void) throws -> TextStats {
+    /// Reads every input; `run(text)` receives the kept text in order, in pieces that end at line ends.
+    mutating func scan(progress: Progress?, run: @escaping (UnsafeBufferPointer<UInt16>, Int) throws -> Void) throws -> TextStats {
         var st = TextStats()
         st.files = inputs.count
-        var state = ScanState(splitOf: splitOf, run: run, decide: decide)
-        if decide { keep = [] }
+        var state = ScanState(run: run)
+        documentStarts = []
         let normalizer: ICUNormalizer? = try {
             switch text.normalization {
             case .nfc: return try ICUNormalizer(form: 0)
@@ -75,7 +71,7 @@ struct TextScanner {
                 }
                 eof = n == 0
                 st.bytes += n
-                if decide { raw.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[carried..<(carried + n)])) } }
+                raw.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[carried..<(carried + n)])) }
                 progress?.advance(n)
                 let avail = carried + n
                 let used = try raw.withUnsafeBufferPointer {
@@ -105,27 +101,22 @@ struct TextScanner {
             try endDocument(&state, &st)      // a file always ends a document
         }
         try state.flush()
-        if decide { corpusCRC = crc.value }
+        corpusCRC = crc.value
         return st
     }
 
     /// Splits a block (ending in LF) into lines and feeds units.
     private mutating func lines(_ block: UnsafeBufferPointer<UInt16>, _ s: inout ScanState, _ st: inout TextStats) throws {
         if !documentMode && dedup == .none {
-            // Lines matter only where a split may begin: when the whole block goes to one split, hand it
-            // over as it is, without copying.
+            // Nothing to decide per line: hand the block over as it is, without copying.
+            var lf = 0
+            for u in block where u == 0x0A { lf += 1 }
+            st.lines += lf
+            try s.flush()
             let chars = scalarCount(block)
-            let split = s.splitOf(st.keptCharacters)
-            if split == s.splitOf(st.keptCharacters + chars) {
-                var lf = 0
-                for u in block where u == 0x0A { lf += 1 }
-                st.lines += lf
-                try s.flush()
-                s.split = split
-                try s.run(block, split)
-                st.keptCharacters += chars
-                return
-            }
+            try s.run(block, chars)
+            st.keptCharacters += chars
+            return
         }
         var start = 0
         for i in 0..<block.count where block[i] == 0x0A {
@@ -181,25 +172,17 @@ struct TextScanner {
                 return
             }
         }
-        let split = s.splitOf(st.keptCharacters)
-        if split != s.split { try s.flush(); s.split = split }
+        if documentMode { documentStarts.append(st.keptCharacters) }
         s.runText.append(contentsOf: u)
+        s.runChars += chars
         st.keptCharacters += chars
         if s.runText.count >= 1 << 18 { try s.flush() }
     }
 
-    /// Records (pass 1) or replays (pass 2) whether a dedup candidate is kept.
-    private mutating func decideKeep(_ h: UInt64, _ s: inout ScanState, _ st: inout TextStats) -> Bool {
-        let i = st.dedupUnits
+    /// Whether a dedup candidate is seen for the first time (kept).
+    private func decideKeep(_ h: UInt64, _ s: inout ScanState, _ st: inout TextStats) -> Bool {
         st.dedupUnits += 1
-        let kept: Bool
-        if s.decide {
-            kept = s.seen.insert(h).inserted
-            if i % 64 == 0 { keep.append(0) }
-            if kept { keep[i / 64] |= 1 << UInt64(i % 64) }
-        } else {
-            kept = (keep[i / 64] >> UInt64(i % 64)) & 1 == 1
-        }
+        let kept = s.seen.insert(h).inserted
         if !kept { st.dedupRemovedUnits += 1 }
         return kept
     }
@@ -228,27 +211,22 @@ struct TextScanner {
 }
 
 private struct ScanState {
-    let splitOf: (Int) -> Int
     let run: (UnsafeBufferPointer<UInt16>, Int) throws -> Void
-    let decide: Bool
-    var split = 0
     var runText: [UInt16] = []
+    var runChars = 0
     var seen = Set<UInt64>()
     var document: [UInt16] = []
     var documentHasSeparator = false
     var documentHash: UInt64 = 0
     var documentContentLines = 0
 
-    init(splitOf: @escaping (Int) -> Int, run: @escaping (UnsafeBufferPointer<UInt16>, Int) throws -> Void, decide: Bool) {
-        self.splitOf = splitOf
-        self.run = run
-        self.decide = decide
-    }
+    init(run: @escaping (UnsafeBufferPointer<UInt16>, Int) throws -> Void) { self.run = run }
 
     mutating func flush() throws {
         if runText.isEmpty { return }
-        try runText.withUnsafeBufferPointer { try run($0, split) }
+        try runText.withUnsafeBufferPointer { try run($0, runChars) }
         runText.removeAll(keepingCapacity: true)
+        runChars = 0
     }
 }
 

@@ -1,0 +1,138 @@
+// Generation from a trained model: the prime text goes through the corpus pipeline (decode, normalise,
+// segment) and warms the state up; then tokens are sampled one by one and streamed out as text,
+// whole syllables only, until enough characters (grapheme clusters) or a stop string.
+// It does not load checkpoints or parse options.
+import Corpus
+import Model
+import Numerics
+
+public enum UnknownPolicy: String, CaseIterable, Codable, Sendable {
+    case error, skip, unk
+}
+
+public struct GenerationConfig: Codable, Sendable {
+    public var prime = ""                       // text to continue ("" = start after a newline)
+    public var length = 200                     // characters (grapheme clusters) to generate
+    public var stopAt: String? = nil            // stop once the output contains this (e.g. "\n\n")
+    public var unknown: UnknownPolicy = .error  // prime characters the vocabulary lacks
+    public var sampler = SamplerConfig()
+    public var maxTokens = 0                    // safety limit on sampled tokens (0 = 20 x length + 100)
+    public init() {}
+}
+
+public struct GenerationStats: Sendable {
+    public var primeTokens = 0
+    public var tokens = 0
+    public var characters = 0
+    public var seconds = 0.0
+    public var syllables = 0
+    public var illFormed = 0
+    public var wellFormedShare = 1.0
+    public var text = ""
+    public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
+}
+
+public enum GenerationError: Error, CustomStringConvertible {
+    case unknownCharacters([String])
+    case noStart
+    case noUnk
+
+    public var description: String {
+        switch self {
+        case .unknownCharacters(let cs):
+            return "the prime has characters this model's vocabulary lacks: " + cs.map { "'\($0)'" }.joined(separator: " ")
+                + "; rerun with --unknown skip (drop them) or --unknown unk (feed <unk>)"
+        case .noStart:
+            return "the vocabulary has no newline to start from; give a --prime text"
+        case .noUnk:
+            return "--unknown unk: this vocabulary has no <unk> entry (prepare with --min-count or --max-vocab); use --unknown skip"
+        }
+    }
+}
+
+public final class Generator {
+    public let model: LanguageModel
+    public let vocab: Vocabulary
+    public let pipeline: TextPipeline
+    private let state: RecurrentState
+    private let workspace: Workspace
+    private var logits: [Float]
+
+    public init(model: LanguageModel, vocab: Vocabulary) throws {
+        self.model = model
+        self.vocab = vocab
+        pipeline = try TextPipeline(granularity: vocab.granularity, text: TextOptions(normalization: vocab.normalization))
+        state = model.makeState(batch: 1)
+        workspace = model.makeWorkspace(batch: 1, steps: 1)
+        logits = [Float](repeating: 0, count: model.config.vocabSize)
+    }
+
+    /// Ids of the prime text, per the unknown-character policy.
+    public func primeIDs(_ prime: String, unknown: UnknownPolicy) throws -> [Int32] {
+        if prime.isEmpty {
+            guard let nl = vocab.id(single: 0x0A) else { throw GenerationError.noStart }
+            return [nl]
+        }
+        var ids: [Int32] = []
+        var missing: [String] = []
+        for piece in try pipeline.tokenize(prime) {
+            if let id = vocab.id(piece) {
+                ids.append(id)
+            } else {
+                switch unknown {
+                case .error: if !missing.contains(string(of: piece)) { missing.append(string(of: piece)) }
+                case .skip: break
+                case .unk:
+                    guard let u = vocab.unkID else { throw GenerationError.noUnk }
+                    ids.append(Int32(u))
+                }
+            }
+        }
+        if !missing.isEmpty { throw GenerationError.unknownCharacters(missing) }
+        if ids.isEmpty { throw GenerationError.noStart }
+        return ids
+    }
+
+    /// Generates text; `emit` receives each piece of final text as soon as it is known.
+    public func generate(_ config: GenerationConfig, rng: inout RNG, emit: (String) -> Void) throws -> GenerationStats {
+        var stats = GenerationStats()
+        let prime = try primeIDs(config.prime, unknown: config.unknown)
+        stats.primeTokens = prime.count
+        state.reset()
+        let sampler = Sampler(config: config.sampler, vocabSize: model.config.vocabSize)
+        var decoder = StreamingDecoder(granularity: vocab.granularity)
+        var counter = CharacterCounter()
+        var out = ""
+        let limit = config.maxTokens > 0 ? config.maxTokens : 20 * config.length + 100
+        let t0 = monotonicSeconds()
+        try logits.withUnsafeMutableBufferPointer { lp in
+            for id in prime { model.step(token: id, state: state, workspace: workspace, logits: lp.baseAddress!) }
+            // <unk> is never generated: it stands for many characters and prints as none of them.
+            let allowed: ((Int) -> Bool)? = vocab.unkID.map { u in { $0 != u } }
+            let stop = (config.stopAt ?? "").unicodeScalars.map(\.value)
+            var done = false
+            while !done && stats.tokens < limit {
+                let next = sampler.sample(lp.baseAddress!, rng: &rng, allowed: allowed)
+                stats.tokens += 1
+                let text = decoder.push(vocab.tokens[Int(next)])
+                if !text.isEmpty {
+                    emit(text)
+                    out += text
+                    counter.add(text)
+                    if counter.count >= config.length { done = true }
+                    if !stop.isEmpty && out.unicodeScalars.suffix(stop.count).map(\.value) == stop { done = true }
+                }
+                if !done { model.step(token: next, state: state, workspace: workspace, logits: lp.baseAddress!) }
+            }
+        }
+        let rest = decoder.finish()
+        if !rest.isEmpty { emit(rest); out += rest; counter.add(rest) }
+        stats.seconds = monotonicSeconds() - t0
+        stats.characters = counter.count
+        stats.syllables = decoder.syllables
+        stats.illFormed = decoder.illFormed
+        stats.wellFormedShare = decoder.wellFormedShare
+        stats.text = out
+        return stats
+    }
+}

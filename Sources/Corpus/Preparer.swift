@@ -102,7 +102,7 @@ public final class Preparer {
             keptChars += chars
             keptUnits += text.count
         }
-        try textFile.commit()
+        try textFile.commit(durable: false)   // scratch: removed before the output is committed
         p1?.finish()
         guard stats.keptCharacters > 0 else {
             throw CorpusError.badInput("the input holds no text" + (stats.dedupRemovedUnits > 0 ? " after dedup" : ""))
@@ -445,7 +445,7 @@ struct WriteSink: TokenSink {
     /// Commits the three token files and frees the buffers.
     mutating func close() throws {
         try save()
-        for f in files { try f.commit() }
+        for f in files { try f.commit(durable: false) }   // scratch: shards are written from them
         for s in 0..<3 where splits[s].firstChars < 0 { splits[s].firstChars = 0 }
         counts.deallocate()
         ring.deallocate()

@@ -18,10 +18,14 @@ struct Segmenter {
 
     mutating func segment<S: TokenSink>(_ text: UnsafeBufferPointer<UInt16>, into sink: inout S) throws {
         switch granularity {
+        // Plain loops rather than closures: this is the hot path of prepare.
         case .char:
-            forEachScalar(text) { sink.single($0, chars: 1) }
+            var i = 0
+            while i < text.count { sink.single(nextScalar(text, &i), chars: 1) }
         case .jamo:
-            forEachScalar(text) { c in
+            var i = 0
+            while i < text.count {
+                let c = nextScalar(text, &i)
                 if Hangul.isSyllable(c) {
                     let (l, v, t) = Hangul.decompose(c)
                     sink.single(l, chars: 1)
@@ -32,9 +36,11 @@ struct Segmenter {
                 }
             }
         case .coda:
-            forEachScalar(text) { c in
-                if Hangul.isSyllable(c) && (c - Hangul.sBase) % Hangul.tCount != 0 {
-                    let t = (c - Hangul.sBase) % Hangul.tCount
+            var i = 0
+            while i < text.count {
+                let c = nextScalar(text, &i)
+                let t = (c &- Hangul.sBase) % Hangul.tCount
+                if Hangul.isSyllable(c) && t != 0 {
                     sink.single(c - t, chars: 1)
                     sink.single(Hangul.tBase + t, chars: 0)
                 } else {
@@ -57,6 +63,19 @@ struct Segmenter {
             }
         }
     }
+}
+
+/// The scalar at text[i] (well-formed UTF-16), advancing i past it.
+@inline(__always)
+func nextScalar(_ text: UnsafeBufferPointer<UInt16>, _ i: inout Int) -> UInt32 {
+    let u = UInt32(text[i])
+    if u & 0xFC00 == 0xD800 && i + 1 < text.count {
+        let c = 0x10000 + ((u - 0xD800) << 10) + (UInt32(text[i + 1]) - 0xDC00)
+        i += 2
+        return c
+    }
+    i += 1
+    return u
 }
 
 /// Calls `body` with each scalar of well-formed UTF-16.

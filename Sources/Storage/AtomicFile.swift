@@ -74,15 +74,16 @@ public final class AtomicFile {
         }
     }
 
-    /// Flushes, fsyncs and renames over `path`, then fsyncs the directory.
-    public func commit() throws {
+    /// Flushes, fsyncs and renames over `path`, then fsyncs the directory. `durable: false` skips the
+    /// fsyncs, for scratch files that are deleted before the work they belong to is committed.
+    public func commit(durable: Bool = true) throws {
         try flush()
-        if fsync(fd) != 0 { throw FileError.errno(tempPath, "fsync failed") }
+        if durable && fsync(fd) != 0 { throw FileError.errno(tempPath, "fsync failed") }
         close(fd)
         fd = -1
         if rename(tempPath, path) != 0 { throw FileError.errno(path, "cannot rename \(tempPath) into place") }
         committed = true
-        syncDirectory(of: path)
+        if durable { syncDirectory(of: path) }
     }
 
     /// Writes `bytes` to `path` atomically in one call.

@@ -27,9 +27,7 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Show how standard input is segmented into tokens (or their ids).",
         discussion: """
-        Tokens are printed separated by spaces, with ␣ for a space and \\n for a line end; each input line
-        gives one output line. With --ids and --vocab, ids are printed instead, using the vocabulary's
-        granularity and normalisation.
+        Tokens are printed separated by spaces, with ␣ for a space and \\n for a line end; each input line gives one output line. With --ids and --vocab, ids are printed instead, using the vocabulary's granularity and normalisation.
 
         Examples:
           echo "사랑은 ㅠㅠ" | gasa tokenize --granularity jamo

@@ -8,13 +8,11 @@ struct PrepareCommand: ParsableCommand {
         commandName: "prepare",
         abstract: "Turn UTF-8 text into a vocabulary and minibatch shards for training.",
         discussion: """
-        INPUT is a file, a directory (walked recursively, in path order, hidden files skipped) or - for
-        standard input. The folder --out receives vocab.json, manifest.json, report.json and the shards
-        (<split>-NNNNN.bin: a 64-byte header, then count x B x (T+1) little-endian token ids).
+        INPUT is a file, a directory (walked recursively, in path order, hidden files skipped) or - for standard input. The folder --out receives vocab.json, manifest.json, report.json and the shards (<split>-NNNNN.bin: a 64-byte header, then count x B x (T+1) little-endian token ids).
 
         Examples:
           gasa prepare data/constitution_ko/constitution_ko.txt --out prep
-          gasa prepare lyrics.txt --out prep --granularity char,jamo,coda     # one subfolder each, one table
+          gasa prepare lyrics.txt --out prep --granularity char,jamo,coda   # a subfolder each, one table
           gasa prepare songs/ --out prep --split-by document --dedup documents
         """)
 

@@ -8,5 +8,6 @@ extension Gasa {
         TokenizeCommand.self,
         DetokenizeCommand.self,
         InspectCommand.self,
+        BenchCommand.self,
     ]
 }

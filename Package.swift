@@ -38,9 +38,9 @@ let package = Package(
 
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Corpus"]),
-        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Training", "Model", "Corpus"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Model", "Numerics", "Corpus"], resources: [.copy("Fixtures")]),
         .testTarget(name: "gasaTests", dependencies: ["Corpus"]),
     ]
 )

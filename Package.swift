@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(
             name: "gasa",
             dependencies: [
-                "Corpus", "Model", "Numerics", "Training", "Sampling",
+                "Corpus", "Model", "Numerics", "Storage", "Training", "Sampling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize),

@@ -8,6 +8,8 @@ extension Gasa {
         TokenizeCommand.self,
         DetokenizeCommand.self,
         InspectCommand.self,
+        SampleCommand.self,
+        CompareCommand.self,
         BenchCommand.self,
     ]
 }

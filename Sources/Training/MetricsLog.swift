@@ -1,7 +1,7 @@
 // RUN/metrics.jsonl: one JSON object per line, appended as training goes. "train" lines carry the mean
 // training loss over the last logEvery iterations; "eval" lines the loss over a whole split, in nats per
-// token and bits per original character. On resume the lines beyond the checkpoint are dropped first,
-// so the log of a resumed run is the log of the uninterrupted one.
+// token and bits per original character. On resume the lines beyond the checkpoint (and the test score
+// of the earlier end) are dropped first, so the log of a resumed run is the log of the uninterrupted one.
 import Foundation
 import Storage
 #if canImport(Glibc)
@@ -67,7 +67,8 @@ public final class MetricsLog {
             let bytes = try readFileBytes(path, limit: 1 << 30)
             for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: true) {
                 guard let r = try? gasaLineDecoder.decode(MetricsRecord.self, from: Data(line)) else { continue }
-                if r.iter <= last { kept += line; kept.append(0x0A) }
+                // The test split is scored once, at the very end: a resumed run will score it again.
+                if r.iter <= last && r.split != "test" { kept += line; kept.append(0x0A) }
             }
         }
         try AtomicFile.write(kept, to: path)

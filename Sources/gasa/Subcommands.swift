@@ -8,5 +8,7 @@ extension Gasa {
         TokenizeCommand.self,
         DetokenizeCommand.self,
         InspectCommand.self,
+        TrainCommand.self,
+        PlotCommand.self,
     ]
 }

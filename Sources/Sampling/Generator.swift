@@ -104,7 +104,7 @@ public final class Generator {
         var counter = CharacterCounter()
         var out = ""
         let limit = config.maxTokens > 0 ? config.maxTokens : 20 * config.length + 100
-        let t0 = monotonicSeconds()
+        let t0 = Numerics.monotonicSeconds()
         try logits.withUnsafeMutableBufferPointer { lp in
             for id in prime { model.step(token: id, state: state, workspace: workspace, logits: lp.baseAddress!) }
             // <unk> is never generated: it stands for many characters and prints as none of them.
@@ -127,7 +127,7 @@ public final class Generator {
         }
         let rest = decoder.finish()
         if !rest.isEmpty { emit(rest); out += rest; counter.add(rest) }
-        stats.seconds = monotonicSeconds() - t0
+        stats.seconds = Numerics.monotonicSeconds() - t0
         stats.characters = counter.count
         stats.syllables = decoder.syllables
         stats.illFormed = decoder.illFormed

@@ -69,7 +69,7 @@ public final class Sampler {
             n = keep
             total = cum
         }
-        var u = rng.nextDouble() * total
+        var u = rng.uniformDouble() * total
         for j in 0..<n {
             u -= probs[j]
             if u < 0 { return order[j] }

@@ -1,0 +1,277 @@
+// The char-rnn language model: Embedding (V, E) -> L LSTM layers of H units (dropout after each
+// layer's output when training) -> Linear (H -> V) -> softmax cross-entropy, with hand-written
+// forward and backward passes over one flat parameter buffer (see ModelConfig for its layout).
+// It knows nothing of files, optimisers or data order: callers pass token ids and a carried state.
+import Numerics
+
+public final class LanguageModel {
+    public let config: ModelConfig
+    public let layout: [TensorView]
+    private let params: FloatBuffer
+    private let grads: FloatBuffer
+    private let index: [String: TensorView]
+    // Offsets of the tensors the passes use.
+    private let embedOffset: Int
+    private let wihOffset: [Int], whhOffset: [Int], bihOffset: [Int], bhhOffset: [Int]
+    private let headWOffset: Int, headBOffset: Int
+
+    public var parameters: UnsafeMutableBufferPointer<Float> { params.buffer }
+    public var gradients: UnsafeMutableBufferPointer<Float> { grads.buffer }
+
+    /// A model with every parameter zero (to be loaded into).
+    public init(config: ModelConfig) {
+        self.config = config
+        layout = config.layout
+        params = FloatBuffer(count: config.parameterCount)
+        grads = FloatBuffer(count: config.parameterCount)
+        var idx: [String: TensorView] = [:]
+        for v in layout { idx[v.name] = v }
+        index = idx
+        embedOffset = idx["embed.weight"]!.offset
+        wihOffset = (0..<config.layers).map { idx["lstm.weight_ih_l\($0)"]!.offset }
+        whhOffset = (0..<config.layers).map { idx["lstm.weight_hh_l\($0)"]!.offset }
+        bihOffset = (0..<config.layers).map { idx["lstm.bias_ih_l\($0)"]!.offset }
+        bhhOffset = (0..<config.layers).map { idx["lstm.bias_hh_l\($0)"]!.offset }
+        headWOffset = idx["head.weight"]!.offset
+        headBOffset = idx["head.bias"]!.offset
+    }
+
+    /// A freshly initialised model (PyTorch's default initialisation; see ModelConfig).
+    public convenience init(config: ModelConfig, rng: inout RNG) {
+        self.init(config: config)
+        let p = params.pointer
+        let bound = 1 / Float(config.hiddenSize).squareRoot()
+        for v in layout {
+            if v.name == "embed.weight" {
+                for k in 0..<v.count { p[v.offset + k] = rng.normal() }
+            } else {
+                for k in 0..<v.count { p[v.offset + k] = (2 * rng.uniform() - 1) * bound }
+            }
+        }
+    }
+
+    public func view(_ name: String) -> TensorView? { index[name] }
+
+    public func makeState(batch: Int) -> RecurrentState {
+        RecurrentState(layers: config.layers, batch: batch, hidden: config.hiddenSize)
+    }
+
+    public func makeWorkspace(batch: Int, steps: Int, training: Bool = true) -> Workspace {
+        Workspace(config: config, batch: batch, steps: steps, training: training)
+    }
+
+    // MARK: - Training and evaluation
+
+    /// One training minibatch: forward with dropout (masks drawn from rng), loss, backward. Overwrites the
+    /// gradients with d(mean loss over the B*steps targets)/d(parameters). `state` holds the initial state
+    /// and receives the final one. inputs and targets are row-major [b*steps + t]. Returns the summed loss
+    /// in nats.
+    public func trainStep(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int,
+                          state: RecurrentState, workspace ws: Workspace, rng: inout RNG) -> Double {
+        precondition(ws.training, "trainStep needs a training workspace")
+        precondition(steps >= 1 && steps <= ws.steps && state.batch == ws.batch)
+        gather(inputs: inputs, targets: targets, rowStride: steps, from: 0, steps: steps, ws: ws)
+        forward(steps: steps, state: state, ws: ws, dropout: config.dropout > 0 ? config.dropout : nil, rng: &rng)
+        let loss = headForwardBackward(steps: steps, ws: ws)
+        backward(steps: steps, ws: ws)
+        return loss
+    }
+
+    /// Forward only, without dropout, carrying `state` the same way; returns the summed loss in nats over
+    /// the B*steps targets. Any steps count is accepted: it runs in chunks of the workspace's steps.
+    /// rowLoss, if given, receives each target's loss at [b*steps + t].
+    public func evaluate(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int,
+                         state: RecurrentState, workspace ws: Workspace,
+                         rowLoss: UnsafeMutablePointer<Float>? = nil) -> Double {
+        precondition(state.batch == ws.batch)
+        var total = 0.0
+        var s0 = 0
+        var unused = RNG(seed: 0)
+        while s0 < steps {
+            let n = min(ws.steps, steps - s0)
+            gather(inputs: inputs, targets: targets, rowStride: steps, from: s0, steps: n, ws: ws)
+            forward(steps: n, state: state, ws: ws, dropout: nil, rng: &unused)
+            total += headLoss(steps: n, ws: ws, rowLoss: rowLoss, rowStride: steps, from: s0)
+            s0 += n
+        }
+        return total
+    }
+
+    /// Copies steps [from, from+n) of the row-major batch into the workspace's time-major token arrays.
+    private func gather(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, rowStride: Int,
+                        from s0: Int, steps n: Int, ws: Workspace) {
+        let B = ws.batch
+        for b in 0..<B {
+            for t in 0..<n {
+                ws.tokens[t * B + b] = inputs[b * rowStride + s0 + t]
+                ws.targets[t * B + b] = targets[b * rowStride + s0 + t]
+            }
+        }
+    }
+
+    /// Embedding lookup and the LSTM layers; leaves the top layer's (dropped-out) output ready for the head.
+    private func forward(steps T: Int, state: RecurrentState, ws: Workspace, dropout: Float?, rng: inout RNG) {
+        let B = ws.batch, H = config.hiddenSize, E = config.embeddingSize, N = B * T
+        let p = UnsafePointer(params.pointer)
+        let emb = p + embedOffset
+        for r in 0..<N {
+            (ws.x0.pointer + r * E).update(from: emb + Int(ws.tokens[r]) * E, count: E)
+        }
+        for l in 0..<config.layers {
+            let h = ws.h[l].pointer, c = ws.c[l].pointer
+            h.update(from: state.h(l), count: B * H)
+            c.update(from: state.c(l), count: B * H)
+            LSTMLayer.forward(batch: B, steps: T, input: config.inputSize(layer: l), hidden: H,
+                              x: layerInput(l, steps: T, ws: ws, dropout: dropout),
+                              wih: p + wihOffset[l], whh: p + whhOffset[l], bih: p + bihOffset[l], bhh: p + bhhOffset[l],
+                              biasSum: ws.biasSum.pointer, gates: ws.gates[l].pointer, h: h, c: c)
+            state.h(l).update(from: h + N * H, count: B * H)
+            state.c(l).update(from: c + N * H, count: B * H)
+            if let p = dropout { applyDropout(layer: l, rows: N, p: p, ws: ws, rng: &rng) }
+        }
+    }
+
+    /// The input rows of layer l (N, In): the embeddings, or the layer below's output after dropout.
+    private func layerInput(_ l: Int, steps T: Int, ws: Workspace, dropout: Float?) -> UnsafePointer<Float> {
+        if l == 0 { return UnsafePointer(ws.x0.pointer) }
+        return output(l - 1, ws: ws, dropout: dropout)
+    }
+
+    private func output(_ l: Int, ws: Workspace, dropout: Float?) -> UnsafePointer<Float> {
+        if dropout != nil { return UnsafePointer(ws.dropped[l].pointer) }
+        return UnsafePointer(ws.h[l].pointer + ws.batch * config.hiddenSize)
+    }
+
+    /// Inverted dropout on layer l's output: kept values are scaled by 1/(1-p) so evaluation needs no change.
+    private func applyDropout(layer l: Int, rows N: Int, p: Float, ws: Workspace, rng: inout RNG) {
+        let H = config.hiddenSize
+        let src = ws.h[l].pointer + ws.batch * H
+        let dst = ws.dropped[l].pointer
+        let mask = ws.masks[l]
+        let scale = 1 / (1 - p)
+        for k in 0..<(N * H) {
+            let keep: UInt8 = rng.uniform() >= p ? 1 : 0
+            mask[k] = keep
+            dst[k] = keep == 1 ? src[k] * scale : 0
+        }
+    }
+
+    /// The head over the top layer's output in chunks of whole steps: logits, softmax cross-entropy and,
+    /// for training, the head's gradients and dL/d(top output) into ws.dA.
+    private func headForwardBackward(steps T: Int, ws: Workspace) -> Double {
+        let B = ws.batch, H = config.hiddenSize, V = config.vocabSize, N = B * T
+        let top = output(config.layers - 1, ws: ws, dropout: config.dropout > 0 ? config.dropout : nil)
+        let p = UnsafePointer(params.pointer), g = grads.pointer
+        let w = p + headWOffset, bias = p + headBOffset
+        let scale = 1 / Float(N)
+        var total = 0.0
+        var r0 = 0
+        while r0 < N {
+            let rows = min(ws.headRows, N - r0)
+            let logits = ws.logits.pointer
+            for r in 0..<rows { (logits + r * V).update(from: bias, count: V) }
+            BLAS.gemm(transA: false, transB: true, m: rows, n: V, k: H, a: top + r0 * H, lda: H, b: w, ldb: H,
+                      beta: 1, c: logits, ldc: V)
+            total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: ws.targets + r0,
+                                               gradScale: scale)
+            let first = r0 == 0
+            BLAS.gemm(transA: true, transB: false, m: V, n: H, k: rows, a: logits, lda: V, b: top + r0 * H, ldb: H,
+                      beta: first ? 0 : 1, c: g + headWOffset, ldc: H)
+            BLAS.gemv(trans: true, m: rows, n: V, a: logits, lda: V, x: ws.ones.pointer, beta: first ? 0 : 1,
+                      y: g + headBOffset)
+            BLAS.gemm(transA: false, transB: false, m: rows, n: H, k: V, a: logits, lda: V, b: w, ldb: H,
+                      beta: 0, c: ws.dA.pointer + r0 * H, ldc: H)
+            r0 += rows
+        }
+        return total
+    }
+
+    /// Loss only (evaluation): rowLoss[b*rowStride + from + t] receives each target's loss when given.
+    private func headLoss(steps T: Int, ws: Workspace, rowLoss: UnsafeMutablePointer<Float>?,
+                          rowStride: Int, from s0: Int) -> Double {
+        let B = ws.batch, H = config.hiddenSize, V = config.vocabSize, N = B * T
+        let top = output(config.layers - 1, ws: ws, dropout: nil)
+        let p = UnsafePointer(params.pointer)
+        let w = p + headWOffset, bias = p + headBOffset
+        var total = 0.0
+        var r0 = 0
+        while r0 < N {
+            let rows = min(ws.headRows, N - r0)
+            let logits = ws.logits.pointer
+            for r in 0..<rows { (logits + r * V).update(from: bias, count: V) }
+            BLAS.gemm(transA: false, transB: true, m: rows, n: V, k: H, a: top + r0 * H, lda: H, b: w, ldb: H,
+                      beta: 1, c: logits, ldc: V)
+            if let rowLoss {
+                // Rows are time-major; the caller's layout is [b*rowStride + t].
+                let chunk = ws.rowLoss.pointer
+                total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits,
+                                                   targets: ws.targets + r0, gradScale: nil, rowLoss: chunk)
+                for r in 0..<rows { let q = r0 + r; rowLoss[(q % B) * rowStride + s0 + q / B] = chunk[r] }
+            } else {
+                total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: ws.targets + r0,
+                                                   gradScale: nil)
+            }
+            r0 += rows
+        }
+        return total
+    }
+
+    /// Backward through the dropout masks and the LSTM layers into the embedding; dL/d(top output) is in ws.dA.
+    private func backward(steps T: Int, ws: Workspace) {
+        let B = ws.batch, H = config.hiddenSize, E = config.embeddingSize, N = B * T
+        let p = UnsafePointer(params.pointer), g = grads.pointer
+        let hasDropout = config.dropout > 0
+        let scale = hasDropout ? 1 / (1 - config.dropout) : 1
+        var dOut = ws.dA.pointer, dIn = ws.dB.pointer
+        for l in stride(from: config.layers - 1, through: 0, by: -1) {
+            if hasDropout {
+                let m = ws.masks[l]
+                for k in 0..<(N * H) { dOut[k] = m[k] == 1 ? dOut[k] * scale : 0 }
+            }
+            let In = config.inputSize(layer: l)
+            LSTMLayer.backward(batch: B, steps: T, input: In, hidden: H,
+                               x: layerInput(l, steps: T, ws: ws, dropout: hasDropout ? config.dropout : nil),
+                               wih: p + wihOffset[l], whh: p + whhOffset[l],
+                               gates: ws.gates[l].pointer, h: ws.h[l].pointer, c: ws.c[l].pointer,
+                               dhOut: dOut, dc: ws.dc.pointer, ones: ws.ones.pointer,
+                               dwih: g + wihOffset[l], dwhh: g + whhOffset[l], dbih: g + bihOffset[l], dbhh: g + bhhOffset[l],
+                               dx: dIn)
+            swap(&dOut, &dIn)
+        }
+        // dOut now holds dL/dx0 (N, E): scatter-add into the embedding rows.
+        let de = g + embedOffset
+        de.update(repeating: 0, count: config.vocabSize * E)
+        let E8 = E & ~7
+        for r in 0..<N {
+            let dst = de + Int(ws.tokens[r]) * E, src = dOut + r * E
+            var j = 0
+            while j < E8 { store8(load8(dst + j) + load8(src + j), dst + j); j += 8 }
+            while j < E { dst[j] += src[j]; j += 1 }
+        }
+    }
+
+    // MARK: - Sampling
+
+    /// Batch-1 inference: feeds one token, advances the state and writes V logits. Matrix-vector products.
+    public func step(token: Int32, state: RecurrentState, workspace ws: Workspace, logits: UnsafeMutablePointer<Float>) {
+        precondition(state.batch == 1 && token >= 0 && Int(token) < config.vocabSize)
+        let H = config.hiddenSize, E = config.embeddingSize, V = config.vocabSize, G = 4 * H
+        let p = UnsafePointer(params.pointer)
+        var x = UnsafePointer(p + embedOffset + Int(token) * E)
+        let gates = ws.gates[0].pointer
+        for l in 0..<config.layers {
+            let In = config.inputSize(layer: l)
+            let h = state.h(l), c = state.c(l)
+            gates.update(from: p + bihOffset[l], count: G)
+            let bhh = p + bhhOffset[l]
+            for k in 0..<G { gates[k] += bhh[k] }
+            BLAS.gemv(trans: false, m: G, n: In, a: p + wihOffset[l], lda: In, x: x, beta: 1, y: gates)
+            BLAS.gemv(trans: false, m: G, n: H, a: p + whhOffset[l], lda: H, x: h, beta: 1, y: gates)
+            // c and h are updated in place: each element reads its own previous value before writing.
+            LSTMLayer.cellForward(batch: 1, hidden: H, gates: gates, cPrev: c, cOut: c, hOut: h)
+            x = UnsafePointer(h)
+        }
+        logits.update(from: p + headBOffset, count: V)
+        BLAS.gemv(trans: false, m: V, n: H, a: p + headWOffset, lda: H, x: x, beta: 1, y: logits)
+    }
+}

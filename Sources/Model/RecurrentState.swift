@@ -1,0 +1,27 @@
+// The carried LSTM state of every layer: h then c, each (L, B, H). Truncated BPTT keeps it from one
+// minibatch to the next; a checkpoint saves it so a resumed run continues exactly.
+import Numerics
+
+public final class RecurrentState {
+    public let layers: Int
+    public let batch: Int
+    public let hidden: Int
+    private let storage: FloatBuffer
+
+    public init(layers: Int, batch: Int, hidden: Int) {
+        self.layers = layers
+        self.batch = batch
+        self.hidden = hidden
+        storage = FloatBuffer(count: 2 * layers * batch * hidden)
+    }
+
+    /// h of all layers (L*B*H floats) followed by c of all layers; readable and writable.
+    public var values: UnsafeMutableBufferPointer<Float> { storage.buffer }
+    public func h(_ layer: Int) -> UnsafeMutablePointer<Float> { storage.pointer + layer * batch * hidden }
+    public func c(_ layer: Int) -> UnsafeMutablePointer<Float> { storage.pointer + (layers + layer) * batch * hidden }
+    public func reset() { storage.zero() }
+    public func copy(from other: RecurrentState) {
+        precondition(other.storage.count == storage.count)
+        storage.pointer.update(from: other.storage.pointer, count: storage.count)
+    }
+}

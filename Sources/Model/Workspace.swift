@@ -1,0 +1,85 @@
+// All scratch memory for one batch size B and up to T steps, allocated once so that nothing is
+// allocated inside the training loop. Rows are time-major: row r = t*B + b, N = T*B rows.
+//
+// Memory (floats), training: per layer gates N*4H + h (N+B)*H + c (N+B)*H, plus with dropout the
+// dropped output N*H and a byte mask N*H; shared: x0 N*E, head chunk logits Nc*V, dA and dB
+// N*max(E,H) each. For inference only (training: false) one layer's buffers are shared by all layers,
+// so evaluation can run in short chunks of steps with little memory.
+import Numerics
+
+public final class Workspace {
+    public let batch: Int      // B
+    public let steps: Int      // T: the most steps one call may take
+    public let training: Bool
+    let headRows: Int          // rows of logits computed at once (a chunk of whole steps)
+
+    var gates: [FloatBuffer] = []    // per layer (N, 4H): pre-activations, then activations, then gate gradients
+    var h: [FloatBuffer] = []        // per layer (N + B, H): block 0 = initial state, block t+1 = output of step t
+    var c: [FloatBuffer] = []        // per layer (N + B, H)
+    var dropped: [FloatBuffer] = []  // per layer (N, H): output after dropout (training with dropout only)
+    var masks: [UnsafeMutablePointer<UInt8>] = []   // per layer (N, H): 1 kept, 0 dropped
+    let x0: FloatBuffer              // (N, E): embedded inputs
+    let logits: FloatBuffer          // (headRows, V)
+    let rowLoss: FloatBuffer         // (headRows) per-row losses of a head chunk
+    let dA: FloatBuffer              // (N, max(E, H)) gradient ping-pong
+    let dB: FloatBuffer
+    let dc: FloatBuffer              // (B, H) gradient flowing back through c
+    let ones: FloatBuffer            // (N) all 1, for column sums by gemv
+    let biasSum: FloatBuffer         // (4H) b_ih + b_hh of the layer at hand
+    let tokens: UnsafeMutablePointer<Int32>    // (N) time-major inputs
+    let targets: UnsafeMutablePointer<Int32>   // (N) time-major targets
+
+    public init(config: ModelConfig, batch: Int, steps: Int, training: Bool = true) {
+        precondition(batch >= 1 && steps >= 1)
+        self.batch = batch
+        self.steps = steps
+        self.training = training
+        let H = config.hiddenSize, E = config.embeddingSize, V = config.vocabSize, L = config.layers
+        let N = batch * steps
+        // Head chunk: whole steps, about 512 rows (keeps the logits small and in cache).
+        let stepsPerChunk = max(1, min(steps, 512 / batch))
+        headRows = stepsPerChunk * batch
+        if training {
+            for _ in 0..<L {
+                gates.append(FloatBuffer(count: N * 4 * H))
+                h.append(FloatBuffer(count: (N + batch) * H))
+                c.append(FloatBuffer(count: (N + batch) * H))
+                if config.dropout > 0 {
+                    dropped.append(FloatBuffer(count: N * H))
+                    let m = UnsafeMutablePointer<UInt8>.allocate(capacity: N * H)
+                    m.initialize(repeating: 1, count: N * H)
+                    masks.append(m)
+                }
+            }
+        } else {
+            let g = FloatBuffer(count: N * 4 * H)
+            let hs = [FloatBuffer(count: (N + batch) * H), FloatBuffer(count: (N + batch) * H)]
+            let cs = FloatBuffer(count: (N + batch) * H)
+            for l in 0..<L {
+                gates.append(g)
+                h.append(hs[l % 2])
+                c.append(cs)
+            }
+        }
+        x0 = FloatBuffer(count: N * E)
+        logits = FloatBuffer(count: headRows * V)
+        rowLoss = FloatBuffer(count: headRows)
+        let widest = max(E, H)
+        dA = FloatBuffer(count: training ? N * widest : 0)
+        dB = FloatBuffer(count: training ? N * widest : 0)
+        dc = FloatBuffer(count: training ? batch * H : 0)
+        ones = FloatBuffer(count: N)
+        ones.pointer.update(repeating: 1, count: N)
+        biasSum = FloatBuffer(count: 4 * H)
+        tokens = .allocate(capacity: N)
+        tokens.initialize(repeating: 0, count: N)
+        targets = .allocate(capacity: N)
+        targets.initialize(repeating: 0, count: N)
+    }
+
+    deinit {
+        for m in masks { m.deallocate() }
+        tokens.deallocate()
+        targets.deallocate()
+    }
+}

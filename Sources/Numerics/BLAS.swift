@@ -1,0 +1,72 @@
+// Thin wrappers over OpenBLAS's CBLAS for row-major Float32 buffers. Every matrix product in gasa goes
+// through here; shapes are named at the call sites.
+import CBLAS
+
+public enum BLAS {
+    /// OpenBLAS worker threads for the products (1 = the calling thread only).
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// C (m x n) = alpha * op(A) * op(B) + beta * C, row-major; op(A) is m x k, op(B) is k x n.
+    @inline(__always)
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// y (len m, or n when trans) = alpha * op(A) * x + beta * y, A row-major m x n.
+    @inline(__always)
+    public static func gemv(trans: Bool, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                            x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
+        cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda),
+                    x, 1, beta, y, 1)
+    }
+
+    @inline(__always)
+    public static func dot(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
+        cblas_sdot(Int32(n), x, 1, y, 1)
+    }
+
+    @inline(__always)
+    public static func scale(_ n: Int, _ alpha: Float, _ x: UnsafeMutablePointer<Float>) {
+        cblas_sscal(Int32(n), alpha, x, 1)
+    }
+
+    @inline(__always)
+    public static func axpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        cblas_saxpy(Int32(n), alpha, x, 1, y, 1)
+    }
+
+    /// Sum of squares in double precision, for the global gradient norm (robust to large counts).
+    public static func sumOfSquares(_ n: Int, _ x: UnsafePointer<Float>) -> Double {
+        var total = 0.0
+        var i = 0
+        let chunk = 4096
+        while i < n {
+            let m = min(chunk, n - i)
+            total += Double(cblas_sdot(Int32(m), x + i, 1, x + i, 1))
+            i += m
+        }
+        return total
+    }
+}
+
+/// A 64-byte aligned Float buffer that lives as long as its owner (no copy-on-write, no allocation later).
+public final class FloatBuffer {
+    public let count: Int
+    public let pointer: UnsafeMutablePointer<Float>
+
+    public init(count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
+        pointer.initialize(repeating: 0, count: max(1, count))
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+    public func zero() { pointer.update(repeating: 0, count: count) }
+}

@@ -1,0 +1,237 @@
+import XCTest
+import Numerics
+@testable import Model
+
+final class LanguageModelTests: XCTestCase {
+    struct Case {
+        let config: ModelConfig
+        let batch: Int
+        let steps: Int
+    }
+
+    func randomTokens(_ n: Int, _ v: Int, _ rng: inout RNG) -> [Int32] {
+        (0..<n).map { _ in Int32(rng.next() % UInt64(v)) }
+    }
+
+    /// A model with non-trivial weights and a non-zero carried state, so every path matters.
+    func setUp(_ cs: Case, seed: UInt64) -> (LanguageModel, RecurrentState, [Int32], [Int32]) {
+        var rng = RNG(seed: seed)
+        let model = LanguageModel(config: cs.config, rng: &rng)
+        let p = model.parameters
+        for k in 0..<p.count { p[k] *= 1.5 }          // larger weights: saturating gates get exercised too
+        let state = model.makeState(batch: cs.batch)
+        for k in 0..<state.values.count { state.values[k] = 0.8 * (2 * rng.uniform() - 1) }
+        let n = cs.batch * cs.steps
+        return (model, state, randomTokens(n, cs.config.vocabSize, &rng), randomTokens(n, cs.config.vocabSize, &rng))
+    }
+
+    func split(_ state: RecurrentState) -> ([[Double]], [[Double]]) {
+        let L = state.layers, n = state.batch * state.hidden
+        let v = state.values.map(Double.init)
+        return ((0..<L).map { Array(v[($0 * n)..<($0 * n + n)]) }, (0..<L).map { Array(v[((L + $0) * n)..<((L + $0) * n + n)]) })
+    }
+
+    let cases = [
+        Case(config: ModelConfig(vocabSize: 7, embeddingSize: 5, hiddenSize: 6, layers: 2, dropout: 0), batch: 3, steps: 4),
+        Case(config: ModelConfig(vocabSize: 19, embeddingSize: 16, hiddenSize: 16, layers: 1, dropout: 0), batch: 2, steps: 5),
+        Case(config: ModelConfig(vocabSize: 11, embeddingSize: 9, hiddenSize: 10, layers: 3, dropout: 0), batch: 2, steps: 3),
+    ]
+
+    func testForwardMatchesNaiveReferenceIncludingCarriedState() {
+        for cs in cases {
+            let (model, state, x, y) = setUp(cs, seed: 1)
+            let ref = ReferenceModel(cs.config)
+            let (h0, c0) = split(state)
+            let p = model.parameters.map(Double.init)
+            let expected = ref.loss(p, inputs: x, targets: y, batch: cs.batch, steps: cs.steps, h0: h0, c0: c0)
+            let ws = model.makeWorkspace(batch: cs.batch, steps: cs.steps, training: false)
+            let got = model.evaluate(inputs: x, targets: y, steps: cs.steps, state: state, workspace: ws) / Double(cs.batch * cs.steps)
+            XCTAssertEqual(got, expected.loss, accuracy: 2e-5 * max(1, expected.loss), "\(cs.config)")
+            let (h1, c1) = split(state)
+            for l in 0..<cs.config.layers {
+                for k in 0..<h1[l].count {
+                    XCTAssertEqual(h1[l][k], expected.h[l][k], accuracy: 1e-5)
+                    XCTAssertEqual(c1[l][k], expected.c[l][k], accuracy: 1e-5)
+                }
+            }
+        }
+    }
+
+    func testGradientsMatchCentralDifferencesOfTheReference() {
+        for cs in cases {
+            let (model, state, x, y) = setUp(cs, seed: 2)
+            let ref = ReferenceModel(cs.config)
+            let (h0, c0) = split(state)
+            let ws = model.makeWorkspace(batch: cs.batch, steps: cs.steps)
+            var rng = RNG(seed: 9)
+            let lossSum = model.trainStep(inputs: x, targets: y, steps: cs.steps, state: state, workspace: ws, rng: &rng)
+            let grads = Array(model.gradients)
+            var p = model.parameters.map(Double.init)
+            let base = ref.loss(p, inputs: x, targets: y, batch: cs.batch, steps: cs.steps, h0: h0, c0: c0).loss
+            XCTAssertEqual(lossSum / Double(cs.batch * cs.steps), base, accuracy: 2e-5)
+            let eps = 1e-5
+            var worst = 0.0
+            for v in model.layout {
+                for k in v.offset..<(v.offset + v.count) {
+                    let keep = p[k]
+                    p[k] = keep + eps
+                    let up = ref.loss(p, inputs: x, targets: y, batch: cs.batch, steps: cs.steps, h0: h0, c0: c0).loss
+                    p[k] = keep - eps
+                    let down = ref.loss(p, inputs: x, targets: y, batch: cs.batch, steps: cs.steps, h0: h0, c0: c0).loss
+                    p[k] = keep
+                    let numeric = (up - down) / (2 * eps)
+                    let err = abs(Double(grads[k]) - numeric) / max(1e-3, abs(numeric))
+                    worst = max(worst, err)
+                    XCTAssertLessThan(err, 2e-3, "\(v.name)[\(k - v.offset)] analytic \(grads[k]) numeric \(numeric)")
+                }
+            }
+            XCTAssertLessThan(worst, 2e-3)
+        }
+    }
+
+    func testDropoutGradientsMatchFiniteDifferencesWithTheSameMasks() {
+        let cfg = ModelConfig(vocabSize: 9, embeddingSize: 8, hiddenSize: 12, layers: 2, dropout: 0.3)
+        let cs = Case(config: cfg, batch: 3, steps: 4)
+        let (model, state0, x, y) = setUp(cs, seed: 3)
+        let saved = Array(state0.values)
+        let ws = model.makeWorkspace(batch: 3, steps: 4)
+        let rng0 = RNG(seed: 77)
+        func loss() -> Double {
+            let st = model.makeState(batch: 3)
+            for k in 0..<saved.count { st.values[k] = saved[k] }
+            var r = rng0
+            return model.trainStep(inputs: x, targets: y, steps: 4, state: st, workspace: ws, rng: &r) / 12
+        }
+        _ = loss()
+        let grads = Array(model.gradients)
+        // Dropout must actually drop: a different mask stream changes the loss.
+        var other = RNG(seed: 78)
+        let st = model.makeState(batch: 3)
+        for k in 0..<saved.count { st.values[k] = saved[k] }
+        let lossOther = model.trainStep(inputs: x, targets: y, steps: 4, state: st, workspace: ws, rng: &other) / 12
+        XCTAssertNotEqual(lossOther, loss())
+        var pick = RNG(seed: 5)
+        let p = model.parameters
+        let eps: Float = 2e-3
+        for v in model.layout {
+            for _ in 0..<8 {
+                let k = v.offset + Int(pick.next() % UInt64(v.count))
+                let keep = p[k]
+                p[k] = keep + eps
+                let up = loss()
+                p[k] = keep - eps
+                let down = loss()
+                p[k] = keep
+                let numeric = (up - down) / Double(2 * eps)
+                XCTAssertEqual(Double(grads[k]), numeric, accuracy: 3e-3 + 2e-2 * abs(numeric), "\(v.name)")
+            }
+        }
+    }
+
+    func testStateCarriesAcrossCallsAndEvaluationChunksAgree() {
+        let cfg = ModelConfig(vocabSize: 13, embeddingSize: 8, hiddenSize: 9, layers: 2, dropout: 0)
+        var rng = RNG(seed: 4)
+        let model = LanguageModel(config: cfg, rng: &rng)
+        let B = 2, T = 6
+        let x = randomTokens(B * T, 13, &rng), y = randomTokens(B * T, 13, &rng)
+        // Whole sequence at once.
+        let sAll = model.makeState(batch: B)
+        let whole = model.evaluate(inputs: x, targets: y, steps: T, state: sAll, workspace: model.makeWorkspace(batch: B, steps: T, training: false))
+        // Workspace of 4 steps: evaluate runs chunks 4 + 2 internally.
+        let sChunk = model.makeState(batch: B)
+        var rows = [Float](repeating: 0, count: B * T)
+        let chunked = model.evaluate(inputs: x, targets: y, steps: T, state: sChunk, workspace: model.makeWorkspace(batch: B, steps: 4, training: false), rowLoss: &rows)
+        // Products over different row counts may round differently in the last bit; nothing more.
+        XCTAssertEqual(whole, chunked, accuracy: 1e-6 * whole)
+        XCTAssertEqual(Double(rows.reduce(0, +)), whole, accuracy: 1e-4)
+        for k in 0..<sAll.values.count { XCTAssertEqual(sAll.values[k], sChunk.values[k], accuracy: 1e-6) }
+        // Two training calls of 3 steps carry the state exactly as one call of 6 steps.
+        func half(_ a: [Int32], _ part: Int) -> [Int32] {
+            var out: [Int32] = []
+            for b in 0..<B {
+                let start: Int = b * T + part * 3
+                out += a[start..<(start + 3)]
+            }
+            return out
+        }
+        let s2 = model.makeState(batch: B)
+        let ws3 = model.makeWorkspace(batch: B, steps: 3)
+        var r = RNG(seed: 1)
+        let l1 = model.trainStep(inputs: half(x, 0), targets: half(y, 0), steps: 3, state: s2, workspace: ws3, rng: &r)
+        let l2 = model.trainStep(inputs: half(x, 1), targets: half(y, 1), steps: 3, state: s2, workspace: ws3, rng: &r)
+        XCTAssertEqual(l1 + l2, whole, accuracy: 1e-4)
+        for k in 0..<s2.values.count { XCTAssertEqual(s2.values[k], sAll.values[k], accuracy: 1e-6) }
+    }
+
+    func testSingleStepInferenceMatchesBatchEvaluation() {
+        let cfg = ModelConfig(vocabSize: 21, embeddingSize: 10, hiddenSize: 17, layers: 3, dropout: 0.5)
+        var rng = RNG(seed: 6)
+        let model = LanguageModel(config: cfg, rng: &rng)
+        let T = 9
+        let x = randomTokens(T, 21, &rng), y = randomTokens(T, 21, &rng)
+        var rows = [Float](repeating: 0, count: T)
+        _ = model.evaluate(inputs: x, targets: y, steps: T, state: model.makeState(batch: 1),
+                           workspace: model.makeWorkspace(batch: 1, steps: T, training: false), rowLoss: &rows)
+        let state = model.makeState(batch: 1)
+        let ws = model.makeWorkspace(batch: 1, steps: 1, training: false)
+        var logits = [Float](repeating: 0, count: 21)
+        for t in 0..<T {
+            model.step(token: x[t], state: state, workspace: ws, logits: &logits)
+            let m = logits.max()!
+            let lse = log(logits.reduce(0.0) { $0 + exp(Double($1 - m)) }) + Double(m)
+            XCTAssertEqual(lse - Double(logits[Int(y[t])]), Double(rows[t]), accuracy: 1e-4)
+        }
+    }
+
+    func testUntrainedLossIsNearLogV() {
+        for v in [50, 300] {
+            let cfg = ModelConfig(vocabSize: v, embeddingSize: 32, hiddenSize: 32, layers: 2, dropout: 0)
+            var rng = RNG(seed: 8)
+            let model = LanguageModel(config: cfg, rng: &rng)
+            let B = 4, T = 20
+            let x = randomTokens(B * T, v, &rng), y = randomTokens(B * T, v, &rng)
+            let loss = model.evaluate(inputs: x, targets: y, steps: T, state: model.makeState(batch: B),
+                                      workspace: model.makeWorkspace(batch: B, steps: T, training: false)) / Double(B * T)
+            XCTAssertEqual(loss, log(Double(v)), accuracy: 0.05 * log(Double(v)))
+        }
+    }
+
+    func testTinyModelOverfitsOneBatch() {
+        let cfg = ModelConfig(vocabSize: 12, embeddingSize: 16, hiddenSize: 24, layers: 2, dropout: 0)
+        var rng = RNG(seed: 10)
+        let model = LanguageModel(config: cfg, rng: &rng)
+        let B = 2, T = 16
+        let x = randomTokens(B * T, 12, &rng), y = randomTokens(B * T, 12, &rng)
+        let ws = model.makeWorkspace(batch: B, steps: T)
+        var m = [Float](repeating: 0, count: cfg.parameterCount), s = m
+        var last = 0.0
+        for it in 1...300 {
+            let state = model.makeState(batch: B)
+            last = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) / Double(B * T)
+            // Adam, lr 1e-2.
+            let g = model.gradients, p = model.parameters
+            let c1 = 1 - pow(0.9, Float(it)), c2 = 1 - pow(0.999, Float(it))
+            for k in 0..<p.count {
+                m[k] = 0.9 * m[k] + 0.1 * g[k]
+                s[k] = 0.999 * s[k] + 0.001 * g[k] * g[k]
+                p[k] -= 1e-2 * (m[k] / c1) / ((s[k] / c2).squareRoot() + 1e-8)
+            }
+        }
+        XCTAssertLessThan(last, 0.05, "a 2-layer LSTM should memorise 32 random targets")
+    }
+
+    func testConfigValidationAndLayout() throws {
+        XCTAssertThrowsError(try ModelConfig(vocabSize: 1, embeddingSize: 4, hiddenSize: 4, layers: 1, dropout: 0).validate())
+        XCTAssertThrowsError(try ModelConfig(vocabSize: 10, embeddingSize: 4, hiddenSize: 4, layers: 0, dropout: 0).validate())
+        XCTAssertThrowsError(try ModelConfig(vocabSize: 10, embeddingSize: 4, hiddenSize: 4, layers: 1, dropout: 1).validate())
+        let cfg = ModelConfig(vocabSize: 10, embeddingSize: 4, hiddenSize: 6, layers: 2, dropout: 0)
+        try cfg.validate()
+        let names = cfg.layout.map(\.name)
+        XCTAssertEqual(names, ["embed.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0",
+                               "lstm.weight_ih_l1", "lstm.weight_hh_l1", "lstm.bias_ih_l1", "lstm.bias_hh_l1",
+                               "head.weight", "head.bias"])
+        XCTAssertEqual(cfg.layout.first { $0.name == "lstm.weight_ih_l0" }!.shape, [24, 4])
+        XCTAssertEqual(cfg.layout.first { $0.name == "lstm.weight_ih_l1" }!.shape, [24, 6])
+        XCTAssertEqual(cfg.layout.last!.offset + cfg.layout.last!.count, cfg.parameterCount)
+    }
+}

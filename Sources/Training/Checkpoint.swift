@@ -22,13 +22,7 @@ public enum Checkpoint {
         let meta = try CheckpointMeta.load(directory: dir)
         let (vocab, vocabPath) = try loadVocabulary(directory: dir, meta: meta)
         let model = LanguageModel(config: meta.model)
-        do {
-            try model.loadWeights(path: dir + "/" + meta.weightsFile)
-        } catch let e as TrainingError {
-            throw e
-        } catch {
-            throw TrainingError.badCheckpoint(path: dir + "/" + meta.weightsFile, problem: "\(error)")
-        }
+        try loadWeights(model, path: dir + "/" + meta.weightsFile)
         return LoadedCheckpoint(directory: dir, meta: meta, model: model, vocabulary: vocab, vocabularyPath: vocabPath)
     }
 
@@ -120,10 +114,7 @@ public enum Checkpoint {
     /// Restores a training checkpoint folder into live objects already built for its configuration.
     static func restore(directory dir: String, meta: CheckpointMeta, state: TrainingState, model: LanguageModel,
                         optimizer: Optimizer, recurrent: RecurrentState) throws {
-        let weights = dir + "/" + meta.weightsFile
-        do { try model.loadWeights(path: weights) } catch let e as TrainingError { throw e } catch {
-            throw TrainingError.badCheckpoint(path: weights, problem: "\(error)")
-        }
+        try loadWeights(model, path: dir + "/" + meta.weightsFile)
         let optPath = dir + "/" + TrainingState.optimizerFile
         let opt = try readTensors(optPath)
         guard opt.metadata["optimizer"] == optimizer.kind.rawValue else {
@@ -157,8 +148,20 @@ public enum Checkpoint {
 
     static func readTensors(_ path: String) throws -> (tensors: [SafeTensors.Tensor], metadata: [String: String]) {
         guard fileExists(path) else { throw TrainingError.badCheckpoint(path: path, problem: "missing") }
-        do { return try SafeTensors.read(path: path) } catch {
-            throw TrainingError.badCheckpoint(path: path, problem: "\(error)")
+        do { return try SafeTensors.read(path: path) } catch { throw wrap(error, path: path) }
+    }
+
+    /// Loads weights into `model`, with errors as TrainingError naming the file.
+    static func loadWeights(_ model: LanguageModel, path: String) throws {
+        guard fileExists(path) else { throw TrainingError.badCheckpoint(path: path, problem: "missing") }
+        do { try model.loadWeights(path: path) } catch { throw wrap(error, path: path) }
+    }
+
+    static func wrap(_ error: Error, path: String) -> TrainingError {
+        switch error {
+        case let e as TrainingError: return e
+        case ModelError.badCheckpoint(let p, let problem): return .badCheckpoint(path: p, problem: problem)
+        default: return .badCheckpoint(path: path, problem: "\(error)")
         }
     }
 }

@@ -17,7 +17,7 @@ final class SplitEvaluator {
         guard s.count > 0, s.batchSize > 0 else { return nil }
         stream = s
         state = model.makeState(batch: s.batchSize)
-        workspace = model.makeWorkspace(batch: s.batchSize, steps: manifest.seqLength)
+        workspace = model.makeWorkspace(batch: s.batchSize, steps: manifest.seqLength, training: false)
         inputs = .allocate(capacity: s.batchSize * manifest.seqLength)
         targets = .allocate(capacity: s.batchSize * manifest.seqLength)
     }

@@ -273,7 +273,7 @@ public final class Trainer {
         if bestSaved || fileExists(options.run + "/" + Checkpoint.best + "/" + CheckpointMeta.fileName) {
             let dir = try Checkpoint.resolve(options.run, prefer: [Checkpoint.best])
             let m = LanguageModel(config: model.config)
-            try m.loadWeights(path: dir + "/" + "model.safetensors")
+            try Checkpoint.loadWeights(m, path: dir + "/" + CheckpointMeta.load(directory: dir).weightsFile)
             scored = m
             which = Checkpoint.best
         }

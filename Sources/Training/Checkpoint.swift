@@ -1,0 +1,167 @@
+// Checkpoint folders: RUN/latest and RUN/best, each holding model.safetensors (PyTorch names),
+// optimizer.safetensors (moments), recurrent.safetensors (the carried h and c), meta.json, state.json
+// and a copy of vocab.json. A folder is replaced atomically: the new one is written completely as
+// NAME.new (every file fsynced), the old one renamed to NAME.old, NAME.new renamed to NAME, NAME.old
+// removed. A kill at any moment leaves NAME or NAME.old complete, and the loader falls back to NAME.old.
+import Corpus
+import Foundation
+import Model
+import Numerics
+import Storage
+
+public enum Checkpoint {
+    public static let latest = "latest"
+    public static let best = "best"
+    public static let vocabFile = "vocab.json"
+
+    /// Loads a checkpoint for sampling. `path` is a run folder (its best checkpoint if there is one,
+    /// else its latest) or a checkpoint folder. Everything is validated: metadata, the vocabulary's
+    /// checksum and size, every weight's name and shape.
+    public static func load(path: String) throws -> LoadedCheckpoint {
+        let dir = try resolve(path, prefer: [best, latest])
+        let meta = try CheckpointMeta.load(directory: dir)
+        let (vocab, vocabPath) = try loadVocabulary(directory: dir, meta: meta)
+        let model = LanguageModel(config: meta.model)
+        try loadWeights(model, path: dir + "/" + meta.weightsFile)
+        return LoadedCheckpoint(directory: dir, meta: meta, model: model, vocabulary: vocab, vocabularyPath: vocabPath)
+    }
+
+    /// The checkpoint folder `path` stands for: the folder itself if it holds meta.json, else the first
+    /// of `prefer` inside it that holds one (or, failing that, its `.old` twin left by an interrupted save).
+    public static func resolve(_ path: String, prefer: [String]) throws -> String {
+        if fileExists(path + "/" + CheckpointMeta.fileName) { return path }
+        guard isDirectory(path) else {
+            throw TrainingError.badRun("\(path): no such checkpoint or run folder")
+        }
+        for name in prefer {
+            for candidate in [path + "/" + name, path + "/" + name + ".old"] where fileExists(candidate + "/" + CheckpointMeta.fileName) {
+                return candidate
+            }
+        }
+        throw TrainingError.badRun("\(path) holds no checkpoint (expected \(prefer.map { path + "/" + $0 }.joined(separator: " or ")) with a meta.json); "
+                                   + "is it a folder written by gasa train?")
+    }
+
+    /// The vocabulary of a checkpoint: its own copy, else the run folder's; the checksum must match meta.json.
+    static func loadVocabulary(directory dir: String, meta: CheckpointMeta) throws -> (Vocabulary, String) {
+        let own = dir + "/" + meta.vocabFile
+        let parent = (dir as NSString).deletingLastPathComponent + "/" + meta.vocabFile
+        guard let path = [own, parent].first(where: fileExists) else {
+            throw TrainingError.badCheckpoint(path: own, problem: "missing (and no \(meta.vocabFile) in the run folder either)")
+        }
+        let bytes = try readFileBytesChecked(path)
+        guard crcHex(bytes) == meta.vocabChecksum else {
+            throw TrainingError.badCheckpoint(path: path, problem: "checksum \(crcHex(bytes)) differs from meta.json's \(meta.vocabChecksum) "
+                                              + "(the vocabulary was replaced or is corrupt)")
+        }
+        let v: Vocabulary
+        do { v = try Vocabulary.decode(bytes, path: path) } catch {
+            throw TrainingError.badCheckpoint(path: path, problem: "\(error)")
+        }
+        guard v.count == meta.vocabSize else {
+            throw TrainingError.badCheckpoint(path: path, problem: "holds \(v.count) tokens, meta.json says \(meta.vocabSize)")
+        }
+        return (v, path)
+    }
+
+    // MARK: Writing
+
+    /// Everything a checkpoint folder holds, by reference to the live training objects.
+    struct Contents {
+        var meta: CheckpointMeta
+        var state: TrainingState
+        var model: LanguageModel
+        var optimizer: Optimizer
+        var recurrent: RecurrentState
+        var vocabBytes: [UInt8]
+    }
+
+    /// Writes RUN/NAME atomically (see the file comment).
+    static func write(_ c: Contents, run: String, name: String) throws {
+        let final = run + "/" + name, fresh = final + ".new", old = final + ".old"
+        try removeTree(fresh)
+        try makeDirectories(fresh)
+        let tag = ["format": CheckpointMeta.format, "iteration": String(c.state.iteration)]
+        try c.model.saveWeights(path: fresh + "/" + c.meta.weightsFile, metadata: tag)
+        var moments: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)] = []
+        for t in c.optimizer.tensors { moments.append((t.name, [t.data.count], UnsafeBufferPointer(t.data))) }
+        try SafeTensors.write(path: fresh + "/" + TrainingState.optimizerFile, tensors: moments,
+                              metadata: ["optimizer": c.optimizer.kind.rawValue, "steps": String(c.optimizer.steps),
+                                         "layout": "flat, in the order of model.safetensors"])
+        let r = c.recurrent
+        let half = r.layers * r.batch * r.hidden
+        let values = UnsafeBufferPointer(r.values)
+        try SafeTensors.write(path: fresh + "/" + TrainingState.recurrentFile,
+                              tensors: [("h", [r.layers, r.batch, r.hidden], UnsafeBufferPointer(rebasing: values[0..<half])),
+                                        ("c", [r.layers, r.batch, r.hidden], UnsafeBufferPointer(rebasing: values[half..<(2 * half)]))],
+                              metadata: ["iteration": String(c.state.iteration)])
+        try AtomicFile.write(Array(try gasaJSONEncoder().encode(c.meta)) + [0x0A], to: fresh + "/" + CheckpointMeta.fileName)
+        try AtomicFile.write(Array(try gasaJSONEncoder().encode(c.state)) + [0x0A], to: fresh + "/" + TrainingState.fileName)
+        try AtomicFile.write(c.vocabBytes, to: fresh + "/" + c.meta.vocabFile)
+        syncDirectory(of: fresh + "/" + CheckpointMeta.fileName)
+
+        try removeTree(old)
+        if fileExists(final) {
+            guard rename(final, old) == 0 else { throw FileError(final, "cannot rename to \(old): \(String(cString: strerror(errno)))") }
+        }
+        guard rename(fresh, final) == 0 else { throw FileError(fresh, "cannot rename to \(final): \(String(cString: strerror(errno)))") }
+        syncDirectory(of: final)
+        try removeTree(old)
+    }
+
+    // MARK: Reading everything back for --resume
+
+    /// Restores a training checkpoint folder into live objects already built for its configuration.
+    static func restore(directory dir: String, meta: CheckpointMeta, state: TrainingState, model: LanguageModel,
+                        optimizer: Optimizer, recurrent: RecurrentState) throws {
+        try loadWeights(model, path: dir + "/" + meta.weightsFile)
+        let optPath = dir + "/" + TrainingState.optimizerFile
+        let opt = try readTensors(optPath)
+        guard opt.metadata["optimizer"] == optimizer.kind.rawValue else {
+            throw TrainingError.badCheckpoint(path: optPath, problem: "holds \(opt.metadata["optimizer"] ?? "no") optimizer state, the run uses \(optimizer.kind.rawValue)")
+        }
+        for t in optimizer.tensors {
+            guard let saved = opt.tensors.first(where: { $0.name == t.name }) else {
+                throw TrainingError.badCheckpoint(path: optPath, problem: "no tensor \(t.name)")
+            }
+            guard saved.shape == [t.data.count], saved.data.count == t.data.count else {
+                throw TrainingError.badCheckpoint(path: optPath, problem: "\(t.name) has shape \(saved.shape), expected [\(t.data.count)]")
+            }
+            _ = t.data.update(from: saved.data)
+        }
+        guard opt.tensors.count == optimizer.tensors.count else {
+            throw TrainingError.badCheckpoint(path: optPath, problem: "unexpected extra tensors")
+        }
+        optimizer.steps = state.optimizerSteps
+
+        let recPath = dir + "/" + TrainingState.recurrentFile
+        let rec = try readTensors(recPath)
+        let shape = [recurrent.layers, recurrent.batch, recurrent.hidden]
+        let half = recurrent.layers * recurrent.batch * recurrent.hidden
+        for (i, name) in ["h", "c"].enumerated() {
+            guard let t = rec.tensors.first(where: { $0.name == name }), t.shape == shape, t.data.count == half else {
+                throw TrainingError.badCheckpoint(path: recPath, problem: "\(name) is missing or not of shape \(shape)")
+            }
+            for j in 0..<half { recurrent.values[i * half + j] = t.data[j] }
+        }
+    }
+
+    static func readTensors(_ path: String) throws -> (tensors: [SafeTensors.Tensor], metadata: [String: String]) {
+        guard fileExists(path) else { throw TrainingError.badCheckpoint(path: path, problem: "missing") }
+        do { return try SafeTensors.read(path: path) } catch { throw wrap(error, path: path) }
+    }
+
+    /// Loads weights into `model`, with errors as TrainingError naming the file.
+    static func loadWeights(_ model: LanguageModel, path: String) throws {
+        guard fileExists(path) else { throw TrainingError.badCheckpoint(path: path, problem: "missing") }
+        do { try model.loadWeights(path: path) } catch { throw wrap(error, path: path) }
+    }
+
+    static func wrap(_ error: Error, path: String) -> TrainingError {
+        switch error {
+        case let e as TrainingError: return e
+        case ModelError.badCheckpoint(let p, let problem): return .badCheckpoint(path: p, problem: problem)
+        default: return .badCheckpoint(path: path, problem: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,99 @@
+// RUN/metrics.jsonl: one JSON object per line, appended as training goes. "train" lines carry the mean
+// training loss over the last logEvery iterations; "eval" lines the loss over a whole split, in nats per
+// token and bits per original character. On resume the lines beyond the checkpoint (and the test score
+// of the earlier end) are dropped first, so the log of a resumed run is the log of the uninterrupted one.
+import Foundation
+import Storage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct MetricsRecord: Codable, Sendable, Equatable {
+    public var type: String              // "train" or "eval"
+    public var iter: Int
+    public var epoch: Double
+    public var minutes: Double
+    // train lines
+    public var trainLoss: Double?        // mean nats per token over the interval
+    public var lr: Double?
+    public var tokensPerS: Double?
+    public var gradNorm: Double?         // before clipping, of the interval's last iteration
+    // eval lines
+    public var split: String?
+    public var natsPerToken: Double?
+    public var bitsPerChar: Double?
+    public var targets: Int?
+    public var characters: Int?
+    public var best: Bool?
+
+    public init(type: String, iter: Int, epoch: Double, minutes: Double) {
+        self.type = type
+        self.iter = iter
+        self.epoch = epoch
+        self.minutes = minutes
+    }
+
+    /// One line of JSON (no newline); non-finite numbers become null.
+    public func jsonLine() -> String {
+        var parts = ["\"type\":\"\(type)\"", "\"iter\":\(iter)", "\"epoch\":\(num(epoch))", "\"minutes\":\(num(minutes))"]
+        func add(_ k: String, _ v: Double?) { if let v { parts.append("\"\(k)\":\(num(v))") } }
+        add("train_loss", trainLoss)
+        add("lr", lr)
+        add("tokens_per_s", tokensPerS)
+        add("grad_norm", gradNorm)
+        if let s = split { parts.append("\"split\":\"\(s)\"") }
+        add("nats_per_token", natsPerToken)
+        add("bits_per_char", bitsPerChar)
+        if let t = targets { parts.append("\"targets\":\(t)") }
+        if let c = characters { parts.append("\"characters\":\(c)") }
+        if let b = best { parts.append("\"best\":\(b)") }
+        return "{" + parts.joined(separator: ",") + "}"
+    }
+
+    private func num(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+}
+
+public final class MetricsLog {
+    public static let fileName = "metrics.jsonl"
+    public let path: String
+    private var fd: Int32
+
+    /// Opens RUN/metrics.jsonl for appending, first keeping only the lines up to `keepThrough`
+    /// (nil: start a new, empty log).
+    public init(runDirectory: String, keepThrough: Int?) throws {
+        path = runDirectory + "/" + MetricsLog.fileName
+        var kept: [UInt8] = []
+        if let last = keepThrough, fileExists(path) {
+            let bytes = try readFileBytes(path, limit: 1 << 30)
+            for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: true) {
+                guard let r = try? gasaLineDecoder.decode(MetricsRecord.self, from: Data(line)) else { continue }
+                // The test split is scored once, at the very end: a resumed run will score it again.
+                if r.iter <= last && r.split != "test" { kept += line; kept.append(0x0A) }
+            }
+        }
+        try AtomicFile.write(kept, to: path)
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        if fd < 0 { throw FileError(path, "cannot open for appending: \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    public func append(_ r: MetricsRecord) {
+        let line = Array((r.jsonLine() + "\n").utf8)
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+    }
+
+    /// Reads every record of a log (lines that are not records are skipped).
+    public static func read(path: String) throws -> [MetricsRecord] {
+        let bytes = try readFileBytes(path, limit: 1 << 30)
+        return bytes.split(separator: 0x0A, omittingEmptySubsequences: true).compactMap {
+            try? gasaLineDecoder.decode(MetricsRecord.self, from: Data($0))
+        }
+    }
+}
+
+let gasaLineDecoder: JSONDecoder = {
+    let d = JSONDecoder()
+    d.keyDecodingStrategy = .convertFromSnakeCase
+    return d
+}()

@@ -1,0 +1,139 @@
+// Building a Trainer: a fresh run (new weights from the seed, or --init-from weights), or --resume of
+// an existing run from its latest checkpoint. Everything is checked before the first iteration: the
+// run folder's state, the prepared folder's vocabulary against the checkpoint's, the settings a
+// resumed run must keep, every checkpoint file.
+import Corpus
+import Foundation
+import Model
+import Numerics
+import Storage
+
+extension Trainer {
+    public convenience init(options: Options) throws {
+        let o = options
+        let manifest = try Manifest.load(directory: o.prepared)
+        guard let trainInfo = manifest.split("train"), trainInfo.minibatches > 0 else {
+            throw TrainingError.badOptions("\(o.prepared): the train split holds no minibatch; prepare a larger corpus")
+        }
+        let vocabBytes = try readFileBytes(o.prepared + "/" + manifest.vocabFile, limit: 256 << 20)
+        try o.config.validate()
+        if o.config.threads > 0 { BLAS.setThreads(o.config.threads) }
+
+        if o.resume {
+            try self.init(resuming: o, manifest: manifest, trainInfo: trainInfo, vocabBytes: vocabBytes)
+        } else {
+            try self.init(fresh: o, manifest: manifest, trainInfo: trainInfo, vocabBytes: vocabBytes)
+        }
+    }
+
+    private convenience init(resuming o: Options, manifest: Manifest, trainInfo: SplitInfo, vocabBytes: [UInt8]) throws {
+        let dir = try Checkpoint.resolve(o.run, prefer: [Checkpoint.latest])
+        let meta = try CheckpointMeta.load(directory: dir)
+        var state = try TrainingState.load(directory: dir)
+        let differing = Trainer.differences(o.config.fixedPart, state.config.fixedPart)
+        guard differing.isEmpty else {
+            throw TrainingError.badOptions("--resume keeps the run's settings, but \(differing.joined(separator: ", ")) differ from \(dir)/\(TrainingState.fileName); "
+                                           + "drop those options or start a new run with --out")
+        }
+        guard meta.vocabChecksum == manifest.vocabChecksum, meta.vocabSize == manifest.vocabSize else {
+            throw TrainingError.badOptions("\(o.prepared) has a different vocabulary (checksum \(manifest.vocabChecksum), \(manifest.vocabSize) tokens) "
+                                           + "from the run \(o.run) (checksum \(meta.vocabChecksum), \(meta.vocabSize) tokens); resume with the prepared folder it was trained on")
+        }
+        guard state.minibatchesPerEpoch == trainInfo.minibatches, state.trainBatch == trainInfo.batchSize else {
+            throw TrainingError.badOptions("\(o.prepared)'s train split (\(trainInfo.minibatches) minibatches of \(trainInfo.batchSize) rows) is not the one "
+                                           + "the run was trained on (\(state.minibatchesPerEpoch) of \(state.trainBatch)); resume with the same prepared folder")
+        }
+        // Settings in force: the run's, with this invocation's stop conditions, threads and printing.
+        var config = state.config
+        config.maxEpochs = o.config.maxEpochs
+        config.maxIters = o.config.maxIters
+        config.maxMinutes = o.config.maxMinutes
+        config.threads = o.config.threads
+        config.printEvery = o.config.printEvery
+        config.evalEvery = o.config.evalEvery
+        config.patience = o.config.patience
+        state.config = config
+        let model = LanguageModel(config: meta.model)
+        let optimizer = Optimizer(kind: config.optimizer, count: model.config.parameterCount)
+        let recurrent = model.makeState(batch: trainInfo.batchSize)
+        try Checkpoint.restore(directory: dir, meta: meta, state: state, model: model, optimizer: optimizer, recurrent: recurrent)
+        let metrics = try MetricsLog(runDirectory: o.run, keepThrough: state.iteration)
+        try self.init(options: o, config: config, manifest: manifest, model: model, optimizer: optimizer, state: state,
+                      recurrent: recurrent, vocabBytes: vocabBytes, metrics: metrics)
+        lastCheckpointIteration = state.iteration
+        if state.threads != config.threads && !o.quiet {
+            progress.message("note: the run used \(state.threads == 0 ? "the default number of" : String(state.threads)) BLAS threads, "
+                             + "this resume uses \(config.threads == 0 ? "the default" : String(config.threads)); results may differ in the last bits")
+        }
+        self.state.threads = config.threads
+        if !o.quiet {
+            progress.message("resuming \(o.run) from \(dir) at iteration \(state.iteration) (epoch \(String(format: "%.2f", state.fractionalEpoch)))")
+        }
+    }
+
+    private convenience init(fresh o: Options, manifest: Manifest, trainInfo: SplitInfo, vocabBytes: [UInt8]) throws {
+        let c = o.config
+        if fileExists(o.run) {
+            guard o.force else {
+                throw TrainingError.badRun("\(o.run) already exists; continue it with --resume \(o.run), replace it with --force, or choose another --out")
+            }
+            try Trainer.removeRunFolder(o.run)
+        }
+        let modelConfig = ModelConfig(vocabSize: manifest.vocabSize, embeddingSize: c.embeddingSize ?? c.rnnSize,
+                                      hiddenSize: c.rnnSize, layers: c.layers, dropout: c.dropout)
+        do { try modelConfig.validate() } catch { throw TrainingError.badOptions("\(error)") }
+        var rng = RNG(seed: c.seed)
+        let model: LanguageModel
+        if let from = o.initFrom {
+            let loaded = try Checkpoint.load(path: from)
+            guard loaded.meta.vocabChecksum == manifest.vocabChecksum, loaded.meta.vocabSize == manifest.vocabSize else {
+                throw TrainingError.badOptions("--init-from \(from): its vocabulary (checksum \(loaded.meta.vocabChecksum)) is not the one of \(o.prepared) "
+                                               + "(\(manifest.vocabChecksum)); weights only transfer between runs on the same vocabulary")
+            }
+            var theirs = loaded.meta.model
+            theirs.dropout = modelConfig.dropout
+            guard theirs == modelConfig else {
+                throw TrainingError.badOptions("--init-from \(from) has \(loaded.meta.model.layers) x \(loaded.meta.model.hiddenSize) (embedding "
+                                               + "\(loaded.meta.model.embeddingSize)), not \(c.layers) x \(c.rnnSize) (embedding \(modelConfig.embeddingSize)); "
+                                               + "drop --layers/--rnn-size/--embedding-size or make them match")
+            }
+            model = LanguageModel(config: modelConfig)
+            _ = model.parameters.update(from: loaded.model.parameters)
+        } else {
+            model = LanguageModel(config: modelConfig, rng: &rng)
+        }
+        try makeDirectories(o.run)
+        try AtomicFile.write(vocabBytes, to: o.run + "/" + Checkpoint.vocabFile)
+        let optimizer = Optimizer(kind: c.optimizer, count: modelConfig.parameterCount)
+        let recurrent = model.makeState(batch: trainInfo.batchSize)
+        var state = TrainingState(config: c, minibatchesPerEpoch: trainInfo.minibatches, trainBatch: trainInfo.batchSize, rng: rng)
+        state.threads = c.threads
+        let metrics = try MetricsLog(runDirectory: o.run, keepThrough: nil)
+        try self.init(options: o, config: c, manifest: manifest, model: model, optimizer: optimizer, state: state,
+                      recurrent: recurrent, vocabBytes: vocabBytes, metrics: metrics)
+        // A run folder always holds a loadable checkpoint, from iteration 0 on.
+        try save(best: false)
+    }
+
+    /// Removes a run folder for --force, refusing anything that does not look like one.
+    static func removeRunFolder(_ path: String) throws {
+        let fm = FileManager.default
+        let entries = (try? fm.contentsOfDirectory(atPath: path)) ?? []
+        let looksLikeRun = entries.contains(MetricsLog.fileName) || entries.contains(Checkpoint.latest) || entries.contains(Checkpoint.latest + ".old")
+        guard isDirectory(path), entries.isEmpty || looksLikeRun else {
+            throw TrainingError.badRun("\(path) exists and is not a gasa run folder; --force only replaces run folders. Choose another --out")
+        }
+        try fm.removeItem(atPath: path)
+    }
+
+    /// Names of the settings that differ between two configurations (JSON keys, as --option names).
+    static func differences(_ a: TrainConfig, _ b: TrainConfig) -> [String] {
+        guard let da = try? JSONSerialization.jsonObject(with: JSONEncoder().encode(a)) as? [String: Any],
+              let db = try? JSONSerialization.jsonObject(with: JSONEncoder().encode(b)) as? [String: Any] else { return a == b ? [] : ["the settings"] }
+        let keys = Set(da.keys).union(db.keys).sorted()
+        return keys.filter { k in "\(da[k] ?? "none")" != "\(db[k] ?? "none")" }.map { k in
+            "--" + k.reduce(into: "") { s, ch in if ch.isUppercase { s += "-" + ch.lowercased() } else { s.append(ch) } }
+                + " (\(db[k].map { "\($0)" } ?? "default") in the run, \(da[k].map { "\($0)" } ?? "default") now)"
+        }
+    }
+}

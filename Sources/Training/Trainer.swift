@@ -1,0 +1,326 @@
+// The training loop: truncated BPTT over the train split's minibatches in stream order (state carried
+// from minibatch to minibatch, reset at each epoch start), global-norm clipping, an optimizer step,
+// periodic validation with checkpoints, metrics and a progress line. Setting up (fresh, --resume,
+// --init-from) is in Trainer+Setup.swift. The loop allocates nothing per iteration: every buffer is
+// made before it starts, and strings are built only when a line is due.
+import Corpus
+import Foundation
+import Model
+import Numerics
+import Storage
+
+public final class Trainer {
+    public struct Options {
+        public var prepared: String                // folder written by gasa prepare
+        public var run: String                     // run folder (created, or resumed)
+        public var config = TrainConfig()
+        public var resume = false                  // continue the run in `run` from its latest checkpoint
+        public var initFrom: String? = nil         // start from these weights (same vocabulary), fresh optimizer
+        public var force = false                   // replace an existing run folder
+        public var quiet = false                   // no progress on stderr
+        public var warmupIterations = 5            // excluded from the steady-state throughput
+        public var plot = true                     // write loss.svg at the end
+
+        public init(prepared: String, run: String) {
+            self.prepared = prepared
+            self.run = run
+        }
+    }
+
+    public let options: Options
+    public let manifest: Manifest
+    public let model: LanguageModel
+    public let optimizer: Optimizer
+    public internal(set) var state: TrainingState
+    let config: TrainConfig                        // settings in force for this invocation
+    let preparedPath: String
+    let trainStream: SplitStream
+    let recurrent: RecurrentState
+    let workspace: Workspace
+    let inputs: UnsafeMutablePointer<Int32>
+    let targets: UnsafeMutablePointer<Int32>
+    let vocabBytes: [UInt8]
+    let metrics: MetricsLog
+    let progress: ProgressLine
+    var valEvaluator: SplitEvaluator?
+    var bestSaved = false
+    var lastValResult: EvalResult?
+
+    /// The common part of every way in (see Trainer+Setup.swift).
+    init(options o: Options, config: TrainConfig, manifest: Manifest, model: LanguageModel, optimizer: Optimizer,
+         state: TrainingState, recurrent: RecurrentState, vocabBytes: [UInt8], metrics: MetricsLog) throws {
+        options = o
+        self.config = config
+        self.manifest = manifest
+        self.model = model
+        self.optimizer = optimizer
+        self.state = state
+        self.recurrent = recurrent
+        self.vocabBytes = vocabBytes
+        self.metrics = metrics
+        preparedPath = absolutePath(o.prepared)
+        trainStream = try SplitStream(directory: o.prepared, manifest: manifest, split: "train")
+        workspace = model.makeWorkspace(batch: trainStream.batchSize, steps: manifest.seqLength)
+        inputs = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
+        targets = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
+        progress = ProgressLine(every: config.printEvery, quiet: o.quiet)
+        valEvaluator = try SplitEvaluator(model: model, directory: o.prepared, manifest: manifest, split: "val")
+        if valEvaluator == nil && !o.quiet {
+            progress.message("note: \(o.prepared) has no validation minibatch; no validation, no best checkpoint, --patience has no effect")
+        }
+    }
+
+    deinit {
+        inputs.deallocate()
+        targets.deallocate()
+    }
+
+    /// Runs until a stop condition, a stop request (SIGINT/SIGTERM via StopSignal) or divergence (thrown,
+    /// leaving the last checkpoint as it was).
+    public func run() throws -> TrainingSummary {
+        let c = config
+        let ipe = trainStream.count
+        let B = trainStream.batchSize
+        var limit = Int.max
+        var limitReason = TrainingSummary.StopReason.iterations
+        if c.maxIters > 0 { limit = c.maxIters }
+        if c.maxEpochs > 0 {
+            let e = Int((c.maxEpochs * Double(ipe)).rounded(.up))
+            if e < limit { limit = e; limitReason = .epochs }
+        }
+        let schedule = c.schedule
+        let t0 = Numerics.monotonicSeconds()
+        let elapsedBase = state.elapsedSeconds
+        let startIteration = state.iteration
+        var steadySeconds = 0.0, steadyTokens = 0, steadyIterations = 0
+        var allSeconds = 0.0, allTokens = 0
+        var windowSeconds = 0.0, windowTokens = 0
+        var reason: TrainingSummary.StopReason? = nil
+        if state.iteration >= limit { reason = .alreadyDone }
+
+        func elapsed(_ now: Double) -> Double { elapsedBase + now - t0 }
+
+        while reason == nil {
+            if StopSignal.requested { reason = .interrupted; break }
+            if state.iteration >= limit { reason = limitReason; break }
+            let now = Numerics.monotonicSeconds()
+            if c.maxMinutes > 0 && now - t0 >= c.maxMinutes * 60 { reason = .minutes; break }
+
+            if state.position == 0 { recurrent.reset() }      // each epoch starts from a zero state
+            let lr = schedule.rate(completedEpochs: state.epoch)
+            state.learningRate = lr
+            let steps = try trainStream.load(state.position, inputs: inputs, targets: targets)
+            let tokens = B * steps
+            let nats = model.trainStep(inputs: inputs, targets: targets, steps: steps, state: recurrent,
+                                       workspace: workspace, rng: &state.rng)
+            let loss = nats / Double(tokens)
+            let gradNorm = GradientClip.clip(model.gradients, maxNorm: c.gradClip)
+            guard loss.isFinite, gradNorm.isFinite else {
+                progress.endLine()
+                throw TrainingError.diverged(
+                    iteration: state.iteration + 1,
+                    what: loss.isFinite ? "the gradient norm is \(gradNorm)" : "the training loss is \(loss)",
+                    hint: "Lower --learning-rate (now \(lr)) or --grad-clip; the last good checkpoint \(options.run)/\(Checkpoint.latest) "
+                        + "(iteration \(lastCheckpointIteration)) was kept")
+            }
+            optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr)
+            state.optimizerSteps = optimizer.steps
+            let after = Numerics.monotonicSeconds()
+            let seconds = after - now
+
+            state.iteration += 1
+            state.position += 1
+            if state.position == ipe {
+                state.position = 0
+                state.epoch += 1
+                state.learningRate = schedule.rate(completedEpochs: state.epoch)
+            }
+            if state.iteration - startIteration > options.warmupIterations {
+                steadySeconds += seconds; steadyTokens += tokens; steadyIterations += 1
+            }
+            windowSeconds += seconds; windowTokens += tokens
+            allSeconds += seconds; allTokens += tokens
+            state.intervalLossSum += loss
+            state.intervalCount += 1
+            state.intervalTokens += tokens
+            state.intervalSeconds += seconds
+            state.lastTrainLoss = loss
+
+            if state.iteration % c.logEvery == 0 {
+                var r = MetricsRecord(type: "train", iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsed(after) / 60)
+                r.trainLoss = state.intervalLossSum / Double(state.intervalCount)
+                r.lr = lr
+                r.tokensPerS = Double(state.intervalTokens) / max(state.intervalSeconds, 1e-9)
+                r.gradNorm = gradNorm
+                metrics.append(r)
+                state.intervalLossSum = 0; state.intervalCount = 0; state.intervalTokens = 0; state.intervalSeconds = 0
+            }
+            if progress.due(iteration: state.iteration, now: after) {
+                let done = state.iteration - startIteration
+                let perIter = (after - t0) / Double(max(1, done))
+                var eta = limit == Int.max ? Double.infinity : Double(limit - state.iteration) * perIter
+                if c.maxMinutes > 0 { eta = min(eta, c.maxMinutes * 60 - (after - t0)) }
+                progress.draw(progressText(limit: limit, loss: loss, tokensPerSecond: Double(windowTokens) / max(windowSeconds, 1e-9),
+                                           lr: lr, elapsed: elapsed(after), eta: eta), now: after)
+                windowSeconds = 0; windowTokens = 0
+            }
+
+            if c.evalEvery > 0 && state.iteration % c.evalEvery == 0 && valEvaluator != nil {
+                guard let improved = try validate(elapsed: { elapsed(Numerics.monotonicSeconds()) }) else {
+                    reason = .interrupted
+                    break
+                }
+                state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
+                try save(best: improved)
+                if c.patience > 0 && state.evalsWithoutImprovement >= c.patience { reason = .patience }
+            }
+        }
+        progress.endLine()
+        let stop = reason!
+
+        var summary = TrainingSummary(
+            stopReason: stop, runDirectory: options.run, iteration: state.iteration, epoch: state.fractionalEpoch,
+            iterationsThisRun: state.iteration - startIteration,
+            steadyTokensPerSecond: steadyIterations > 0 ? Double(steadyTokens) / steadySeconds : nil,
+            steadyIterations: steadyIterations, warmupIterations: min(options.warmupIterations, state.iteration - startIteration),
+            lastTrainLoss: state.lastTrainLoss, val: lastValResult, test: nil, testCheckpoint: nil,
+            bestValLoss: state.bestValLoss, bestIteration: state.bestIteration, plotPath: nil)
+        if steadyIterations == 0 && allTokens > 0 {
+            // Too short a run to skip a warm-up: report what there is, saying so.
+            summary.steadyTokensPerSecond = Double(allTokens) / allSeconds
+            summary.warmupIterations = 0
+            summary.steadyIterations = state.iteration - startIteration
+        }
+        if stop == .alreadyDone {
+            progress.message("\(options.run) is already at iteration \(state.iteration); raise --max-iters or --max-epochs to train further")
+            return summary
+        }
+
+        // The end: validate (unless just done), save, score the test split once.
+        if stop != .interrupted, valEvaluator != nil, state.lastEvalIteration != state.iteration {
+            guard let improved = try validate(elapsed: { elapsed(Numerics.monotonicSeconds()) }) else {
+                state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
+                try save(best: false)
+                summary.stopReason = .interrupted
+                return finish(summary)
+            }
+            state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
+            try save(best: improved)
+        } else {
+            state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
+            try save(best: false)
+        }
+        summary.val = lastValResult
+        summary.bestValLoss = state.bestValLoss
+        summary.bestIteration = state.bestIteration
+        if stop != .interrupted {
+            let (test, which) = try scoreTest(elapsedMinutes: elapsed(Numerics.monotonicSeconds()) / 60)
+            summary.test = test
+            summary.testCheckpoint = which
+        }
+        return finish(summary)
+    }
+
+    private func finish(_ s: TrainingSummary) -> TrainingSummary {
+        var s = s
+        if options.plot {
+            do { s.plotPath = try LossPlot.write(runDirectory: options.run) } catch {
+                progress.message("note: could not write the loss plot: \(error)")
+            }
+        }
+        return s
+    }
+
+    /// Validates over the whole val split, logs it and updates the best. Returns whether it is a new best,
+    /// or nil if a stop was requested meanwhile.
+    private func validate(elapsed: () -> Double) throws -> Bool? {
+        guard let ev = valEvaluator else { return false }
+        guard let r = try ev.run(model, shouldStop: { StopSignal.requested }) else { return nil }
+        guard r.natsPerToken.isFinite else {
+            progress.endLine()
+            throw TrainingError.diverged(iteration: state.iteration, what: "the validation loss is \(r.natsPerToken)",
+                                         hint: "Lower --learning-rate or --grad-clip; the last good checkpoint \(options.run)/\(Checkpoint.latest) "
+                                            + "(iteration \(lastCheckpointIteration)) was kept")
+        }
+        let improved = state.bestValLoss.map { r.natsPerToken < $0 } ?? true
+        if improved {
+            state.bestValLoss = r.natsPerToken
+            state.bestIteration = state.iteration
+            state.evalsWithoutImprovement = 0
+        } else {
+            state.evalsWithoutImprovement += 1
+        }
+        state.lastValLoss = r.natsPerToken
+        state.lastEvalIteration = state.iteration
+        lastValResult = r
+        var rec = MetricsRecord(type: "eval", iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsed() / 60)
+        rec.split = "val"
+        rec.natsPerToken = r.natsPerToken
+        rec.bitsPerChar = r.bitsPerCharacter
+        rec.targets = r.targets
+        rec.characters = r.characters
+        rec.best = improved
+        metrics.append(rec)
+        progress.message(String(format: "iter %d: val %.4f nats/token, %.4f bits/char%@", state.iteration, r.natsPerToken,
+                                r.bitsPerCharacter, improved ? " (best)" : " (best \(String(format: "%.4f", state.bestValLoss ?? .nan)) at \(state.bestIteration ?? 0))"))
+        return improved
+    }
+
+    /// Scores the test split once, with the best weights if there are any, else the current ones.
+    private func scoreTest(elapsedMinutes: Double) throws -> (EvalResult?, String?) {
+        var scored = model
+        var which = Checkpoint.latest
+        if bestSaved || fileExists(options.run + "/" + Checkpoint.best + "/" + CheckpointMeta.fileName) {
+            let dir = try Checkpoint.resolve(options.run, prefer: [Checkpoint.best])
+            let m = LanguageModel(config: model.config)
+            try Checkpoint.loadWeights(m, path: dir + "/" + CheckpointMeta.load(directory: dir).weightsFile)
+            scored = m
+            which = Checkpoint.best
+        }
+        guard let ev = try SplitEvaluator(model: scored, directory: preparedPath, manifest: manifest, split: "test") else {
+            return (nil, nil)
+        }
+        guard let r = try ev.run(scored, shouldStop: { StopSignal.requested }) else { return (nil, nil) }
+        var rec = MetricsRecord(type: "eval", iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsedMinutes)
+        rec.split = "test"
+        rec.natsPerToken = r.natsPerToken
+        rec.bitsPerChar = r.bitsPerCharacter
+        rec.targets = r.targets
+        rec.characters = r.characters
+        metrics.append(rec)
+        return (r, which)
+    }
+
+    var lastCheckpointIteration = 0
+
+    /// Saves RUN/latest, and RUN/best when `best`.
+    func save(best: Bool) throws {
+        let meta = makeMeta()
+        let contents = Checkpoint.Contents(meta: meta, state: state, model: model, optimizer: optimizer, recurrent: recurrent, vocabBytes: vocabBytes)
+        try Checkpoint.write(contents, run: options.run, name: Checkpoint.latest)
+        if best {
+            try Checkpoint.write(contents, run: options.run, name: Checkpoint.best)
+            bestSaved = true
+        }
+        lastCheckpointIteration = state.iteration
+    }
+
+    func makeMeta() -> CheckpointMeta {
+        CheckpointMeta(model: model.config, parameterCount: model.config.parameterCount,
+                       vocabChecksum: manifest.vocabChecksum, vocabSize: manifest.vocabSize,
+                       granularity: manifest.granularity, normalization: manifest.normalization,
+                       preparedDirectory: preparedPath, iteration: state.iteration, epoch: state.fractionalEpoch,
+                       trainLoss: state.lastTrainLoss, valLoss: state.lastValLoss, valBitsPerChar: lastValResult?.bitsPerCharacter,
+                       bestValLoss: state.bestValLoss, bestIteration: state.bestIteration)
+    }
+
+    private func progressText(limit: Int, loss: Double, tokensPerSecond: Double, lr: Double, elapsed: Double, eta: Double) -> String {
+        var s = "iter \(state.iteration)" + (limit == Int.max ? "" : "/\(limit)")
+        s += String(format: " | epoch %.2f | loss %.4f", state.fractionalEpoch, loss)
+        if let v = state.lastValLoss { s += String(format: " | val %.4f", v) }
+        s += " | " + (tokensPerSecond >= 1e4 ? String(format: "%.1fk", tokensPerSecond / 1000) : String(format: "%.0f", tokensPerSecond)) + " tok/s"
+        s += String(format: " | lr %.2e", lr)
+        s += " | " + formatDuration(elapsed) + (eta.isFinite ? " | ETA " + formatDuration(max(0, eta)) : "")
+        return s
+    }
+}

@@ -1,0 +1,63 @@
+// state.json of a checkpoint folder: where training stands, so that --resume continues bit-exactly:
+// the settings, the data position (epoch and minibatch), the random generator, the optimizer's step
+// count, elapsed time, the best validation so far and the partial metrics interval. The carried LSTM
+// state (h and c of every layer) is in recurrent.safetensors beside it; the optimizer's moments are in
+// optimizer.safetensors.
+import Foundation
+import Numerics
+
+public struct TrainingState: Codable, Sendable {
+    public static let fileName = "state.json"
+    public static let format = "gasa-training-state"
+    public static let recurrentFile = "recurrent.safetensors"
+    public static let optimizerFile = "optimizer.safetensors"
+
+    public var format = TrainingState.format
+    public var version = 1
+    public var config: TrainConfig
+    public var iteration = 0                   // iterations done (optimizer updates)
+    public var epoch = 0                       // completed epochs
+    public var position = 0                    // next minibatch of the train split within the epoch
+    public var minibatchesPerEpoch: Int        // train split minibatches (checked on resume)
+    public var trainBatch: Int                 // B of the train split (the carried state's batch)
+    public var learningRate: Double            // rate in effect for the next iteration
+    public var optimizerSteps = 0
+    public var rng: RNG                        // dropout masks from here on
+    public var elapsedSeconds = 0.0            // wall time of all invocations so far
+    public var bestValLoss: Double? = nil      // nats per token
+    public var bestIteration: Int? = nil
+    public var lastValLoss: Double? = nil
+    public var evalsWithoutImprovement = 0
+    public var lastEvalIteration: Int? = nil   // iteration of the latest validation
+    public var intervalLossSum = 0.0           // metrics interval not yet logged
+    public var intervalCount = 0
+    public var intervalTokens = 0
+    public var intervalSeconds = 0.0
+    public var lastTrainLoss: Double? = nil
+    public var threads = 0                     // BLAS threads of the run (exactness needs the same)
+
+    public init(config: TrainConfig, minibatchesPerEpoch: Int, trainBatch: Int, rng: RNG) {
+        self.config = config
+        self.minibatchesPerEpoch = minibatchesPerEpoch
+        self.trainBatch = trainBatch
+        self.rng = rng
+        self.learningRate = config.learningRate
+    }
+
+    /// Completed epochs plus the share of the current one.
+    public var fractionalEpoch: Double { Double(epoch) + Double(position) / Double(max(1, minibatchesPerEpoch)) }
+
+    public static func load(directory: String) throws -> TrainingState {
+        let path = directory + "/" + fileName
+        let s: TrainingState = try readJSON(path, what: "training state")
+        func bad(_ p: String) -> TrainingError { .badCheckpoint(path: path, problem: p) }
+        guard s.format == format else { throw bad("format is \"\(s.format)\", expected \"\(format)\"") }
+        guard s.version == 1 else { throw bad("version \(s.version) is not supported (this gasa reads version 1)") }
+        guard s.iteration >= 0, s.epoch >= 0, s.position >= 0, s.position < max(1, s.minibatchesPerEpoch), s.trainBatch > 0 else {
+            throw bad("iteration, epoch or position out of range")
+        }
+        guard s.optimizerSteps >= 0, s.elapsedSeconds >= 0, s.intervalCount >= 0 else { throw bad("negative counters") }
+        do { try s.config.validate() } catch { throw bad("settings: \(error)") }
+        return s
+    }
+}

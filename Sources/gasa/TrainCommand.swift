@@ -1,0 +1,195 @@
+// gasa train: parse options into a TrainConfig, start a Trainer (fresh, --resume or --init-from), report.
+import ArgumentParser
+import Corpus
+import Foundation
+import Training
+
+extension Optimizer.Kind: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train an LSTM language model on a prepared folder.",
+        discussion: """
+        Minibatches are streamed from the shards in order; the LSTM state is carried from one minibatch to the next (truncated backpropagation through time) and reset at the start of each epoch. The whole val split is scored every --eval-every iterations and at the end, the test split once at the end (with the best weights), in nats per token and in bits per original character.
+
+        RUN receives vocab.json, metrics.jsonl, loss.svg and two checkpoint folders, latest/ and best/ (model.safetensors with PyTorch names, optimizer.safetensors, recurrent.safetensors, meta.json, state.json). Ctrl-C (or SIGTERM) finishes the current step, saves latest/ and exits; --resume RUN continues exactly where it stopped (same results as an uninterrupted run with the same --threads).
+
+        Examples:
+          gasa train prep --out run
+          gasa train prep --out run-big --layers 3 --rnn-size 300 --dropout 0.4 --max-minutes 60 --threads 2
+          gasa train prep --out run --optimizer rmsprop --learning-rate 2e-3 --lr-decay 0.97 --lr-decay-after 10
+          gasa train prep --resume run --max-iters 20000
+          gasa train prep --out run2 --init-from run/best --learning-rate 5e-4
+          gasa plot run
+        """)
+
+    @Argument(help: "A folder written by gasa prepare (with --resume, defaults to the one the run was trained on).")
+    var prepared: String?
+
+    @Option(name: .shortAndLong, help: "Run folder to create (refused if it exists, unless --force).")
+    var out: String?
+
+    @Option(help: "Continue the run in this folder from its latest checkpoint.")
+    var resume: String?
+
+    @Option(help: "Start from the weights of this checkpoint or run (same vocabulary; fresh optimizer).")
+    var initFrom: String?
+
+    @Option(help: "LSTM layers (default 2).")
+    var layers: Int?
+
+    @Option(help: "Hidden units per layer (default 128).")
+    var rnnSize: Int?
+
+    @Option(help: "Embedding width (default: the rnn size).")
+    var embeddingSize: Int?
+
+    @Option(help: "Dropout between layers and before the output layer (default 0).")
+    var dropout: Float?
+
+    @Option(help: "adam or rmsprop (char-rnn's: alpha 0.95, eps 1e-8) (default adam).")
+    var optimizer: Optimizer.Kind?
+
+    @Option(help: "Learning rate (default 2e-3).")
+    var learningRate: Double?
+
+    @Option(help: "Multiply the learning rate by this at the end of each epoch from --lr-decay-after on (default 1: no decay).")
+    var lrDecay: Double?
+
+    @Option(help: "Epoch whose end applies the first decay (default 10).")
+    var lrDecayAfter: Double?
+
+    @Option(help: "Clip the gradients' global norm to this (default 5; 0: no clipping).")
+    var gradClip: Double?
+
+    @Option(help: "Stop after this many epochs (default 50; 0: no limit).")
+    var maxEpochs: Double?
+
+    @Option(help: "Stop at this iteration (0: no limit).")
+    var maxIters: Int?
+
+    @Option(help: "Stop after this many minutes of this invocation (0: no limit).")
+    var maxMinutes: Double?
+
+    @Option(help: "Seed of the initial weights and dropout masks (default 123).")
+    var seed: UInt64?
+
+    @Option(help: "BLAS threads (default: OpenBLAS's choice).")
+    var threads: Int?
+
+    @Option(help: "Validate every N iterations (default 1000; 0: only at the end).")
+    var evalEvery: Int?
+
+    @Option(help: "Stop after this many validations without a new best (default 0: never).")
+    var patience: Int?
+
+    @Option(help: "Iterations per line of metrics.jsonl (default 10).")
+    var logEvery: Int?
+
+    @Option(help: "Iterations per progress line when stderr is not a terminal (default 100).")
+    var printEvery: Int?
+
+    @Flag(help: "Replace an existing run folder.")
+    var force = false
+
+    @Flag(name: .shortAndLong, help: "No progress on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        if resume == nil && out == nil { throw ValidationError("give --out RUN for a new run, or --resume RUN to continue one") }
+        if resume == nil && prepared == nil { throw ValidationError("give the prepared folder to train on (written by gasa prepare)") }
+        if let r = resume, let o = out, r != o { throw ValidationError("--resume continues the run in place; drop --out (or make it the same folder)") }
+        if resume != nil && (initFrom != nil || force) { throw ValidationError("--resume cannot be combined with --init-from or --force") }
+    }
+
+    func run() throws {
+        StopSignal.install()
+        var config = TrainConfig()
+        var runDir = out ?? ""
+        var preparedDir = prepared ?? ""
+
+        // The settings that shape what is computed; with --resume they come from the run and may not change.
+        let shaping: [(String, Any?)] = [("--layers", layers), ("--rnn-size", rnnSize), ("--embedding-size", embeddingSize),
+                                         ("--dropout", dropout), ("--optimizer", optimizer), ("--learning-rate", learningRate),
+                                         ("--lr-decay", lrDecay), ("--lr-decay-after", lrDecayAfter), ("--grad-clip", gradClip),
+                                         ("--seed", seed), ("--log-every", logEvery)]
+        if let r = resume {
+            runDir = r
+            let dir = try Checkpoint.resolve(r, prefer: [Checkpoint.latest])
+            let state = try TrainingState.load(directory: dir)
+            config = state.config
+            if prepared == nil { preparedDir = try CheckpointMeta.load(directory: dir).preparedDirectory }
+            var c = config
+            apply(to: &c)
+            let changed = shaping.filter { $0.1 != nil }.map(\.0)
+            if c.fixedPart != config.fixedPart {
+                throw CLIError("--resume keeps the run's settings; \(changed.joined(separator: ", ")) differ from \(dir)/state.json "
+                               + "(drop them, or start a new run with --out)")
+            }
+            config = c
+        } else {
+            if let from = initFrom {
+                // The model's shape comes from the checkpoint unless given (and then it must match).
+                let m = try CheckpointMeta.load(directory: try Checkpoint.resolve(from, prefer: [Checkpoint.best, Checkpoint.latest])).model
+                config.layers = m.layers
+                config.rnnSize = m.hiddenSize
+                config.embeddingSize = m.embeddingSize
+            }
+            apply(to: &config)
+        }
+        if maxEpochs == nil && maxIters != nil && resume == nil { config.maxEpochs = 0 }
+
+        var o = Trainer.Options(prepared: preparedDir, run: runDir)
+        o.config = config
+        o.resume = resume != nil
+        o.initFrom = initFrom
+        o.force = force
+        o.quiet = quiet
+        let trainer = try Trainer(options: o)
+        if !quiet {
+            let m = trainer.model.config
+            printError("training \(m.layers) x \(m.hiddenSize) LSTM (embedding \(m.embeddingSize), vocabulary \(m.vocabSize), "
+                       + "\(m.parameterCount) parameters, dropout \(m.dropout)) on \(preparedDir): B \(trainer.manifest.split("train")!.batchSize), "
+                       + "T \(trainer.manifest.seqLength), \(trainer.manifest.split("train")!.minibatches) minibatches per epoch; "
+                       + "\(config.optimizer.rawValue), lr \(config.learningRate)")
+        }
+        let s = try trainer.run()
+        report(s)
+    }
+
+    /// Writes the options given on the command line over `c`.
+    private func apply(to c: inout TrainConfig) {
+        if let v = layers { c.layers = v }
+        if let v = rnnSize { c.rnnSize = v; if embeddingSize == nil && initFrom == nil && resume == nil { c.embeddingSize = nil } }
+        if let v = embeddingSize { c.embeddingSize = v }
+        if let v = dropout { c.dropout = v }
+        if let v = optimizer { c.optimizer = v }
+        if let v = learningRate { c.learningRate = v }
+        if let v = lrDecay { c.lrDecay = v }
+        if let v = lrDecayAfter { c.lrDecayAfter = v }
+        if let v = gradClip { c.gradClip = v }
+        if let v = seed { c.seed = v }
+        if let v = logEvery { c.logEvery = v }
+        if let v = maxEpochs { c.maxEpochs = v }
+        if let v = maxIters { c.maxIters = v }
+        if let v = maxMinutes { c.maxMinutes = v }
+        if let v = threads { c.threads = v }
+        if let v = evalEvery { c.evalEvery = v }
+        if let v = patience { c.patience = v }
+        if let v = printEvery { c.printEvery = v }
+    }
+
+    private func report(_ s: TrainingSummary) {
+        print("stopped at iteration \(s.iteration) (epoch \(fmt(s.epoch))): \(s.stopReason.rawValue)")
+        if let t = s.lastTrainLoss { print("  train loss \(fmt(t, 4)) nats/token (last iteration)") }
+        if let v = s.val { print("  val   \(fmt(v.natsPerToken, 4)) nats/token, \(fmt(v.bitsPerCharacter, 4)) bits/char") }
+        if let b = s.bestValLoss, let i = s.bestIteration { print("  best  val \(fmt(b, 4)) nats/token at iteration \(i)") }
+        if let t = s.test { print("  test  \(fmt(t.natsPerToken, 4)) nats/token, \(fmt(t.bitsPerCharacter, 4)) bits/char (\(s.testCheckpoint ?? "latest") weights)") }
+        print("  checkpoints: \(s.runDirectory)/latest" + (s.bestIteration != nil ? ", \(s.runDirectory)/best" : ""))
+        if let p = s.plotPath { print("  plot: \(p)") }
+        if let tps = s.steadyTokensPerSecond {
+            print("steady-state: \(fmt(tps, 1)) tokens/s over \(s.steadyIterations) iterations (first \(s.warmupIterations) and evaluation excluded)")
+        }
+    }
+}

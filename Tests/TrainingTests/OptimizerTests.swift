@@ -1,0 +1,121 @@
+// Optimizer updates, clipping and the learning-rate schedule against values worked out by hand.
+import Foundation
+import XCTest
+@testable import Training
+
+final class OptimizerTests: XCTestCase {
+    private func buffers(_ p: [Float], _ g: [Float]) -> (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) {
+        let pb = UnsafeMutableBufferPointer<Float>.allocate(capacity: p.count)
+        _ = pb.initialize(from: p)
+        let gb = UnsafeMutableBufferPointer<Float>.allocate(capacity: g.count)
+        _ = gb.initialize(from: g)
+        return (pb, gb)
+    }
+
+    func testAdamTwoStepsWithBiasCorrection() {
+        let (p, g) = buffers([1.0, -2.0], [0.5, -0.25])
+        defer { p.deallocate(); g.deallocate() }
+        let opt = Optimizer(kind: .adam, count: 2)
+        let lr = 0.1
+        // Step 1: m = 0.1 g, v = 0.001 g^2; corrected m/(1-0.9) = g, v/(1-0.999) = g^2 -> update lr * g/(|g| + eps) = lr * sign(g).
+        opt.step(parameters: p, gradients: g, learningRate: lr)
+        XCTAssertEqual(Double(p[0]), 1.0 - 0.1, accuracy: 1e-6)
+        XCTAssertEqual(Double(p[1]), -2.0 + 0.1, accuracy: 1e-6)
+        XCTAssertEqual(opt.steps, 1)
+        // Step 2 with gradient 1 for the first parameter, by hand in Double.
+        g[0] = 1.0; g[1] = -0.25
+        opt.step(parameters: p, gradients: g, learningRate: lr)
+        func expected(_ g1: Double, _ g2: Double, _ p1: Double) -> Double {
+            let m = 0.9 * (0.1 * g1) + 0.1 * g2
+            let v = 0.999 * (0.001 * g1 * g1) + 0.001 * g2 * g2
+            let mh = m / (1 - 0.81), vh = v / (1 - 0.999 * 0.999)
+            return p1 - lr * mh / (vh.squareRoot() + 1e-8)
+        }
+        XCTAssertEqual(Double(p[0]), expected(0.5, 1.0, 0.9), accuracy: 1e-6)
+        XCTAssertEqual(Double(p[1]), expected(-0.25, -0.25, -1.9), accuracy: 1e-6)
+        XCTAssertEqual(Double(opt.first[0]), 0.9 * 0.05 + 0.1, accuracy: 1e-7)
+        XCTAssertEqual(Double(opt.second[0]), 0.999 * 0.00025 + 0.001, accuracy: 1e-7)
+    }
+
+    func testRMSpropAsCharRNN() {
+        let (p, g) = buffers([0.5], [2.0])
+        defer { p.deallocate(); g.deallocate() }
+        let opt = Optimizer(kind: .rmsprop, count: 1)
+        opt.step(parameters: p, gradients: g, learningRate: 0.01)
+        // m = 0.05 * 4 = 0.2; x -= lr * g / (sqrt(m) + eps)
+        let m1 = 0.05 * 4.0
+        var x = 0.5 - 0.01 * 2.0 / (m1.squareRoot() + 1e-8)
+        XCTAssertEqual(Double(p[0]), x, accuracy: 1e-6)
+        g[0] = -1.0
+        opt.step(parameters: p, gradients: g, learningRate: 0.01)
+        let m2 = 0.95 * m1 + 0.05 * 1.0
+        x -= 0.01 * -1.0 / (m2.squareRoot() + 1e-8)
+        XCTAssertEqual(Double(p[0]), x, accuracy: 1e-6)
+        XCTAssertEqual(Double(opt.first[0]), m2, accuracy: 1e-7)
+        XCTAssertEqual(opt.second.count, 0)
+    }
+
+    func testGlobalNormClipping() {
+        let (p, g) = buffers([0, 0, 0], [3, 4, 0])
+        defer { p.deallocate(); g.deallocate() }
+        XCTAssertEqual(GradientClip.norm(UnsafeBufferPointer(g)), 5, accuracy: 1e-12)
+        // Below the limit: untouched.
+        XCTAssertEqual(GradientClip.clip(g, maxNorm: 10), 5, accuracy: 1e-12)
+        XCTAssertEqual(Array(g), [3, 4, 0])
+        // Above: scaled by maxNorm / (norm + 1e-6), as PyTorch.
+        XCTAssertEqual(GradientClip.clip(g, maxNorm: 1), 5, accuracy: 1e-12)
+        let c = 1 / (5 + 1e-6)
+        XCTAssertEqual(Double(g[0]), 3 * c, accuracy: 1e-7)
+        XCTAssertEqual(Double(g[1]), 4 * c, accuracy: 1e-7)
+        XCTAssertEqual(GradientClip.norm(UnsafeBufferPointer(g)), 1, accuracy: 1e-6)
+        // A NaN or infinite gradient shows in the norm (the divergence probe).
+        g[2] = .nan
+        XCTAssertTrue(GradientClip.clip(g, maxNorm: 5).isNaN)
+        g[2] = .infinity
+        XCTAssertFalse(GradientClip.clip(g, maxNorm: 0).isFinite)
+    }
+
+    func testLearningRateSchedule() {
+        let constant = LearningRateSchedule(base: 0.002)
+        XCTAssertEqual(constant.rate(completedEpochs: 100), 0.002)
+        let s = LearningRateSchedule(base: 1, decay: 0.5, decayAfter: 3)
+        // char-rnn: at the end of epoch e >= decayAfter the rate is multiplied by decay.
+        XCTAssertEqual((0...6).map { s.rate(completedEpochs: $0) }, [1, 1, 1, 0.5, 0.25, 0.125, 0.0625])
+        let fromStart = LearningRateSchedule(base: 1, decay: 0.5, decayAfter: 0)
+        XCTAssertEqual((0...2).map { fromStart.rate(completedEpochs: $0) }, [1, 0.5, 0.25])
+    }
+
+    func testConfigValidation() {
+        var c = TrainConfig()
+        XCTAssertNoThrow(try c.validate())
+        c.dropout = 1
+        XCTAssertThrowsError(try c.validate())
+        c = TrainConfig(); c.lrDecay = 1.5
+        XCTAssertThrowsError(try c.validate())
+        c = TrainConfig(); c.learningRate = 0
+        XCTAssertThrowsError(try c.validate())
+    }
+
+    func testMetricsLineIsJSONAndNonFiniteIsNull() throws {
+        var r = MetricsRecord(type: "train", iter: 3, epoch: 0.5, minutes: 1)
+        r.trainLoss = 1.25
+        r.gradNorm = .nan
+        let line = r.jsonLine()
+        XCTAssertTrue(line.contains("\"grad_norm\":null"))
+        let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        XCTAssertEqual(obj?["train_loss"] as? Double, 1.25)
+    }
+
+    func testPlotTicksAndSVG() {
+        XCTAssertEqual(LossPlot.ticks(0, 10), [0, 2, 4, 6, 8, 10])
+        var t = MetricsRecord(type: "train", iter: 10, epoch: 0.1, minutes: 0.5)
+        t.trainLoss = 3
+        var v = MetricsRecord(type: "eval", iter: 10, epoch: 0.1, minutes: 0.5)
+        v.split = "val"; v.natsPerToken = 3.5; v.bitsPerChar = 5
+        let svg = LossPlot.svg([t, v], title: "a<b")
+        XCTAssertTrue(svg.hasPrefix("<svg"))
+        XCTAssertTrue(svg.contains("<polyline"))
+        XCTAssertTrue(svg.contains("<circle"))
+        XCTAssertTrue(svg.contains("a&lt;b"))
+    }
+}

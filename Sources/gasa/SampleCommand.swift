@@ -73,6 +73,7 @@ struct SampleCommand: ParsableCommand {
         config.unknown = unknown
         config.stopAt = stopAt.map(unescape)
         config.sampler = SamplerConfig(temperature: temperature, topK: topK, topP: topP)
+        _ = try generator.primeIDs(primeText, unknown: unknown)   // refuse a bad prime before printing anything
         let firstSeed = seed ?? UInt64.random(in: 1...999_999)
         let out = FileHandle.standardOutput
         var all: [GenerationStats] = []

@@ -31,16 +31,16 @@ let package = Package(
         .executableTarget(
             name: "gasa",
             dependencies: [
-                "Corpus", "Model", "Training",
+                "Corpus", "Model", "Numerics", "Storage", "Training", "Sampling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize),
 
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Corpus"]),
-        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Training", "Model", "Corpus"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Model", "Numerics", "Corpus"], resources: [.copy("Fixtures")]),
         .testTarget(name: "gasaTests", dependencies: ["Corpus"]),
     ]
 )

@@ -12,7 +12,7 @@ public typealias Float8 = SIMD8<Float>
 @usableFromInline let ln2Lo: Float = -2.121_944_4e-4
 @usableFromInline let roundMagic: Float = 12_582_912.0   // 1.5 * 2^23: adding it rounds to an integer
 
-@inline(__always)
+@inlinable @inline(__always)
 public func fastExp(_ x: Float8) -> Float8 {
     let x = pointwiseMax(pointwiseMin(x, Float8(repeating: expHi)), Float8(repeating: expLo))
     let r = x * log2e + roundMagic
@@ -30,7 +30,7 @@ public func fastExp(_ x: Float8) -> Float8 {
     return y * scale
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 public func fastExp(_ x: Float) -> Float {
     let x = max(min(x, expHi), expLo)
     let r = x * log2e + roundMagic
@@ -47,13 +47,13 @@ public func fastExp(_ x: Float) -> Float {
     return y * Float(bitPattern: UInt32(bitPattern: (ni &+ 127) &<< 23))
 }
 
-@inline(__always) public func fastSigmoid(_ x: Float8) -> Float8 { 1 / (1 + fastExp(-x)) }
-@inline(__always) public func fastSigmoid(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
-@inline(__always) public func fastTanh(_ x: Float8) -> Float8 { 2 / (1 + fastExp(-2 * x)) - 1 }
-@inline(__always) public func fastTanh(_ x: Float) -> Float { 2 / (1 + fastExp(-2 * x)) - 1 }
+@inlinable @inline(__always) public func fastSigmoid(_ x: Float8) -> Float8 { 1 / (1 + fastExp(-x)) }
+@inlinable @inline(__always) public func fastSigmoid(_ x: Float) -> Float { 1 / (1 + fastExp(-x)) }
+@inlinable @inline(__always) public func fastTanh(_ x: Float8) -> Float8 { 2 / (1 + fastExp(-2 * x)) - 1 }
+@inlinable @inline(__always) public func fastTanh(_ x: Float) -> Float { 2 / (1 + fastExp(-2 * x)) - 1 }
 
-@inline(__always)
+@inlinable @inline(__always)
 public func load8(_ p: UnsafePointer<Float>) -> Float8 { UnsafeRawPointer(p).loadUnaligned(as: Float8.self) }
 
-@inline(__always)
+@inlinable @inline(__always)
 public func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self) }

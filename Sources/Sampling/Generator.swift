@@ -105,28 +105,38 @@ public final class Generator {
         var out = ""
         let limit = config.maxTokens > 0 ? config.maxTokens : 20 * config.length + 100
         let t0 = Numerics.monotonicSeconds()
+        var done = false
         try logits.withUnsafeMutableBufferPointer { lp in
             for id in prime { model.step(token: id, state: state, workspace: workspace, logits: lp.baseAddress!) }
             // <unk> is never generated: it stands for many characters and prints as none of them.
             let allowed: ((Int) -> Bool)? = vocab.unkID.map { u in { $0 != u } }
             let stop = (config.stopAt ?? "").unicodeScalars.map(\.value)
-            var done = false
             while !done && stats.tokens < limit {
                 let next = sampler.sample(lp.baseAddress!, rng: &rng, allowed: allowed)
                 stats.tokens += 1
-                let text = decoder.push(vocab.tokens[Int(next)])
+                var text = decoder.push(vocab.tokens[Int(next)])
                 if !text.isEmpty {
+                    // One token may release two characters (a finished syllable and itself): never overshoot.
+                    var trial = counter
+                    trial.add(text)
+                    if trial.count > config.length {
+                        text = String(text.prefix(max(0, config.length - counter.count)))
+                        trial = counter
+                        trial.add(text)
+                    }
                     emit(text)
                     out += text
-                    counter.add(text)
+                    counter = trial
                     if counter.count >= config.length { done = true }
                     if !stop.isEmpty && out.unicodeScalars.suffix(stop.count).map(\.value) == stop { done = true }
                 }
                 if !done { model.step(token: next, state: state, workspace: workspace, logits: lp.baseAddress!) }
             }
         }
-        let rest = decoder.finish()
-        if !rest.isEmpty { emit(rest); out += rest; counter.add(rest) }
+        if !done {
+            let rest = decoder.finish()
+            if !rest.isEmpty { emit(rest); out += rest; counter.add(rest) }
+        }
         stats.seconds = Numerics.monotonicSeconds() - t0
         stats.characters = counter.count
         stats.syllables = decoder.syllables

@@ -89,7 +89,7 @@ public final class Trainer {
             if e < limit { limit = e; limitReason = .epochs }
         }
         let schedule = c.schedule
-        let t0 = Corpus.monotonicSeconds()
+        let t0 = Numerics.monotonicSeconds()
         let elapsedBase = state.elapsedSeconds
         let startIteration = state.iteration
         var steadySeconds = 0.0, steadyTokens = 0, steadyIterations = 0
@@ -103,7 +103,7 @@ public final class Trainer {
         while reason == nil {
             if StopSignal.requested { reason = .interrupted; break }
             if state.iteration >= limit { reason = limitReason; break }
-            let now = Corpus.monotonicSeconds()
+            let now = Numerics.monotonicSeconds()
             if c.maxMinutes > 0 && now - t0 >= c.maxMinutes * 60 { reason = .minutes; break }
 
             if state.position == 0 { recurrent.reset() }      // each epoch starts from a zero state
@@ -125,7 +125,7 @@ public final class Trainer {
             }
             optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr)
             state.optimizerSteps = optimizer.steps
-            let after = Corpus.monotonicSeconds()
+            let after = Numerics.monotonicSeconds()
             let seconds = after - now
 
             state.iteration += 1
@@ -166,11 +166,11 @@ public final class Trainer {
             }
 
             if c.evalEvery > 0 && state.iteration % c.evalEvery == 0 && valEvaluator != nil {
-                guard let improved = try validate(elapsed: { elapsed(Corpus.monotonicSeconds()) }) else {
+                guard let improved = try validate(elapsed: { elapsed(Numerics.monotonicSeconds()) }) else {
                     reason = .interrupted
                     break
                 }
-                state.elapsedSeconds = elapsed(Corpus.monotonicSeconds())
+                state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
                 try save(best: improved)
                 if c.patience > 0 && state.evalsWithoutImprovement >= c.patience { reason = .patience }
             }
@@ -198,23 +198,23 @@ public final class Trainer {
 
         // The end: validate (unless just done), save, score the test split once.
         if stop != .interrupted, valEvaluator != nil, state.lastEvalIteration != state.iteration {
-            guard let improved = try validate(elapsed: { elapsed(Corpus.monotonicSeconds()) }) else {
-                state.elapsedSeconds = elapsed(Corpus.monotonicSeconds())
+            guard let improved = try validate(elapsed: { elapsed(Numerics.monotonicSeconds()) }) else {
+                state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
                 try save(best: false)
                 summary.stopReason = .interrupted
                 return finish(summary)
             }
-            state.elapsedSeconds = elapsed(Corpus.monotonicSeconds())
+            state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
             try save(best: improved)
         } else {
-            state.elapsedSeconds = elapsed(Corpus.monotonicSeconds())
+            state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
             try save(best: false)
         }
         summary.val = lastValResult
         summary.bestValLoss = state.bestValLoss
         summary.bestIteration = state.bestIteration
         if stop != .interrupted {
-            let (test, which) = try scoreTest(elapsedMinutes: elapsed(Corpus.monotonicSeconds()) / 60)
+            let (test, which) = try scoreTest(elapsedMinutes: elapsed(Numerics.monotonicSeconds()) / 60)
             summary.test = test
             summary.testCheckpoint = which
         }

@@ -4,11 +4,14 @@ import ArgumentParser
 extension Gasa {
     static let allSubcommands: [ParsableCommand.Type] = [
         PrepareCommand.self,
+        TrainCommand.self,
+        SampleCommand.self,
+        CompareCommand.self,
+        PlotCommand.self,
+        InspectCommand.self,
         NormalizeCommand.self,
         TokenizeCommand.self,
         DetokenizeCommand.self,
-        InspectCommand.self,
-        TrainCommand.self,
-        PlotCommand.self,
+        BenchCommand.self,
     ]
 }

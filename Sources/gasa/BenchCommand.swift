@@ -1,0 +1,69 @@
+// `gasa bench model`: raw speed of the model's kernels on random tokens, without data loading:
+// training steps (forward + backward), evaluation and batch-1 sampling steps, plus peak memory.
+// The side-by-side comparison with PyTorch on the real corpus is tools/bench_train.sh.
+import ArgumentParser
+import Foundation
+import Model
+import Numerics
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the model's training, evaluation and sampling speed on random tokens.",
+        discussion: """
+        Examples:
+          gasa bench --layers 3 --rnn-size 300 --dropout 0.4 --vocab 1209      (char-rnn-korean's configuration)
+          gasa bench --layers 2 --rnn-size 128 --vocab 1209 --threads 1
+        """)
+
+    @Option(help: "LSTM layers.") var layers = 2
+    @Option(help: "Hidden units per layer.") var rnnSize = 128
+    @Option(help: "Embedding size (default: the rnn size).") var embeddingSize: Int?
+    @Option(help: "Dropout.") var dropout: Float = 0
+    @Option(help: "Vocabulary size.") var vocab = 1209
+    @Option(help: "Batch size B.") var batchSize = 50
+    @Option(help: "Steps per minibatch T.") var seqLength = 50
+    @Option(help: "Timed training iterations (after 3 untimed).") var iters = 20
+    @Option(help: "Sampling steps to time (batch 1, one thread).") var sampleSteps = 3000
+    @Option(help: "BLAS threads for training.") var threads = 2
+
+    func validate() throws {
+        guard layers >= 1, rnnSize >= 1, vocab >= 2, batchSize >= 1, seqLength >= 1, iters >= 1 else {
+            throw ValidationError("sizes and counts must be positive")
+        }
+    }
+
+    func run() throws {
+        let config = ModelConfig(vocabSize: vocab, embeddingSize: embeddingSize ?? rnnSize, hiddenSize: rnnSize,
+                                 layers: layers, dropout: dropout)
+        try config.validate()
+        BLAS.setThreads(threads)
+        var rng = RNG(seed: 1)
+        let model = LanguageModel(config: config, rng: &rng)
+        let B = batchSize, T = seqLength
+        let x = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(vocab)) }
+        let y = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(vocab)) }
+        let state = model.makeState(batch: B)
+        let ws = model.makeWorkspace(batch: B, steps: T)
+        for _ in 0..<3 { _ = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) }
+        var t0 = monotonicSeconds()
+        for _ in 0..<iters { _ = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) }
+        let train = Double(iters * B * T) / (monotonicSeconds() - t0)
+        let evalWS = model.makeWorkspace(batch: B, steps: min(T, 16), training: false)
+        t0 = monotonicSeconds()
+        for _ in 0..<max(1, iters / 2) { _ = model.evaluate(inputs: x, targets: y, steps: T, state: state, workspace: evalWS) }
+        let eval = Double(max(1, iters / 2) * B * T) / (monotonicSeconds() - t0)
+        BLAS.setThreads(1)
+        let one = model.makeState(batch: 1)
+        let stepWS = model.makeWorkspace(batch: 1, steps: 1, training: false)
+        var logits = [Float](repeating: 0, count: vocab)
+        t0 = monotonicSeconds()
+        for k in 0..<sampleSteps { model.step(token: x[k % x.count], state: one, workspace: stepWS, logits: &logits) }
+        let sample = Double(sampleSteps) / (monotonicSeconds() - t0)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print("config: \(layers) x \(rnnSize), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), batch \(B), seq \(T), \(config.parameterCount) parameters")
+        print(String(format: "train: %.0f tokens/s (%d threads)   eval: %.0f tokens/s   sample: %.0f tokens/s (batch 1, 1 thread)   peak RSS: %.1f MiB",
+                     train, threads, eval, sample, Double(usage.ru_maxrss) / 1024))
+    }
+}

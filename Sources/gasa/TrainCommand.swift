@@ -17,8 +17,9 @@ struct TrainCommand: ParsableCommand {
 
         Examples:
           gasa train prep --out run
-          gasa train prep --out run-big --layers 3 --rnn-size 300 --dropout 0.4 --max-minutes 60 --threads 2
-          gasa train prep --out run --optimizer rmsprop --learning-rate 2e-3 --lr-decay 0.97 --lr-decay-after 10
+          gasa train prep --out big --layers 3 --rnn-size 300 --dropout 0.4
+          gasa train prep --out run --max-minutes 60 --threads 2 --eval-every 200
+          gasa train prep --out run --optimizer rmsprop --lr-decay 0.97
           gasa train prep --resume run --max-iters 20000
           gasa train prep --out run2 --init-from run/best --learning-rate 5e-4
           gasa plot run

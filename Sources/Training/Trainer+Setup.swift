@@ -32,7 +32,7 @@ extension Trainer {
         var state = try TrainingState.load(directory: dir)
         let differing = Trainer.differences(o.config.fixedPart, state.config.fixedPart)
         guard differing.isEmpty else {
-            throw TrainingError.badOptions("--resume keeps the run's settings, but \(differing.joined(separator: ", ")) differ from \(dir)/\(TrainingState.fileName); "
+            throw TrainingError.badOptions("--resume keeps the run's settings; these do not match \(dir)/\(TrainingState.fileName): \(differing.joined(separator: ", ")); "
                                            + "drop those options or start a new run with --out")
         }
         guard meta.vocabChecksum == manifest.vocabChecksum, meta.vocabSize == manifest.vocabSize else {

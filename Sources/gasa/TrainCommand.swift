@@ -17,8 +17,9 @@ struct TrainCommand: ParsableCommand {
 
         Examples:
           gasa train prep --out run
-          gasa train prep --out run-big --layers 3 --rnn-size 300 --dropout 0.4 --max-minutes 60 --threads 2
-          gasa train prep --out run --optimizer rmsprop --learning-rate 2e-3 --lr-decay 0.97 --lr-decay-after 10
+          gasa train prep --out big --layers 3 --rnn-size 300 --dropout 0.4
+          gasa train prep --out run --max-minutes 60 --threads 2 --eval-every 200
+          gasa train prep --out run --optimizer rmsprop --lr-decay 0.97
           gasa train prep --resume run --max-iters 20000
           gasa train prep --out run2 --init-from run/best --learning-rate 5e-4
           gasa plot run
@@ -109,25 +110,14 @@ struct TrainCommand: ParsableCommand {
         var runDir = out ?? ""
         var preparedDir = prepared ?? ""
 
-        // The settings that shape what is computed; with --resume they come from the run and may not change.
-        let shaping: [(String, Any?)] = [("--layers", layers), ("--rnn-size", rnnSize), ("--embedding-size", embeddingSize),
-                                         ("--dropout", dropout), ("--optimizer", optimizer), ("--learning-rate", learningRate),
-                                         ("--lr-decay", lrDecay), ("--lr-decay-after", lrDecayAfter), ("--grad-clip", gradClip),
-                                         ("--seed", seed), ("--log-every", logEvery)]
         if let r = resume {
+            // The run's settings, with what is given here written over them; the Trainer refuses changes to
+            // anything but the stop conditions, threads and printing, naming what differs.
             runDir = r
             let dir = try Checkpoint.resolve(r, prefer: [Checkpoint.latest])
-            let state = try TrainingState.load(directory: dir)
-            config = state.config
+            config = try TrainingState.load(directory: dir).config
             if prepared == nil { preparedDir = try CheckpointMeta.load(directory: dir).preparedDirectory }
-            var c = config
-            apply(to: &c)
-            let changed = shaping.filter { $0.1 != nil }.map(\.0)
-            if c.fixedPart != config.fixedPart {
-                throw CLIError("--resume keeps the run's settings; \(changed.joined(separator: ", ")) differ from \(dir)/state.json "
-                               + "(drop them, or start a new run with --out)")
-            }
-            config = c
+            apply(to: &config)
         } else {
             if let from = initFrom {
                 // The model's shape comes from the checkpoint unless given (and then it must match).
@@ -138,7 +128,6 @@ struct TrainCommand: ParsableCommand {
             }
             apply(to: &config)
         }
-        if maxEpochs == nil && maxIters != nil && resume == nil { config.maxEpochs = 0 }
 
         var o = Trainer.Options(prepared: preparedDir, run: runDir)
         o.config = config

@@ -134,4 +134,29 @@ final class ShardStreamTests: XCTestCase {
         XCTAssertEqual(mbs.last!.targets.last!, ids[8 * L])
         XCTAssert(mbs.flatMap(\.inputs).contains { $0 > 65535 })
     }
+    func testLargeInputAcrossInternalPieceBoundaries() throws {
+        // Over a million UTF-16 units: prepare reads 1 MiB blocks, hands pass 1 runs of 256 Ki units and
+        // segments pass 2 in pieces of 1 Mi units. Counting and writing must see the same tokens:
+        // no <unk>, and every id where an independent tokenisation of the whole text puts it.
+        var rng = SeededGenerator(seed: 7)
+        let words = ["사랑은", "늘", "도망가", "ㅠㅠ", "눈물이", "love", "👨‍👩‍👧", "e\u{0301}", "愛情", "！", "\u{1112}\u{119E}", "1,234"]
+        var lines: [String] = []
+        var units = 0
+        while units < 1_150_000 {
+            let line = (0..<Int.random(in: 1...30, using: &rng)).map { _ in words.randomElement(using: &rng)! }.joined(separator: " ")
+            units += line.utf16.count + 1
+            lines.append(line)
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        for g in [Granularity.grapheme, .word] {
+            let dir = try makeTemporaryDirectory(self)
+            let (out, r) = try prepare(text, in: dir, options: options(g, batch: 1, steps: 4096, split: [0.5, 0.3, 0.2]))
+            XCTAssertEqual(r.unkTokens, 0, g.rawValue)
+            XCTAssertEqual(r.vocabSize, r.distinctTokens, g.rawValue)
+            let streams = try ["train", "val", "test"].map { try singleRowStream(out, $0) }
+            let reference = try referenceIDs(text, out)
+            XCTAssertEqual(streams.map(\.count).reduce(0, +), reference.count, g.rawValue)
+            XCTAssert(streams.flatMap { $0 } == reference, "\(g.rawValue): ids differ from the independent tokenisation")
+        }
+    }
 }

@@ -45,6 +45,17 @@ final class DedupSplitTests: XCTestCase {
         XCTAssertEqual(r2.text.dedupRemovedUnits, 0)
     }
 
+    func testDocumentsAreCountedByTheirContent() throws {
+        // Blank lines before the first document and runs of blank lines between documents are not documents.
+        let text = "\n\nA\nB\n\nC\n\n\nD\n"
+        let (out, r) = try prepared(text, splitBy: .document)
+        XCTAssertEqual(r.text.documents, 3)
+        XCTAssertEqual(try singleRowText(out, "train"), text, "the blank lines are kept as text")
+        let (_, d) = try prepared("\n\nA\n\nA\n\nB\n", dedup: .documents)
+        XCTAssertEqual(d.text.documents, 3)
+        XCTAssertEqual(d.text.dedupRemovedUnits, 1)
+    }
+
     func testInputWithoutTextIsAnError() throws {
         // Dedup keeps the first of repeats, so it never empties an input; an input of no characters
         // (nothing, or only a BOM) is refused, and so is one too short for a single training target.

@@ -26,6 +26,21 @@ final class ShardStreamTests: XCTestCase {
         }
     }
 
+    /// Characters each token of the whole text begins, found by tokenising one character at a time
+    /// (single-scalar granularities) or counting the scalars of each token (grapheme, word).
+    func referenceCharacters(_ text: String, _ g: Granularity) throws -> [Int] {
+        let p = try TextPipeline(granularity: g)
+        if !g.singleScalar { return try p.tokenize(text).map(\.count) }
+        var chars: [Int] = []
+        for c in scalars(of: try p.normalize(text)) {
+            let n = try p.segment(normalized: utf16Units([c])).count
+            chars += [1] + [Int](repeating: 0, count: n - 1)
+        }
+        return chars
+    }
+
+    func utf16Units(_ s: [UInt32]) -> [UInt16] { Array(string(of: s).utf16) }
+
     func checkStreams(_ g: Granularity, batch: Int, steps: Int, shardBytes: Int, lines: Int = 300,
                       file: StaticString = #filePath, line: UInt = #line) throws {
         let dir = try makeTemporaryDirectory(self)
@@ -38,8 +53,16 @@ final class ShardStreamTests: XCTestCase {
         XCTAssertEqual(report.tokens, all.count, file: file, line: line)
         XCTAssertEqual(m.splits.map(\.tokens).reduce(0, +), all.count, file: file, line: line)
 
+        let chars = try referenceCharacters(text, g)
+        XCTAssertEqual(chars.count, all.count, file: file, line: line)
         var start = 0
         for info in m.splits {
+            // Characters of the split, and those begun by its served targets (for bits per character).
+            XCTAssertEqual(chars[start..<(start + info.tokens)].reduce(0, +), info.characters, "\(info.name) characters", file: file, line: line)
+            if info.tokens >= 2 {
+                let served = chars[(start + 1)...(start + info.batchSize * info.streamLength)].reduce(0, +)
+                XCTAssertEqual(info.targetCharacters, served, "\(g.rawValue) \(info.name) target characters", file: file, line: line)
+            }
             // The split's tokens: the next info.tokens of the whole text, starting after a line end.
             let ids = Array(all[start..<(start + info.tokens)])
             if start > 0 && info.tokens > 0 { XCTAssertEqual(all[start - 1], newline, "\(info.name) starts at a line start", file: file, line: line) }

@@ -34,10 +34,10 @@ final class RoundTripTests: XCTestCase {
 
     /// Checks the round trip of `x` for one granularity and normal form; returns false on failure.
     @discardableResult
-    func checkRoundTrip(_ x: String, _ g: Granularity, _ n: Normalization, _ label: String,
+    func checkRoundTrip(_ x: String, _ g: Granularity, _ n: Normalization, _ label: String, keepCR: Bool = false,
                         file: StaticString = #filePath, line: UInt = #line) throws -> Bool {
         if g.recomposes && n == .none { return true }   // refused, see testLossyCombinationsAreRefused
-        let p = try TextPipeline(granularity: g, text: TextOptions(normalization: n))
+        let p = try TextPipeline(granularity: g, text: TextOptions(normalization: n, keepCR: keepCR))
         let normalized = try p.normalize(bytes: Array(x.utf8), name: "<test>")
         let expected = Array(String(decoding: normalized, as: UTF16.self).unicodeScalars.map(\.value))
         let pieces = try p.segment(normalized: normalized)
@@ -61,9 +61,15 @@ final class RoundTripTests: XCTestCase {
     func testTrickyInputsRoundTripAtEveryGranularity() throws {
         for (label, x) in Self.tricky {
             for g in Granularity.allCases {
-                for n in Self.normalizations { try checkRoundTrip(x, g, n, label) }
+                for n in Self.normalizations {
+                    try checkRoundTrip(x, g, n, label)
+                    try checkRoundTrip(x, g, n, label + " (--keep-cr)", keepCR: true)
+                }
             }
         }
+        // With --keep-cr, CR LF is one grapheme cluster.
+        XCTAssertEqual(try TextPipeline(granularity: .grapheme, text: TextOptions(keepCR: true)).tokenize("a\r\nb"),
+                       [[0x61], [0x0D, 0x0A], [0x62]])
     }
 
     func testNormalizationNoneKeepsScalarsExactly() throws {

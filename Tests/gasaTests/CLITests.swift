@@ -213,4 +213,27 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssert(missing.stderr.contains("not a prepared folder"), missing.stderr)
     }
+    func testDirectoryInputsAreWalkedInPathOrderWithoutHiddenFiles() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/songs/sub", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: dir + "/songs/.git", withIntermediateDirectories: true)
+        for (name, text) in [("b.txt", "둘째 노래\n"), ("a.txt", "첫 노래\n"), ("sub/c.txt", "셋째\n"),
+                             (".hidden.txt", "Z\n"), (".git/config", "Q\n")] {
+            try Data(String(repeating: text, count: 30).utf8).write(to: URL(fileURLWithPath: dir + "/songs/" + name))
+        }
+        let r = try gasa("prepare", "songs", "--out", "prep", "--quiet", "--split", "1,0,0")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let m = try Manifest.load(directory: dir + "/prep")
+        XCTAssertEqual(m.inputs, ["songs/a.txt", "songs/b.txt", "songs/sub/c.txt"])
+        let v = try Vocabulary.load(path: dir + "/prep/vocab.json")
+        XCTAssertNil(v.id(single: 0x5A), "hidden files are skipped")
+        XCTAssertNil(v.id(single: 0x51), "hidden folders are skipped")
+        try fm.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: true)
+        let e = try gasa("prepare", "empty", "--out", "prep2")
+        XCTAssertNotEqual(e.status, 0)
+        XCTAssert(e.stderr.contains("empty: the directory holds no files"), e.stderr)
+        let missing = try gasa("prepare", "nothing.txt", "--out", "prep3")
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssert(missing.stderr.contains("nothing.txt: no such file or directory"), missing.stderr)
+    }
 }

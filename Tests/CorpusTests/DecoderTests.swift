@@ -188,4 +188,15 @@ final class DecoderTests: XCTestCase {
         let p = try TextPipeline(granularity: .char, text: TextOptions(invalid: .replace))
         XCTAssertEqual(try p.normalize(bytes: input, name: "x"), Array("a\u{FFFD}b\u{FFFD}c\u{FFFD}\u{FFFD}\u{FFFD}d\nmore text\n".utf16))
     }
+    func testSeveralFilesEachDropTheirBOMAndEndALine() throws {
+        let dir = try makeTemporaryDirectory(self)
+        try writeFile(dir + "/1.txt", [0xEF, 0xBB, 0xBF] + Array("첫 줄\r\n끝 없음".utf8))
+        try writeFile(dir + "/2.txt", [0xEF, 0xBB, 0xBF] + Array("둘\r".utf8))
+        let p = try Preparer(options: options(.char, batch: 1, steps: 4, split: [1, 0, 0]), inputs: [dir + "/1.txt", dir + "/2.txt"])
+        p.showProgress = false
+        let r = try p.run(output: dir + "/prep", force: false)
+        XCTAssertEqual(try singleRowText(dir + "/prep", "train"), "첫 줄\n끝 없음\n둘\n")
+        XCTAssertEqual(r.text.files, 2)
+        XCTAssertEqual(r.inputBytes, 3 + 19 + 3 + 4)
+    }
 }

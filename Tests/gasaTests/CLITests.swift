@@ -135,6 +135,11 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(s.status, 0)
         XCTAssert(s.stderr.contains("<stdin>: line 2, byte offset \(first.count + 2)"), s.stderr)
         XCTAssertEqual(try entries(dir), ["bad.txt"])
+        // Several granularities: still nothing written.
+        let m = try gasa("prepare", "bad.txt", "--out", "prep", "--granularity", "char,jamo")
+        XCTAssertNotEqual(m.status, 0)
+        XCTAssert(m.stderr.contains("bad.txt: line 2, byte offset \(first.count + 2)"), m.stderr)
+        XCTAssertEqual(try entries(dir), ["bad.txt"])
         // And from tokenize; --invalid replace goes on.
         let t = try run(["tokenize"], stdin: bytes)
         XCTAssertNotEqual(t.status, 0)
@@ -142,6 +147,18 @@ final class CLITests: XCTestCase {
         let t2 = try run(["tokenize", "--invalid", "replace"], stdin: bytes)
         XCTAssertEqual(t2.status, 0, t2.stderr)
         XCTAssert(t2.stdout.hasSuffix("a b \u{FFFD} ( \\n\n"), t2.stdout)
+    }
+
+    func testRefusedCombinationWritesNothing() throws {
+        try writeCorpus()
+        // char would be fine with --normalization none, jamo is not: refused before char is written.
+        let r = try gasa("prepare", "corpus.txt", "--out", "prep", "--granularity", "char,jamo", "--normalization", "none")
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssert(r.stderr.contains("--granularity jamo needs normalisation"), r.stderr)
+        XCTAssertEqual(try entries(dir), ["corpus.txt"])
+        let one = try gasa("prepare", "corpus.txt", "--out", "prep", "--granularity", "coda", "--normalization", "none")
+        XCTAssertNotEqual(one.status, 0)
+        XCTAssertEqual(try entries(dir), ["corpus.txt"])
     }
 
     func testTokenizeJamo() throws {

@@ -41,6 +41,6 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Corpus"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Model", "Numerics", "Corpus"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "gasaTests", dependencies: ["Corpus"]),
+        .testTarget(name: "gasaTests", dependencies: ["Corpus", "gasa"]),
     ]
 )

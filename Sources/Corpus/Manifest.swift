@@ -81,6 +81,16 @@ public struct Manifest: Codable, Sendable {
         guard hex32(CRC32.checksum(vocabBytes)) == m.vocabChecksum else {
             throw CorpusError.corruptFile(path: vocabPath, problem: "checksum does not match the manifest (the file was changed or is corrupt)")
         }
+        // The checksum only proves vocab.json is the file the manifest was written with, not that the
+        // manifest's own description of it is right: a wrong size would size the model's embedding wrongly.
+        let vocab = try Vocabulary.decode(vocabBytes, path: vocabPath)
+        guard vocab.count == m.vocabSize else {
+            throw bad("vocab_size is \(m.vocabSize), but the vocabulary \(m.vocabFile) holds \(vocab.count) tokens")
+        }
+        guard vocab.granularity.rawValue == m.granularity, vocab.normalization.rawValue == m.normalization else {
+            throw bad("granularity/normalisation \(m.granularity)/\(m.normalization) do not match the vocabulary's "
+                      + "\(vocab.granularity.rawValue)/\(vocab.normalization.rawValue)")
+        }
         for s in m.splits {
             guard s.batchSize > 0 || s.minibatches == 0 else { throw bad("split \(s.name): batch size must be positive") }
             var next = 0

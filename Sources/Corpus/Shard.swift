@@ -50,6 +50,11 @@ public enum ShardFormat {
             guard headerCRC == CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<36])) else {
                 throw bad("header checksum mismatch (the file is corrupt)")
             }
+            // The reserved bytes are outside the header checksum: check them too, so that any
+            // damage to the header is an error.
+            guard bytes[40..<ShardFormat.headerSize].allSatisfy({ $0 == 0 }) else {
+                throw bad("reserved header bytes 40..<64 are not zero (the file is corrupt)")
+            }
             guard f[0] == 2 || f[0] == 4 else { throw bad("token size \(f[0]) bytes; expected 2 or 4") }
             guard f[1] > 0, f[2] > 0, f[3] > 0, f[1] <= 1 << 16, f[2] <= 1 << 20 else {
                 throw bad("implausible shape B=\(f[1]) T=\(f[2]) count=\(f[3])")

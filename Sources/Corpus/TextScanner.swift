@@ -150,7 +150,8 @@ struct TextScanner {
 
     private mutating func endDocument(_ s: inout ScanState, _ st: inout TextStats) throws {
         guard documentMode, !s.document.isEmpty else { return }
-        st.documents += 1
+        // Separator lines before the first document form a block of their own: text, not a document.
+        if s.documentContentLines > 0 { st.documents += 1 }
         let doc = s.document
         let candidate = dedup == .documents && s.documentContentLines > 0
         try doc.withUnsafeBufferPointer { try unit($0, candidate: candidate, hashValue: s.documentHash, &s, &st) }

@@ -89,12 +89,20 @@ struct PrepareCommand: ParsableCommand {
 
     func run() throws {
         let gs = try granularities()
+        // Refused combinations are refused before anything is written, not after the first subfolder.
+        for g in gs { try checkLossless(granularity: g, normalization: textOptions.normalization) }
         let (paths, names) = try expandInputs(inputs)
         defer { for p in names.keys { try? FileManager.default.removeItem(atPath: p) } }
+        // With several granularities, a failure removes the folder this run created, so that an error
+        // leaves nothing behind (and a second try needs no --force).
+        var created: String? = nil
+        var finished = false
+        defer { if !finished, let c = created { try? FileManager.default.removeItem(atPath: c) } }
         if gs.count > 1 {
             if FileManager.default.fileExists(atPath: out) && !force {
                 throw CLIError("\(out) already exists; choose another --out or add --force to replace it")
             }
+            if !FileManager.default.fileExists(atPath: out) { created = out }
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         }
         var reports: [PrepareReport] = []
@@ -119,6 +127,7 @@ struct PrepareCommand: ParsableCommand {
             reports.append(r)
             if !quiet && gs.count == 1 { print(describe(r)) }
         }
+        finished = true
         if !quiet && gs.count > 1 {
             print(compareTable(reports))
         }

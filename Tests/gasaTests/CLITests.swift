@@ -1,0 +1,256 @@
+// End-to-end tests of the gasa command line: the built binary is run as a user would run it, and
+// its exit status, output and files are checked. The test target depends on the gasa executable so
+// that building the tests builds the binary too.
+import Corpus
+import Foundation
+import XCTest
+
+final class CLITests: XCTestCase {
+    /// The gasa binary: $GASA_BINARY, else beside the test bundle (both are build products of the
+    /// same configuration), else the package's debug build folder.
+    static let binary: String? = {
+        if let env = ProcessInfo.processInfo.environment["GASA_BINARY"] { return env }
+        let bundle = Bundle(for: CLITests.self).bundleURL
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dirs = [bundle.pathExtension == "xctest" ? bundle.deletingLastPathComponent() : bundle,
+                    Bundle.main.bundleURL, root.appendingPathComponent(".build/debug")]
+        return dirs.map { $0.appendingPathComponent("gasa").path }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    struct MissingBinary: Error, CustomStringConvertible {
+        var description: String { "gasa binary not found beside the test bundle; build it (swift build --build-tests) or set GASA_BINARY" }
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    var dir = ""
+
+    override func setUpWithError() throws {
+        guard Self.binary != nil else {
+            throw MissingBinary()
+        }
+        dir = NSTemporaryDirectory() + "gasa-cli-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { [dir] in try? FileManager.default.removeItem(atPath: dir) }
+    }
+
+    /// Runs gasa with `arguments` in the test's folder, feeding `stdin`.
+    func run(_ arguments: [String], stdin: [UInt8] = []) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.binary))
+        p.arguments = arguments
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        // Files rather than pipes: nothing can block on a full pipe buffer. Kept outside the test's
+        // folder so that they never show up in listings of it.
+        let scratch = NSTemporaryDirectory() + "gasa-cli-io-\(UUID().uuidString)"
+        let names = ["stdin", "stdout", "stderr"].map { scratch + "." + $0 }
+        FileManager.default.createFile(atPath: names[0], contents: Data(stdin))
+        FileManager.default.createFile(atPath: names[1], contents: nil)
+        FileManager.default.createFile(atPath: names[2], contents: nil)
+        defer { for n in names { try? FileManager.default.removeItem(atPath: n) } }
+        p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: names[0]))
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: names[1]))
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: names[2]))
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit, "gasa \(arguments) crashed")
+        func text(_ path: String) throws -> String { String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self) }
+        return Result(status: p.terminationStatus, stdout: try text(names[1]), stderr: try text(names[2]))
+    }
+
+    @discardableResult
+    func gasa(_ arguments: String..., stdin: String = "") throws -> Result { try run(arguments, stdin: Array(stdin.utf8)) }
+
+    func entries(_ path: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+    }
+
+    /// Writes a small corpus to corpus.txt and returns its text.
+    @discardableResult
+    func writeCorpus(lines: Int = 300) throws -> String {
+        let text = (0..<lines).map { "사랑은 늘 도망가 ㅠㅠ \($0) 👍🏽" }.joined(separator: "\n") + "\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/corpus.txt"))
+        return text
+    }
+
+    func testPrepareWritesAPreparedFolder() throws {
+        let text = try writeCorpus()
+        let r = try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "10")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(r.stdout.contains("Prepared prep (char, nfc)"), r.stdout)
+        let files = try entries(dir + "/prep")
+        for f in ["manifest.json", "vocab.json", "report.json", "train-00000.bin", "val-00000.bin", "test-00000.bin"] {
+            XCTAssert(files.contains(f), "\(f) missing from \(files)")
+        }
+        XCTAssertFalse(files.contains { $0.contains(".tmp") }, "scratch files left: \(files)")
+        let m = try Manifest.load(directory: dir + "/prep")
+        try m.verifyShards(directory: dir + "/prep")
+        XCTAssertEqual([m.granularity, m.normalization], ["char", "nfc"])
+        XCTAssertEqual(m.batchSize, 4)
+        XCTAssertEqual(m.seqLength, 10)
+        let report = try gasaJSONDecoder().decode(PrepareReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/prep/report.json")))
+        XCTAssertEqual(report.characters, text.unicodeScalars.count)
+        XCTAssertEqual(report.vocabSize, m.vocabSize)
+        XCTAssertEqual(try Vocabulary.load(path: dir + "/prep/vocab.json").count, m.vocabSize)
+        // --quiet prints nothing; several granularities go to subfolders.
+        let q = try gasa("prepare", "corpus.txt", "--out", "multi", "--granularity", "char,jamo", "--quiet")
+        XCTAssertEqual(q.status, 0, q.stderr)
+        XCTAssertEqual(q.stdout, "")
+        XCTAssertEqual(try entries(dir + "/multi"), ["char", "jamo"])
+        XCTAssertEqual(try Manifest.load(directory: dir + "/multi/jamo").granularity, "jamo")
+    }
+
+    func testPrepareRefusesAnExistingFolderWithoutForce() throws {
+        try writeCorpus()
+        try FileManager.default.createDirectory(atPath: dir + "/prep", withIntermediateDirectories: false)
+        FileManager.default.createFile(atPath: dir + "/prep/keep.txt", contents: Data("mine".utf8))
+        let r = try gasa("prepare", "corpus.txt", "--out", "prep")
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssert(r.stderr.contains("prep already exists") && r.stderr.contains("--force"), r.stderr)
+        XCTAssertEqual(try entries(dir + "/prep"), ["keep.txt"], "the existing folder is left alone")
+        let f = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
+        XCTAssertEqual(f.status, 0, f.stderr)
+        XCTAssertFalse(try entries(dir + "/prep").contains("keep.txt"))
+        XCTAssertNoThrow(try Manifest.load(directory: dir + "/prep"))
+        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("prep") }, ["prep"], "no .tmp or .old folders left")
+    }
+
+    func testBadUTF8IsAOneLineErrorAndWritesNothing() throws {
+        // The invalid byte 0xC3 0x28 (a lead byte without its continuation) is the third byte of line 2.
+        let first = Array("사랑은 ㅠㅠ\n".utf8)
+        let bytes = first + Array("ab".utf8) + [0xC3, 0x28] + Array("\n".utf8)
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/bad.txt"))
+        let r = try gasa("prepare", "bad.txt", "--out", "prep")
+        XCTAssertNotEqual(r.status, 0)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, r.stderr)
+        XCTAssert(r.stderr.contains("bad.txt: line 2, byte offset \(first.count + 2): invalid UTF-8"), r.stderr)
+        XCTAssertEqual(try entries(dir), ["bad.txt"], "nothing is written")
+        // The same from standard input is named <stdin>.
+        let s = try run(["prepare", "-", "--out", "prep"], stdin: bytes)
+        XCTAssertNotEqual(s.status, 0)
+        XCTAssert(s.stderr.contains("<stdin>: line 2, byte offset \(first.count + 2)"), s.stderr)
+        XCTAssertEqual(try entries(dir), ["bad.txt"])
+        // Several granularities: still nothing written.
+        let m = try gasa("prepare", "bad.txt", "--out", "prep", "--granularity", "char,jamo")
+        XCTAssertNotEqual(m.status, 0)
+        XCTAssert(m.stderr.contains("bad.txt: line 2, byte offset \(first.count + 2)"), m.stderr)
+        XCTAssertEqual(try entries(dir), ["bad.txt"])
+        // And from tokenize; --invalid replace goes on.
+        let t = try run(["tokenize"], stdin: bytes)
+        XCTAssertNotEqual(t.status, 0)
+        XCTAssert(t.stderr.contains("<stdin>: line 2, byte offset \(first.count + 2)"), t.stderr)
+        let t2 = try run(["tokenize", "--invalid", "replace"], stdin: bytes)
+        XCTAssertEqual(t2.status, 0, t2.stderr)
+        XCTAssert(t2.stdout.hasSuffix("a b \u{FFFD} ( \\n\n"), t2.stdout)
+    }
+
+    func testRefusedCombinationWritesNothing() throws {
+        try writeCorpus()
+        // char would be fine with --normalization none, jamo is not: refused before char is written.
+        let r = try gasa("prepare", "corpus.txt", "--out", "prep", "--granularity", "char,jamo", "--normalization", "none")
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssert(r.stderr.contains("--granularity jamo needs normalisation"), r.stderr)
+        XCTAssertEqual(try entries(dir), ["corpus.txt"])
+        let one = try gasa("prepare", "corpus.txt", "--out", "prep", "--granularity", "coda", "--normalization", "none")
+        XCTAssertNotEqual(one.status, 0)
+        XCTAssertEqual(try entries(dir), ["corpus.txt"])
+    }
+
+    func testTokenizeJamo() throws {
+        let r = try gasa("tokenize", "--granularity", "jamo", stdin: "사랑은 ㅠㅠ\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // Syllables become conjoining jamo; compatibility jamo ㅠ stay as they are under NFC.
+        XCTAssertEqual(r.stdout.unicodeScalars.map(\.value),
+                       "\u{1109} \u{1161} \u{1105} \u{1161} \u{11BC} \u{110B} \u{1173} \u{11AB} ␣ \u{3160} \u{3160} \\n\n".unicodeScalars.map(\.value))
+        let c = try gasa("tokenize", "--granularity", "coda", stdin: "사랑은\n")
+        XCTAssertEqual(c.stdout.unicodeScalars.map(\.value), "사 라 \u{11BC} 으 \u{11AB} \\n\n".unicodeScalars.map(\.value))
+        let n = try gasa("normalize", "--normalization", "nfkc", stdin: "ㄱㅏ ㅋㅋ\r\n")
+        XCTAssertEqual(n.stdout.unicodeScalars.map(\.value), [0xAC00, 0x20, 0x110F, 0x110F, 0x0A])
+        let refused = try gasa("tokenize", "--granularity", "jamo", "--normalization", "none", stdin: "가\n")
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssert(refused.stderr.contains("--normalization nfc"), refused.stderr)
+    }
+
+    func testIdsRoundTripThroughDetokenize() throws {
+        for g in ["char", "jamo", "coda", "grapheme", "word"] {
+            let text = "사랑은 늘 도망가 ㅠㅠ 👍🏽 e\u{0301}\n\u{1100}\u{1161}\u{11A8} 愛！\n"
+            let corpus = String(repeating: text, count: 20)
+            try Data(corpus.utf8).write(to: URL(fileURLWithPath: dir + "/c-\(g).txt"))
+            let p = try gasa("prepare", "c-\(g).txt", "--out", "p-\(g)", "--granularity", g, "--quiet", "--batch-size", "2")
+            XCTAssertEqual(p.status, 0, p.stderr)
+            let ids = try gasa("tokenize", "--ids", "--vocab", "p-\(g)/vocab.json", stdin: text)
+            XCTAssertEqual(ids.status, 0, ids.stderr)
+            XCTAssertEqual(ids.stdout.split(separator: "\n").count, 2, "one output line per input line")
+            XCTAssert(ids.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).allSatisfy { Int($0) != nil }, ids.stdout)
+            let back = try gasa("detokenize", "--vocab", "p-\(g)/vocab.json", stdin: ids.stdout)
+            XCTAssertEqual(back.status, 0, back.stderr)
+            let normalized = try TextPipeline(granularity: .char).normalize(text)
+            XCTAssertEqual(back.stdout.unicodeScalars.map(\.value), normalized.unicodeScalars.map(\.value), g)
+        }
+        // A character the vocabulary never saw, with no <unk> to stand for it.
+        let unknown = try gasa("tokenize", "--ids", "--vocab", "p-char/vocab.json", stdin: "사랑 X\n")
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssert(unknown.stderr.contains("no id for: 'X'"), unknown.stderr)
+        let badID = try gasa("detokenize", "--vocab", "p-char/vocab.json", stdin: "1 2 99999\n")
+        XCTAssertNotEqual(badID.status, 0)
+        XCTAssert(badID.stderr.contains("word 3 ('99999') is not an id"), badID.stderr)
+    }
+
+    func testInspectVerifiesAndCatchesACorruptShard() throws {
+        try writeCorpus()
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--quiet", "--batch-size", "4").status, 0)
+        let good = try gasa("inspect", "prep")
+        XCTAssertEqual(good.status, 0, good.stderr)
+        let shards = try Manifest.load(directory: dir + "/prep").splits.reduce(0) { $0 + $1.shards.count }
+        XCTAssert(good.stdout.contains("verified \(shards) shard(s)"), good.stdout)
+        XCTAssert(good.stdout.contains("char, nfc"), good.stdout)
+        // One flipped byte in the middle of the val shard's payload.
+        let path = dir + "/prep/val-00000.bin"
+        var b = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        b[64 + (b.count - 64) / 2] ^= 0x01
+        try Data(b).write(to: URL(fileURLWithPath: path))
+        let bad = try gasa("inspect", "prep")
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssert(bad.stderr.contains("val-00000.bin: payload checksum mismatch"), bad.stderr)
+        // A vocabulary changed behind the manifest's back.
+        b[64 + (b.count - 64) / 2] ^= 0x01
+        try Data(b).write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(try gasa("inspect", "prep").status, 0)
+        let vocab = dir + "/prep/vocab.json"
+        try (try String(contentsOfFile: vocab, encoding: .utf8) + " ").write(toFile: vocab, atomically: true, encoding: .utf8)
+        let v = try gasa("inspect", "prep")
+        XCTAssertNotEqual(v.status, 0)
+        XCTAssert(v.stderr.contains("vocab.json: checksum does not match the manifest"), v.stderr)
+        let missing = try gasa("inspect", "nowhere")
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssert(missing.stderr.contains("not a prepared folder"), missing.stderr)
+    }
+    func testDirectoryInputsAreWalkedInPathOrderWithoutHiddenFiles() throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/songs/sub", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: dir + "/songs/.git", withIntermediateDirectories: true)
+        for (name, text) in [("b.txt", "둘째 노래\n"), ("a.txt", "첫 노래\n"), ("sub/c.txt", "셋째\n"),
+                             (".hidden.txt", "Z\n"), (".git/config", "Q\n")] {
+            try Data(String(repeating: text, count: 30).utf8).write(to: URL(fileURLWithPath: dir + "/songs/" + name))
+        }
+        let r = try gasa("prepare", "songs", "--out", "prep", "--quiet", "--split", "1,0,0")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let m = try Manifest.load(directory: dir + "/prep")
+        XCTAssertEqual(m.inputs, ["songs/a.txt", "songs/b.txt", "songs/sub/c.txt"])
+        let v = try Vocabulary.load(path: dir + "/prep/vocab.json")
+        XCTAssertNil(v.id(single: 0x5A), "hidden files are skipped")
+        XCTAssertNil(v.id(single: 0x51), "hidden folders are skipped")
+        try fm.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: true)
+        let e = try gasa("prepare", "empty", "--out", "prep2")
+        XCTAssertNotEqual(e.status, 0)
+        XCTAssert(e.stderr.contains("empty: the directory holds no files"), e.stderr)
+        let missing = try gasa("prepare", "nothing.txt", "--out", "prep3")
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssert(missing.stderr.contains("nothing.txt: no such file or directory"), missing.stderr)
+    }
+}

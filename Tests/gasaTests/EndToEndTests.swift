@@ -16,14 +16,17 @@ final class EndToEndTests: XCTestCase {
     struct Output { var status: Int32; var stdout: String; var stderr: String }
 
     @discardableResult
-    func gasa(_ args: String...) throws -> Output {
+    func gasa(_ args: String...) throws -> Output { try gasa(args) }
+
+    @discardableResult
+    func gasa(_ args: [String]) throws -> Output {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLITests.binary!)
         p.arguments = args
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         let out = dir + "/.stdout-\(UUID().uuidString)", err = dir + "/.stderr-\(UUID().uuidString)"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: err) }
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))

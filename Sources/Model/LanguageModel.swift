@@ -162,16 +162,13 @@ public final class LanguageModel {
         let B = ws.batch, H = config.hiddenSize, V = config.vocabSize, N = B * T
         let top = output(config.layers - 1, ws: ws, dropout: config.dropout > 0 ? config.dropout : nil)
         let p = UnsafePointer(params.pointer), g = grads.pointer
-        let w = p + headWOffset, bias = p + headBOffset
+        let w = p + headWOffset
         let scale = 1 / Float(N)
         var total = 0.0
         var r0 = 0
         while r0 < N {
             let rows = min(ws.headRows, N - r0)
-            let logits = ws.logits.pointer
-            for r in 0..<rows { (logits + r * V).update(from: bias, count: V) }
-            BLAS.gemm(transA: false, transB: true, m: rows, n: V, k: H, a: top + r0 * H, lda: H, b: w, ldb: H,
-                      beta: 1, c: logits, ldc: V)
+            let logits = headLogits(rows: rows, top: top + r0 * H, ws: ws)
             total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: ws.targets + r0,
                                                gradScale: scale)
             let first = r0 == 0
@@ -186,21 +183,27 @@ public final class LanguageModel {
         return total
     }
 
+    /// Logits (rows, V) = top (rows, H) W_head^T + b_head, into the workspace's chunk buffer.
+    private func headLogits(rows: Int, top: UnsafePointer<Float>, ws: Workspace) -> UnsafeMutablePointer<Float> {
+        let H = config.hiddenSize, V = config.vocabSize
+        let p = UnsafePointer(params.pointer)
+        let logits = ws.logits.pointer
+        for r in 0..<rows { (logits + r * V).update(from: p + headBOffset, count: V) }
+        BLAS.gemm(transA: false, transB: true, m: rows, n: V, k: H, a: top, lda: H, b: p + headWOffset, ldb: H,
+                  beta: 1, c: logits, ldc: V)
+        return logits
+    }
+
     /// Loss only (evaluation): rowLoss[b*rowStride + from + t] receives each target's loss when given.
     private func headLoss(steps T: Int, ws: Workspace, rowLoss: UnsafeMutablePointer<Float>?,
                           rowStride: Int, from s0: Int) -> Double {
         let B = ws.batch, H = config.hiddenSize, V = config.vocabSize, N = B * T
         let top = output(config.layers - 1, ws: ws, dropout: nil)
-        let p = UnsafePointer(params.pointer)
-        let w = p + headWOffset, bias = p + headBOffset
         var total = 0.0
         var r0 = 0
         while r0 < N {
             let rows = min(ws.headRows, N - r0)
-            let logits = ws.logits.pointer
-            for r in 0..<rows { (logits + r * V).update(from: bias, count: V) }
-            BLAS.gemm(transA: false, transB: true, m: rows, n: V, k: H, a: top + r0 * H, lda: H, b: w, ldb: H,
-                      beta: 1, c: logits, ldc: V)
+            let logits = headLogits(rows: rows, top: top + r0 * H, ws: ws)
             if let rowLoss {
                 // Rows are time-major; the caller's layout is [b*rowStride + t].
                 let chunk = ws.rowLoss.pointer

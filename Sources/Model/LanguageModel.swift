@@ -2,6 +2,7 @@
 // layer's output when training) -> Linear (H -> V) -> softmax cross-entropy, with hand-written
 // forward and backward passes over one flat parameter buffer (see ModelConfig for its layout).
 // It knows nothing of files, optimisers or data order: callers pass token ids and a carried state.
+import Dispatch
 import Numerics
 
 public final class LanguageModel {
@@ -56,8 +57,10 @@ public final class LanguageModel {
         RecurrentState(layers: config.layers, batch: batch, hidden: config.hiddenSize)
     }
 
-    public func makeWorkspace(batch: Int, steps: Int, training: Bool = true) -> Workspace {
-        Workspace(config: config, batch: batch, steps: steps, training: training)
+    /// `replicas` > 1 (training only) splits the batch's rows over that many threads (data parallel);
+    /// each thread should then call BLAS single-threaded.
+    public func makeWorkspace(batch: Int, steps: Int, training: Bool = true, replicas: Int = 1) -> Workspace {
+        Workspace(config: config, batch: batch, steps: steps, training: training, replicas: training ? replicas : 1)
     }
 
     // MARK: - Training and evaluation
@@ -70,10 +73,47 @@ public final class LanguageModel {
                           state: RecurrentState, workspace ws: Workspace, rng: inout RNG) -> Double {
         precondition(ws.training, "trainStep needs a training workspace")
         precondition(steps >= 1 && steps <= ws.steps && state.batch == ws.batch)
+        let scale = 1 / Float(ws.batch * steps)
+        if ws.replicas.isEmpty {
+            return trainRows(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng,
+                             grads: grads.pointer, scale: scale)
+        }
+        // Data parallel: each replica takes a block of rows on its own thread with its own workspace, state,
+        // dropout stream and gradient buffer; the gradients are summed. Deterministic for a given replica count.
+        let H = config.hiddenSize, L = config.layers
+        for r in ws.replicas { r.seed = rng.next() }
+        DispatchQueue.concurrentPerform(iterations: ws.replicas.count) { i in
+            let r = ws.replicas[i]
+            let b0 = r.rows.lowerBound, nb = r.rows.count
+            r.inputs.update(from: inputs + b0 * steps, count: nb * steps)
+            r.targets.update(from: targets + b0 * steps, count: nb * steps)
+            for l in 0..<L {
+                r.state.h(l).update(from: state.h(l) + b0 * H, count: nb * H)
+                r.state.c(l).update(from: state.c(l) + b0 * H, count: nb * H)
+            }
+            var local = RNG(seed: r.seed)
+            r.loss = trainRows(inputs: r.inputs, targets: r.targets, steps: steps, state: r.state, ws: r.workspace,
+                               rng: &local, grads: i == 0 ? grads.pointer : r.grads.pointer, scale: scale)
+            for l in 0..<L {
+                (state.h(l) + b0 * H).update(from: r.state.h(l), count: nb * H)
+                (state.c(l) + b0 * H).update(from: r.state.c(l), count: nb * H)
+            }
+        }
+        var total = ws.replicas[0].loss
+        for r in ws.replicas.dropFirst() {
+            BLAS.axpy(config.parameterCount, 1, r.grads.pointer, grads.pointer)
+            total += r.loss
+        }
+        return total
+    }
+
+    /// Forward, loss and backward of B rows; gradients (already scaled by `scale` per target) go to `g`.
+    private func trainRows(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int, state: RecurrentState,
+                           ws: Workspace, rng: inout RNG, grads g: UnsafeMutablePointer<Float>, scale: Float) -> Double {
         gather(inputs: inputs, targets: targets, rowStride: steps, from: 0, steps: steps, ws: ws)
         forward(steps: steps, state: state, ws: ws, dropout: config.dropout > 0 ? config.dropout : nil, rng: &rng)
-        let loss = headForwardBackward(steps: steps, ws: ws)
-        backward(steps: steps, ws: ws)
+        let loss = headForwardBackward(steps: steps, ws: ws, grads: g, scale: scale)
+        backward(steps: steps, ws: ws, grads: g)
         return loss
     }
 
@@ -158,12 +198,10 @@ public final class LanguageModel {
 
     /// The head over the top layer's output in chunks of whole steps: logits, softmax cross-entropy and,
     /// for training, the head's gradients and dL/d(top output) into ws.dA.
-    private func headForwardBackward(steps T: Int, ws: Workspace) -> Double {
+    private func headForwardBackward(steps T: Int, ws: Workspace, grads g: UnsafeMutablePointer<Float>, scale: Float) -> Double {
         let B = ws.batch, H = config.hiddenSize, V = config.vocabSize, N = B * T
         let top = output(config.layers - 1, ws: ws, dropout: config.dropout > 0 ? config.dropout : nil)
-        let p = UnsafePointer(params.pointer), g = grads.pointer
-        let w = p + headWOffset
-        let scale = 1 / Float(N)
+        let w = UnsafePointer(params.pointer) + headWOffset
         var total = 0.0
         var r0 = 0
         while r0 < N {
@@ -220,9 +258,9 @@ public final class LanguageModel {
     }
 
     /// Backward through the dropout masks and the LSTM layers into the embedding; dL/d(top output) is in ws.dA.
-    private func backward(steps T: Int, ws: Workspace) {
+    private func backward(steps T: Int, ws: Workspace, grads g: UnsafeMutablePointer<Float>) {
         let B = ws.batch, H = config.hiddenSize, E = config.embeddingSize, N = B * T
-        let p = UnsafePointer(params.pointer), g = grads.pointer
+        let p = UnsafePointer(params.pointer)
         let hasDropout = config.dropout > 0
         let scale = hasDropout ? 1 / (1 - config.dropout) : 1
         var dOut = ws.dA.pointer, dIn = ws.dB.pointer

@@ -29,17 +29,33 @@ public final class Workspace {
     let tokens: UnsafeMutablePointer<Int32>    // (N) time-major inputs
     let targets: UnsafeMutablePointer<Int32>   // (N) time-major targets
 
-    public init(config: ModelConfig, batch: Int, steps: Int, training: Bool = true) {
+    let replicas: [Replica]          // data-parallel parts (empty: this workspace does the work itself)
+
+    public init(config: ModelConfig, batch: Int, steps: Int, training: Bool = true, replicas: Int = 1) {
         precondition(batch >= 1 && steps >= 1)
         self.batch = batch
         self.steps = steps
         self.training = training
-        let H = config.hiddenSize, E = config.embeddingSize, V = config.vocabSize, L = config.layers
-        let N = batch * steps
+        let parts = min(max(1, replicas), batch)
+        if parts > 1 {
+            var list: [Replica] = []
+            var b0 = 0
+            for i in 0..<parts {
+                let nb = batch / parts + (i < batch % parts ? 1 : 0)
+                list.append(Replica(config: config, rows: b0..<(b0 + nb), steps: steps, ownGradients: i > 0))
+                b0 += nb
+            }
+            self.replicas = list
+        } else {
+            self.replicas = []
+        }
+        let H = config.hiddenSize, E = config.embeddingSize, V = config.vocabSize
+        let L = parts > 1 ? 0 : config.layers
+        let N = parts > 1 ? 0 : batch * steps
         // Head chunk: whole steps, about 512 rows (keeps the logits small and in cache).
         let stepsPerChunk = max(1, min(steps, 512 / batch))
-        headRows = stepsPerChunk * batch
-        if training {
+        headRows = parts > 1 ? 0 : stepsPerChunk * batch
+        if training && L > 0 {
             for _ in 0..<L {
                 gates.append(FloatBuffer(count: N * 4 * H))
                 h.append(FloatBuffer(count: (N + batch) * H))
@@ -51,7 +67,7 @@ public final class Workspace {
                     masks.append(m)
                 }
             }
-        } else {
+        } else if L > 0 {
             let g = FloatBuffer(count: N * 4 * H)
             let hs = [FloatBuffer(count: (N + batch) * H), FloatBuffer(count: (N + batch) * H)]
             let cs = FloatBuffer(count: (N + batch) * H)
@@ -71,15 +87,44 @@ public final class Workspace {
         ones = FloatBuffer(count: N)
         ones.pointer.update(repeating: 1, count: N)
         biasSum = FloatBuffer(count: 4 * H)
-        tokens = .allocate(capacity: N)
-        tokens.initialize(repeating: 0, count: N)
-        targets = .allocate(capacity: N)
-        targets.initialize(repeating: 0, count: N)
+        tokens = .allocate(capacity: max(1, N))
+        tokens.initialize(repeating: 0, count: max(1, N))
+        targets = .allocate(capacity: max(1, N))
+        targets.initialize(repeating: 0, count: max(1, N))
     }
 
     deinit {
         for m in masks { m.deallocate() }
         tokens.deallocate()
+        targets.deallocate()
+    }
+}
+
+/// One data-parallel part of a training workspace: rows `rows` of the batch, with its own scratch,
+/// state, inputs and (except the first, which writes the model's own) gradient buffer.
+final class Replica {
+    let rows: Range<Int>
+    let workspace: Workspace
+    let state: RecurrentState
+    let grads: FloatBuffer
+    let inputs: UnsafeMutablePointer<Int32>
+    let targets: UnsafeMutablePointer<Int32>
+    var seed: UInt64 = 0
+    var loss = 0.0
+
+    init(config: ModelConfig, rows: Range<Int>, steps: Int, ownGradients: Bool) {
+        self.rows = rows
+        workspace = Workspace(config: config, batch: rows.count, steps: steps, training: true)
+        state = RecurrentState(layers: config.layers, batch: rows.count, hidden: config.hiddenSize)
+        grads = FloatBuffer(count: ownGradients ? config.parameterCount : 0)
+        inputs = .allocate(capacity: rows.count * steps)
+        inputs.initialize(repeating: 0, count: rows.count * steps)
+        targets = .allocate(capacity: rows.count * steps)
+        targets.initialize(repeating: 0, count: rows.count * steps)
+    }
+
+    deinit {
+        inputs.deallocate()
         targets.deallocate()
     }
 }

@@ -22,7 +22,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var maxEpochs = 50.0                        // stop after this many epochs (0: no limit)
     public var maxIters = 0                            // stop at this iteration (0: no limit)
     public var maxMinutes = 0.0                        // stop after this many minutes of this invocation (0: no limit)
-    public var threads = 0                             // BLAS threads (0: leave OpenBLAS's choice)
+    public var threads = 0                             // threads (0: one per core)
+    public var parallel: String? = nil                 // "batch" (default): rows split over threads; "blas": threads inside BLAS
     public var printEvery = 100                        // progress line period when stderr is not a terminal
 
     public init() {}
@@ -47,12 +48,19 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         guard maxEpochs >= 0, maxIters >= 0, maxMinutes >= 0 else { throw bad("--max-epochs, --max-iters and --max-minutes must not be negative") }
         guard threads >= 0 else { throw bad("--threads must not be negative") }
+        guard parallel == nil || parallel == "batch" || parallel == "blas" else { throw bad("--parallel must be batch or blas") }
     }
+
+    /// Threads in use: --threads, else one per core.
+    public var effectiveThreads: Int { threads > 0 ? threads : max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    /// Data-parallel replicas of the training step (1: the step is one call and BLAS gets the threads).
+    public var replicas: Int { (parallel ?? "batch") == "batch" ? effectiveThreads : 1 }
+    public var blasThreads: Int { replicas > 1 ? 1 : effectiveThreads }
 
     /// The settings a resumed run must keep (everything but the stop conditions, threads and printing).
     public var fixedPart: TrainConfig {
         var c = self
-        c.maxEpochs = 0; c.maxIters = 0; c.maxMinutes = 0; c.threads = 0; c.printEvery = 1
+        c.maxEpochs = 0; c.maxIters = 0; c.maxMinutes = 0; c.threads = 0; c.parallel = nil; c.printEvery = 1
         c.evalEvery = 0; c.patience = 0
         return c
     }

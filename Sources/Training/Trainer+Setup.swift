@@ -17,7 +17,7 @@ extension Trainer {
         }
         let vocabBytes = try readFileBytes(o.prepared + "/" + manifest.vocabFile, limit: 256 << 20)
         try o.config.validate()
-        if o.config.threads > 0 { BLAS.setThreads(o.config.threads) }
+        BLAS.setThreads(o.config.blasThreads)
 
         if o.resume {
             try self.init(resuming: o, manifest: manifest, trainInfo: trainInfo, vocabBytes: vocabBytes)
@@ -49,6 +49,7 @@ extension Trainer {
         config.maxIters = o.config.maxIters
         config.maxMinutes = o.config.maxMinutes
         config.threads = o.config.threads
+        config.parallel = o.config.parallel
         config.printEvery = o.config.printEvery
         config.evalEvery = o.config.evalEvery
         config.patience = o.config.patience
@@ -61,11 +62,11 @@ extension Trainer {
         try self.init(options: o, config: config, manifest: manifest, model: model, optimizer: optimizer, state: state,
                       recurrent: recurrent, vocabBytes: vocabBytes, metrics: metrics)
         lastCheckpointIteration = state.iteration
-        if state.threads != config.threads && !o.quiet {
-            progress.message("note: the run used \(state.threads == 0 ? "the default number of" : String(state.threads)) BLAS threads, "
-                             + "this resume uses \(config.threads == 0 ? "the default" : String(config.threads)); results may differ in the last bits")
+        if state.threads != config.effectiveThreads * (config.replicas > 1 ? -1 : 1) && !o.quiet {
+            progress.message("note: the run was trained with other --threads or --parallel settings than this resume's; "
+                             + "results may differ (in the last bits, or in the dropout masks)")
         }
-        self.state.threads = config.threads
+        self.state.threads = config.effectiveThreads * (config.replicas > 1 ? -1 : 1)
         if !o.quiet {
             progress.message("resuming \(o.run) from \(dir) at iteration \(state.iteration) (epoch \(String(format: "%.2f", state.fractionalEpoch)))")
         }
@@ -107,7 +108,7 @@ extension Trainer {
         let optimizer = Optimizer(kind: c.optimizer, count: modelConfig.parameterCount)
         let recurrent = model.makeState(batch: trainInfo.batchSize)
         var state = TrainingState(config: c, minibatchesPerEpoch: trainInfo.minibatches, trainBatch: trainInfo.batchSize, rng: rng)
-        state.threads = c.threads
+        state.threads = c.effectiveThreads * (c.replicas > 1 ? -1 : 1)
         let metrics = try MetricsLog(runDirectory: o.run, keepThrough: nil)
         try self.init(options: o, config: c, manifest: manifest, model: model, optimizer: optimizer, state: state,
                       recurrent: recurrent, vocabBytes: vocabBytes, metrics: metrics)

@@ -60,7 +60,7 @@ public final class Trainer {
         self.metrics = metrics
         preparedPath = absolutePath(o.prepared)
         trainStream = try SplitStream(directory: o.prepared, manifest: manifest, split: "train")
-        workspace = model.makeWorkspace(batch: trainStream.batchSize, steps: manifest.seqLength)
+        workspace = model.makeWorkspace(batch: trainStream.batchSize, steps: manifest.seqLength, replicas: config.replicas)
         inputs = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
         targets = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
         progress = ProgressLine(every: config.printEvery, quiet: o.quiet)

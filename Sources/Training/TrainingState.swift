@@ -34,7 +34,7 @@ public struct TrainingState: Codable, Sendable {
     public var intervalTokens = 0
     public var intervalSeconds = 0.0
     public var lastTrainLoss: Double? = nil
-    public var threads = 0                     // BLAS threads of the run (exactness needs the same)
+    public var threads = 0                     // threads of the run, negative when data parallel (exactness needs the same)
 
     public init(config: TrainConfig, minibatchesPerEpoch: Int, trainBatch: Int, rng: RNG) {
         self.config = config

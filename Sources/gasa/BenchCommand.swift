@@ -25,7 +25,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Steps per minibatch T.") var seqLength = 50
     @Option(help: "Timed training iterations (after 3 untimed).") var iters = 20
     @Option(help: "Sampling steps to time (batch 1, one thread).") var sampleSteps = 3000
-    @Option(help: "BLAS threads for training.") var threads = 2
+    @Option(help: "Threads for training.") var threads = 2
+    @Option(help: "How threads are used: 'batch' splits each batch's rows over the threads (data parallel, BLAS single-threaded), 'blas' gives them to BLAS.") var parallel: ParallelMode = .batch
 
     func validate() throws {
         guard layers >= 1, rnnSize >= 1, vocab >= 2, batchSize >= 1, seqLength >= 1, iters >= 1 else {
@@ -37,14 +38,15 @@ struct BenchCommand: ParsableCommand {
         let config = ModelConfig(vocabSize: vocab, embeddingSize: embeddingSize ?? rnnSize, hiddenSize: rnnSize,
                                  layers: layers, dropout: dropout)
         try config.validate()
-        BLAS.setThreads(threads)
+        let replicas = parallel == .batch ? threads : 1
+        BLAS.setThreads(replicas > 1 ? 1 : threads)
         var rng = RNG(seed: 1)
         let model = LanguageModel(config: config, rng: &rng)
         let B = batchSize, T = seqLength
         let x = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(vocab)) }
         let y = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(vocab)) }
         let state = model.makeState(batch: B)
-        let ws = model.makeWorkspace(batch: B, steps: T)
+        let ws = model.makeWorkspace(batch: B, steps: T, replicas: replicas)
         for _ in 0..<3 { _ = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) }
         var t0 = monotonicSeconds()
         for _ in 0..<iters { _ = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) }
@@ -63,7 +65,11 @@ struct BenchCommand: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         print("config: \(layers) x \(rnnSize), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), batch \(B), seq \(T), \(config.parameterCount) parameters")
-        print(String(format: "train: %.0f tokens/s (%d threads)   eval: %.0f tokens/s   sample: %.0f tokens/s (batch 1, 1 thread)   peak RSS: %.1f MiB",
-                     train, threads, eval, sample, Double(usage.ru_maxrss) / 1024))
+        print(String(format: "train: %.0f tokens/s (%d threads, %@)   eval: %.0f tokens/s   sample: %.0f tokens/s (batch 1, 1 thread)   peak RSS: %.1f MiB",
+                     train, threads, parallel.rawValue, eval, sample, Double(usage.ru_maxrss) / 1024))
     }
+}
+
+enum ParallelMode: String, ExpressibleByArgument, CaseIterable {
+    case batch, blas
 }

@@ -76,8 +76,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of the initial weights and dropout masks (default 123).")
     var seed: UInt64?
 
-    @Option(help: "BLAS threads (default: OpenBLAS's choice).")
+    @Option(help: "Threads (default: one per core).")
     var threads: Int?
+
+    @Option(help: "How threads are used: batch (each batch's rows split over the threads, the default) or blas (threads inside each matrix product).")
+    var parallel: String?
 
     @Option(help: "Validate every N iterations (default 1000; 0: only at the end).")
     var evalEvery: Int?
@@ -164,6 +167,7 @@ struct TrainCommand: ParsableCommand {
         if let v = maxIters { c.maxIters = v }
         if let v = maxMinutes { c.maxMinutes = v }
         if let v = threads { c.threads = v }
+        if let v = parallel { c.parallel = v }
         if let v = evalEvery { c.evalEvery = v }
         if let v = patience { c.patience = v }
         if let v = printEvery { c.printEvery = v }

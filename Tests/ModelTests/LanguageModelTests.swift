@@ -183,6 +183,29 @@ final class LanguageModelTests: XCTestCase {
         }
     }
 
+    func testDataParallelStepMatchesTheSingleThreadedOne() {
+        let cfg = ModelConfig(vocabSize: 23, embeddingSize: 12, hiddenSize: 20, layers: 2, dropout: 0)
+        for (batch, replicas) in [(6, 2), (5, 3)] {
+            var rng = RNG(seed: 12)
+            let model = LanguageModel(config: cfg, rng: &rng)
+            let T = 7
+            let x = randomTokens(batch * T, 23, &rng), y = randomTokens(batch * T, 23, &rng)
+            let s1 = model.makeState(batch: batch)
+            for k in 0..<s1.values.count { s1.values[k] = 0.5 * (2 * rng.uniform() - 1) }
+            let s2 = model.makeState(batch: batch)
+            s2.copy(from: s1)
+            var r1 = RNG(seed: 1), r2 = RNG(seed: 1)
+            let l1 = model.trainStep(inputs: x, targets: y, steps: T, state: s1,
+                                     workspace: model.makeWorkspace(batch: batch, steps: T), rng: &r1)
+            let g1 = Array(model.gradients)
+            let l2 = model.trainStep(inputs: x, targets: y, steps: T, state: s2,
+                                     workspace: model.makeWorkspace(batch: batch, steps: T, replicas: replicas), rng: &r2)
+            XCTAssertEqual(l1, l2, accuracy: 1e-5 * l1)
+            for k in 0..<g1.count { XCTAssertEqual(g1[k], model.gradients[k], accuracy: 1e-6 + 1e-4 * abs(g1[k])) }
+            for k in 0..<s1.values.count { XCTAssertEqual(s1.values[k], s2.values[k], accuracy: 1e-6) }
+        }
+    }
+
     func testUntrainedLossIsNearLogV() {
         for v in [50, 300] {
             let cfg = ModelConfig(vocabSize: v, embeddingSize: 32, hiddenSize: 32, layers: 2, dropout: 0)

@@ -46,14 +46,14 @@ final class EndToEndTests: XCTestCase {
         var r = try gasa("prepare", corpus, "--out", "prep", "--batch-size", "8", "--seq-length", "32")
         XCTAssertEqual(r.status, 0, r.stderr)
 
-        let model = ["--layers", "2", "--rnn-size", "24", "--dropout", "0.2", "--threads", "1", "--eval-every", "10", "--quiet"]
+        let model = ["--layers", "2", "--rnn-size", "24", "--dropout", "0.2", "--threads", "2", "--eval-every", "10", "--quiet"]
         r = try gasa(["train", "prep", "--out", "whole", "--max-iters", "30"] + model)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("steady-state:"), r.stdout)
-        // The same run cut in two: 12 iterations, then resumed to 30.
+        // The same run cut in two: 12 iterations, then resumed to 30 (two threads, data parallel).
         r = try gasa(["train", "prep", "--out", "split", "--max-iters", "12"] + model)
         XCTAssertEqual(r.status, 0, r.stderr)
-        r = try gasa("train", "--resume", "split", "--max-iters", "30", "--threads", "1", "--quiet")
+        r = try gasa("train", "--resume", "split", "--max-iters", "30", "--threads", "2", "--quiet")
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertFalse(bytes("whole/latest/model.safetensors").isEmpty)
         XCTAssertEqual(bytes("whole/latest/model.safetensors"), bytes("split/latest/model.safetensors"), "resume is bit-exact")

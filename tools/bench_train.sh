@@ -4,6 +4,7 @@
 # Configurations: K = 3 x 300, dropout 0.4 (char-rnn-kor's shape); S = 2 x 128, dropout 0.
 # Prints steady-state tokens/s of both (warm-up and evaluation excluded), their ratio, and peak RSS.
 # Usage: bash tools/bench_train.sh [iterations] [configs]    (default 60 iterations, "K S")
+# gasa runs twice per configuration: --parallel batch (rows split over the threads) and --parallel blas.
 # Environment: PYTHON (default /work/venv/bin/python, else python3), THREADS (default 2),
 #              CORPUS (default ../shared/corpora/lyrics_ballad.txt), REF (the reference script).
 set -euo pipefail
@@ -35,25 +36,29 @@ peak_rss() { # KiB from /usr/bin/time -v output -> MiB
     awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); printf "%.1f", $2 / 1024 }' "$1"
 }
 
-printf '\n%-4s %-22s %14s %14s %8s %14s %14s\n' cfg shape "gasa tok/s" "torch tok/s" ratio "gasa RSS MiB" "torch RSS MiB"
+printf '\n%-4s %-14s %-6s %12s %12s %7s %10s %10s\n' cfg shape gasa "gasa tok/s" "torch tok/s" ratio "gasa MiB" "torch MiB"
 for cfg in $configs; do
     case "$cfg" in
         K) layers=3; size=300; dropout=0.4 ;;
         S) layers=2; size=128; dropout=0 ;;
         *) echo "unknown configuration $cfg (K or S)" >&2; exit 2 ;;
     esac
-    rm -rf "$work/run"
-    "${timer[@]}" "$gasa" train "$work/prep" --out "$work/run" --layers "$layers" --rnn-size "$size" --dropout "$dropout" \
-        --max-iters "$iters" --eval-every 0 --threads "$threads" --quiet >"$work/gasa.out" 2>"$work/gasa.err" \
-        || { cat "$work/gasa.err" >&2; exit 1; }
-    g=$(sed -n 's/^steady-state: \([0-9.]*\) tokens\/s.*/\1/p' "$work/gasa.out")
     "${timer[@]}" "$python" "$ref" --data "$corpus" --granularity char --layers "$layers" --rnn-size "$size" --dropout "$dropout" \
         --batch 50 --seq 50 --train-frac 0.95 --max-iters "$iters" --max-seconds 100000 --eval-every 0 --print-every 0 \
         --threads "$threads" >"$work/ref.out" 2>"$work/ref.err" || { tail -5 "$work/ref.err" >&2; exit 1; }
     t=$(sed -n 's/^ *steady-state: \([0-9.]*\) tokens\/s.*/\1/p' "$work/ref.out")
-    ratio=$(awk -v a="$g" -v b="$t" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-    grss=-; trss=-
-    if [ ${#timer[@]} -gt 0 ]; then grss=$(peak_rss "$work/gasa.err"); trss=$(peak_rss "$work/ref.err"); fi
-    printf '%-4s %-22s %14s %14s %8s %14s %14s\n' "$cfg" "${layers}x${size} d${dropout}" "$g" "$t" "$ratio" "$grss" "$trss"
+    trss=-
+    [ ${#timer[@]} -gt 0 ] && trss=$(peak_rss "$work/ref.err")
+    for mode in batch blas; do
+        rm -rf "$work/run"
+        "${timer[@]}" "$gasa" train "$work/prep" --out "$work/run" --layers "$layers" --rnn-size "$size" --dropout "$dropout" \
+            --max-iters "$iters" --eval-every 0 --threads "$threads" --parallel "$mode" --quiet >"$work/gasa.out" 2>"$work/gasa.err" \
+            || { cat "$work/gasa.err" >&2; exit 1; }
+        g=$(sed -n 's/^steady-state: \([0-9.]*\) tokens\/s.*/\1/p' "$work/gasa.out")
+        ratio=$(awk -v a="$g" -v b="$t" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        grss=-
+        [ ${#timer[@]} -gt 0 ] && grss=$(peak_rss "$work/gasa.err")
+        printf '%-4s %-14s %-6s %12.0f %12.0f %7s %10s %10s\n' "$cfg" "${layers}x${size} d${dropout}" "$mode" "$g" "$t" "$ratio" "$grss" "$trss"
+    done
 done
 echo "(steady state: first iterations and evaluation excluded; $iters iterations, $threads threads; ratio = gasa / torch)"

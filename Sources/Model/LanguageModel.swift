@@ -9,7 +9,8 @@ public final class LanguageModel {
     public let config: ModelConfig
     public let layout: [TensorView]
     private let params: FloatBuffer
-    private let grads: FloatBuffer
+    // Allocated on first use: a model loaded only for sampling or evaluation never needs them.
+    private lazy var grads = FloatBuffer(count: config.parameterCount)
     private let index: [String: TensorView]
     // Offsets of the tensors the passes use.
     private let embedOffset: Int
@@ -24,7 +25,6 @@ public final class LanguageModel {
         self.config = config
         layout = config.layout
         params = FloatBuffer(count: config.parameterCount)
-        grads = FloatBuffer(count: config.parameterCount)
         var idx: [String: TensorView] = [:]
         for v in layout { idx[v.name] = v }
         index = idx

@@ -49,6 +49,27 @@ public enum SafeTensors {
 
     /// Reads and validates a safetensors file of F32 tensors, in file order.
     public static func read(path: String) throws -> (tensors: [Tensor], metadata: [String: String]) {
+        let parsed = try parse(path: path)
+        let tensors = parsed.entries.map { e in
+            var data = [Float](repeating: 0, count: e.count)
+            data.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: parsed.bytes(e), byteCount: e.end - e.begin) }
+            return Tensor(name: e.name, shape: e.shape, data: data)
+        }
+        return (tensors, parsed.metadata)
+    }
+
+    /// A validated file, memory-mapped: tensors are read in place (no copy until the caller makes one).
+    struct Parsed {
+        struct Entry { let name: String; let shape: [Int]; let begin: Int; let end: Int; var count: Int { (end - begin) / 4 } }
+        let file: MappedFile
+        let dataStart: Int
+        let entries: [Entry]
+        let metadata: [String: String]
+        /// The tensor's bytes (not necessarily Float-aligned: other writers need not pad the header).
+        func bytes(_ e: Entry) -> UnsafeRawPointer { file.bytes.baseAddress! + dataStart + e.begin }
+    }
+
+    static func parse(path: String) throws -> Parsed {
         func bad(_ problem: String) -> ModelError {
             .badCheckpoint(path: path, problem: problem + " (not a valid safetensors file; was it truncated or overwritten?)")
         }
@@ -68,7 +89,7 @@ public enum SafeTensors {
         let dataStart = 8 + Int(n)
         let dataSize = bytes.count - dataStart
         var metadata: [String: String] = [:]
-        var entries: [(name: String, shape: [Int], begin: Int, end: Int)] = []
+        var entries: [Parsed.Entry] = []
         for (name, value) in dict {
             if name == "__metadata__" {
                 guard let m = value as? [String: Any] else { throw bad("__metadata__ is not an object") }
@@ -104,7 +125,7 @@ public enum SafeTensors {
             guard e - b == count * 4 else {
                 throw bad("tensor '\(name)' has shape \(shape) (\(count * 4) bytes) but \(e - b) bytes of data")
             }
-            entries.append((name, shape, b, e))
+            entries.append(Parsed.Entry(name: name, shape: shape, begin: b, end: e))
         }
         entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
         var expected = 0
@@ -115,16 +136,7 @@ public enum SafeTensors {
             expected = e.end
         }
         guard expected == dataSize else { throw bad("\(dataSize - expected) bytes after the last tensor") }
-        var tensors: [Tensor] = []
-        for e in entries {
-            let count = (e.end - e.begin) / 4
-            var data = [Float](repeating: 0, count: count)
-            data.withUnsafeMutableBytes { dst in
-                dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[(dataStart + e.begin)..<(dataStart + e.end)]))
-            }
-            tensors.append(Tensor(name: e.name, shape: e.shape, data: data))
-        }
-        return (tensors, metadata)
+        return Parsed(file: file, dataStart: dataStart, entries: entries, metadata: metadata)
     }
 
     static func quote(_ s: String) -> String {
@@ -157,9 +169,9 @@ extension LanguageModel {
     /// Loads parameters saved by saveWeights (or by PyTorch from the same architecture): every name of the
     /// layout must be present with its exact shape, and nothing else.
     public func loadWeights(path: String) throws {
-        let (tensors, _) = try SafeTensors.read(path: path)
-        var byName: [String: SafeTensors.Tensor] = [:]
-        for t in tensors { byName[t.name] = t }
+        let parsed = try SafeTensors.parse(path: path)
+        var byName: [String: SafeTensors.Parsed.Entry] = [:]
+        for e in parsed.entries { byName[e.name] = e }
         for v in layout {
             guard let t = byName[v.name] else {
                 throw ModelError.badCheckpoint(path: path, problem: "tensor '\(v.name)' is missing; the file does not match this model configuration")
@@ -167,13 +179,14 @@ extension LanguageModel {
             guard t.shape == v.shape else {
                 throw ModelError.badCheckpoint(path: path, problem: "tensor '\(v.name)' has shape \(t.shape), the configuration says \(v.shape)")
             }
-            t.data.withUnsafeBufferPointer { src in
-                (parameters.baseAddress! + v.offset).update(from: src.baseAddress!, count: v.count)
-            }
             byName[v.name] = nil
         }
         if let extra = byName.keys.sorted().first {
             throw ModelError.badCheckpoint(path: path, problem: "unexpected tensor '\(extra)'; the file does not match this model configuration")
+        }
+        for e in parsed.entries {
+            let v = view(e.name)!
+            UnsafeMutableRawPointer(parameters.baseAddress! + v.offset).copyMemory(from: parsed.bytes(e), byteCount: 4 * v.count)
         }
         for k in 0..<parameters.count where !parameters[k].isFinite {
             throw ModelError.badCheckpoint(path: path, problem: "parameters contain NaN or infinity")

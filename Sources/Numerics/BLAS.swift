@@ -70,3 +70,10 @@ public final class FloatBuffer {
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public func zero() { pointer.update(repeating: 0, count: count) }
 }
+
+/// OpenBLAS picks its kernels for the CPU it detects when the library loads (or as OPENBLAS_CORETYPE
+/// says); benchmarks print which, since speed depends on it.
+public enum BLASKernels {
+    /// The kernel set OpenBLAS is using, e.g. "Haswell".
+    public static var current: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+}

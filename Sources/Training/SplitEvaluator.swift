@@ -17,7 +17,9 @@ final class SplitEvaluator {
         guard s.count > 0, s.batchSize > 0 else { return nil }
         stream = s
         state = model.makeState(batch: s.batchSize)
-        workspace = model.makeWorkspace(batch: s.batchSize, steps: manifest.seqLength, training: false)
+        // Evaluation runs in chunks of a few steps (the state carries across them), which keeps its
+        // scratch memory small next to training's.
+        workspace = model.makeWorkspace(batch: s.batchSize, steps: min(manifest.seqLength, 10), training: false)
         inputs = .allocate(capacity: s.batchSize * manifest.seqLength)
         targets = .allocate(capacity: s.batchSize * manifest.seqLength)
     }

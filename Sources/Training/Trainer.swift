@@ -268,13 +268,12 @@ public final class Trainer {
 
     /// Scores the test split once, with the best weights if there are any, else the current ones.
     private func scoreTest(elapsedMinutes: Double) throws -> (EvalResult?, String?) {
-        var scored = model
+        let scored = model
         var which = Checkpoint.latest
         if bestSaved || fileExists(options.run + "/" + Checkpoint.best + "/" + CheckpointMeta.fileName) {
             let dir = try Checkpoint.resolve(options.run, prefer: [Checkpoint.best])
-            let m = LanguageModel(config: model.config)
-            try Checkpoint.loadWeights(m, path: dir + "/" + CheckpointMeta.load(directory: dir).weightsFile)
-            scored = m
+            // Training is over and saved: the best weights go into the model itself (no second copy in memory).
+            try Checkpoint.loadWeights(model, path: dir + "/" + CheckpointMeta.load(directory: dir).weightsFile)
             which = Checkpoint.best
         }
         guard let ev = try SplitEvaluator(model: scored, directory: preparedPath, manifest: manifest, split: "test") else {

@@ -64,6 +64,7 @@ struct BenchCommand: ParsableCommand {
         let sample = Double(sampleSteps) / (monotonicSeconds() - t0)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
+        print("OpenBLAS kernels: \(BLASKernels.current)")
         print("config: \(layers) x \(rnnSize), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), batch \(B), seq \(T), \(config.parameterCount) parameters")
         print(String(format: "train: %.0f tokens/s (%d threads, %@)   eval: %.0f tokens/s   sample: %.0f tokens/s (batch 1, 1 thread)   peak RSS: %.1f MiB",
                      train, threads, parallel.rawValue, eval, sample, Double(usage.ru_maxrss) / 1024))

@@ -29,6 +29,7 @@ gasa=.build/release/gasa
 work=$(mktemp -d "${TMPDIR:-/tmp}/gasa-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset: OpenBLAS detects the CPU)}; gasa's OpenBLAS kernels: $("$gasa" bench --iters 1 --sample-steps 1 --layers 1 --rnn-size 8 | sed -n 's/^OpenBLAS kernels: //p')"
 echo "== prepare $corpus (char, B 50, T 50, split 0.95,0.05,0)"
 "$gasa" prepare "$corpus" --out "$work/prep" --granularity char --batch-size 50 --seq-length 50 --split 0.95,0.05,0 -q
 

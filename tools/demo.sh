@@ -15,8 +15,8 @@ echo "== 1. prepare: data/constitution_ko (char granularity)"
 "$gasa" prepare data/constitution_ko/constitution_ko.txt --out "$out/prep" --batch-size 16 --seq-length 64
 
 echo
-echo "== 2. train: 2 x 128 LSTM for up to $minutes minute(s)"
-"$gasa" train "$out/prep" --out "$out/run" --max-minutes "$minutes" --eval-every 50
+echo "== 2. train: 2 x 128 LSTM, dropout 0.3, for up to $minutes minute(s) (stops early once validation stops improving)"
+"$gasa" train "$out/prep" --out "$out/run" --dropout 0.3 --max-epochs 0 --max-minutes "$minutes" --eval-every 50 --patience 5
 
 echo
 echo "== 3. sample: 300 characters after \"대한민국은 \""

@@ -106,7 +106,7 @@ public final class Generator {
         let limit = config.maxTokens > 0 ? config.maxTokens : 20 * config.length + 100
         let t0 = Numerics.monotonicSeconds()
         var done = false
-        try logits.withUnsafeMutableBufferPointer { lp in
+        logits.withUnsafeMutableBufferPointer { lp in
             for id in prime { model.step(token: id, state: state, workspace: workspace, logits: lp.baseAddress!) }
             // <unk> is never generated: it stands for many characters and prints as none of them.
             let allowed: ((Int) -> Bool)? = vocab.unkID.map { u in { $0 != u } }

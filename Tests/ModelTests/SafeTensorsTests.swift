@@ -37,7 +37,7 @@ final class SafeTensorsTests: XCTestCase {
 
     func write(_ bytes: [UInt8]) -> String {
         let p = dir + "/bad-\(UUID().uuidString).safetensors"
-        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: p, contents: Data(bytes))
         return p
     }
 

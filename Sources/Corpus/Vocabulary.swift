@@ -52,23 +52,36 @@ public struct Vocabulary: Sendable {
 
     /// Builds a vocabulary from token counts: frequency descending, then code points ascending;
     /// tokens below `minCount` or beyond `maxVocab` (0 = no limit, `<unk>` included) become `<unk>`.
+    /// A jamo or coda vocabulary always holds the whole modern Hangul alphabet of its granularity (see
+    /// `spelling`), unseen letters with count 0 after the seen tokens, so that such a model can spell any
+    /// modern syllable; they count towards `maxVocab` and are exempt from `minCount`.
     public static func build(counts: [[UInt32]: Int], granularity: Granularity, normalization: Normalization,
                              minCount: Int = 1, maxVocab: Int = 0) -> Vocabulary {
+        let alphabet = spelling(granularity)
         var entries = counts.filter { $0.value > 0 }.sorted { a, b in
             if a.value != b.value { return a.value > b.value }
             return a.key.lexicographicallyPrecedes(b.key)
         }
         var dropped = 0
-        let keep = entries.prefix { $0.value >= minCount }.count
-        if keep < entries.count { dropped += entries[keep...].reduce(0) { $0 + $1.value } }
-        entries.removeLast(entries.count - keep)
-        if maxVocab > 0 && entries.count > maxVocab {
-            let limit = maxVocab - 1   // room for <unk>
-            dropped += entries[limit...].reduce(0) { $0 + $1.value }
-            entries.removeLast(entries.count - limit)
+        var kept: [([UInt32], Int)] = []
+        var rest: [([UInt32], Int)] = []
+        for e in entries {
+            if alphabet.contains(e.key) { kept.append((e.key, e.value)) }
+            else if e.value >= minCount { rest.append((e.key, e.value)) }
+            else { dropped += e.value }
         }
-        var toks = entries.map { $0.key }
-        var cnts = entries.map { $0.value }
+        let missing = alphabet.subtracting(kept.map(\.0)).sorted { $0.lexicographicallyPrecedes($1) }
+        if maxVocab > 0 {
+            let room = max(0, maxVocab - 1 - kept.count - missing.count)   // 1: <unk>
+            if rest.count > room {
+                dropped += rest[room...].reduce(0) { $0 + $1.1 }
+                rest.removeLast(rest.count - room)
+            }
+        }
+        let selected = Set(kept.map(\.0) + rest.map(\.0))
+        entries = entries.filter { selected.contains($0.key) }
+        var toks = entries.map { $0.key } + missing
+        var cnts = entries.map { $0.value } + missing.map { _ in 0 }
         var unk: Int? = nil
         if dropped > 0 || entries.count < counts.count {
             unk = toks.count
@@ -79,6 +92,22 @@ public struct Vocabulary: Sendable {
         v.provenance.minCount = minCount
         v.provenance.maxVocab = maxVocab
         return v
+    }
+
+    /// The letters a granularity spells modern Hangul with: jamo, the 19 leading consonants, 21 vowels
+    /// and 27 finals; coda, the 399 open syllables and the 27 finals; none for the others.
+    public static func spelling(_ g: Granularity) -> Set<[UInt32]> {
+        let finals = (1..<Hangul.tCount).map { [Hangul.tBase + $0] }
+        switch g {
+        case .jamo:
+            return Set((0..<Hangul.lCount).map { [Hangul.lBase + $0] } + (0..<Hangul.vCount).map { [Hangul.vBase + $0] } + finals)
+        case .coda:
+            var open: [[UInt32]] = []
+            for l in 0..<Hangul.lCount { for v in 0..<Hangul.vCount { open.append([Hangul.compose(l: Hangul.lBase + l, v: Hangul.vBase + v)]) } }
+            return Set(open + finals)
+        default:
+            return []
+        }
     }
 
     /// Id of a one-scalar token, or nil.

@@ -30,7 +30,7 @@ struct PrepareCommand: ParsableCommand {
     @Option(help: "Tokens seen fewer times than this become <unk>.")
     var minCount = 1
 
-    @Option(help: "Largest vocabulary, <unk> included (0: no limit).")
+    @Option(help: "Largest vocabulary, <unk> included (0: no limit). jamo and coda always keep the whole modern Hangul alphabet.")
     var maxVocab = 0
 
     @Option(help: "Shares of train,val,test (of the characters).")
@@ -162,11 +162,11 @@ func describe(_ r: PrepareReport) -> String {
 
 /// One table, granularities side by side: how a user chooses between them.
 func compareTable(_ rs: [PrepareReport]) -> String {
-    var rows = [["granularity", "vocab", "tokens", "tokens/char", "unk rate", "val unseen", "test unseen", "MB/s", "folder"]]
+    var rows = [["granularity", "vocab", "seen", "tokens", "tokens/char", "unk rate", "val unseen", "test unseen", "MB/s", "folder"]]
     for r in rs {
         let v = r.splits.first { $0.name == "val" }?.unseenInTrainShare
         let t = r.splits.first { $0.name == "test" }?.unseenInTrainShare
-        rows.append([r.granularity.rawValue, "\(r.vocabSize)", "\(r.tokens)", fmt(r.tokensPerCharacter, 3), pct(r.unkRate),
+        rows.append([r.granularity.rawValue, "\(r.vocabSize)", "\(r.distinctTokens)", "\(r.tokens)", fmt(r.tokensPerCharacter, 3), pct(r.unkRate),
                      v.map(pct) ?? "-", t.map(pct) ?? "-", fmt(r.megabytesPerSecond, 1), r.output])
     }
     return table(rows)

@@ -66,4 +66,27 @@ final class VocabularyTests: XCTestCase {
         XCTAssertNil(v.id(single: 0x59))
         XCTAssertEqual(try singleRowStream(out2, "train").filter { $0 == Int32(v.unkID!) }.count, 1)
     }
+
+    /// A jamo or coda vocabulary built from a text that uses only a few letters still spells every one of
+    /// the 11,172 modern syllables; the letters it never saw come last with count 0, and min-count spares them.
+    func testJamoAndCodaVocabulariesSpellEverySyllable() throws {
+        for g in [Granularity.jamo, .coda] {
+            let pipeline = try TextPipeline(granularity: g)
+            var counts: [[UInt32]: Int] = [:]
+            for t in try pipeline.tokenize("가나 가나다 abc") { counts[t, default: 0] += 1 }
+            let v = Vocabulary.build(counts: counts, granularity: g, normalization: .nfc, minCount: 2)
+            XCTAssertEqual(v.tokens.count - (v.unkID == nil ? 0 : 1), Vocabulary.spelling(g).count + 1, "\(g): the alphabet and the space")
+            for k in 0..<Int(Hangul.sCount) {
+                let syllable = String(Character(Unicode.Scalar(Hangul.sBase + UInt32(k))!))
+                for piece in try pipeline.tokenize(syllable) {
+                    XCTAssertNotNil(v.id(piece), "\(g) cannot spell \(syllable)")
+                }
+            }
+            let seen = counts.filter { Vocabulary.spelling(g).contains($0.key) }.count
+            let zeros = v.counts.enumerated().filter { $0.element == 0 && $0.offset != v.unkID }.map(\.offset)
+            XCTAssertEqual(zeros.count, Vocabulary.spelling(g).count - seen)
+            XCTAssertEqual(zeros.first, seen + 1, "unseen letters follow the seen tokens")
+        }
+        XCTAssertTrue(Vocabulary.spelling(.char).isEmpty)
+    }
 }

@@ -18,11 +18,12 @@ let package = Package(
         // System libraries: the module maps and shim headers only.
         .systemLibrary(name: "CICU", pkgConfig: "icu-uc", providers: [.apt(["libicu-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The only C code: unversioned wrappers over system ICU (see its header for why).
         .target(name: "ICUShim", dependencies: ["CICU"]),
         // Files: atomic writes, memory maps, bounds-checked reads, CRC-32. Shared by every stage.
-        .target(name: "Storage", swiftSettings: optimize),
+        .target(name: "Storage", dependencies: ["CZlib"], swiftSettings: optimize),
         .target(name: "Corpus", dependencies: ["ICUShim", "Storage"], swiftSettings: optimize),
         .target(name: "Numerics", dependencies: ["CBLAS"], swiftSettings: optimize),
         .target(name: "Model", dependencies: ["Numerics", "Storage"], swiftSettings: optimize),

@@ -133,6 +133,7 @@ final class ShardWriter {
     private var header: ShardFormat.Header
     private var crc = CRC32()
     private var written = 0
+    private var pending: [UInt8] = []     // rows not yet checksummed and written: CRC-32 runs on large blocks
 
     init(path: String, tokenBytes: Int, batch: Int, steps: Int, count: Int, first: Int) throws {
         out = try AtomicFile(path: path)
@@ -144,14 +145,23 @@ final class ShardWriter {
     /// Rows go minibatch by minibatch, B rows each.
     func appendRow(_ bytes: UnsafeRawBufferPointer) throws {
         precondition(bytes.count == (header.steps + 1) * header.tokenBytes, "shard row size mismatch")
-        crc.update(bytes)
-        try out.write(bytes)
+        pending.append(contentsOf: bytes)
+        if pending.count >= 1 << 18 { try flush() }
         written += 1
+    }
+
+    private func flush() throws {
+        try pending.withUnsafeBytes { b in
+            crc.update(b)
+            try out.write(b)
+        }
+        pending.removeAll(keepingCapacity: true)
     }
 
     /// Fixes the header and commits; returns the header and the file's size.
     func finish() throws -> (ShardFormat.Header, Int) {
         precondition(written == header.count * header.batch, "shard row count mismatch")
+        try flush()
         header.payloadCRC = crc.value
         try out.rewriteHeader(header.encode())
         try out.commit()

@@ -8,10 +8,22 @@ struct Gasa: ParsableCommand {
         commandName: "gasa",
         abstract: "Unicode-first char-rnn: prepare a corpus, train an LSTM language model, sample new text.",
         discussion: """
-        A typical run on Korean lyrics:
-          gasa prepare lyrics.txt --out prep --granularity char
-          gasa train prep --out run
-          gasa sample run --prime "사랑은 " --length 200
+        From Korean lyrics to new lyrics (char or jamo? compare tells):
+          gasa prepare lyrics.txt --out prep --granularity char,jamo
+          gasa train prep/char --out run-char --max-minutes 30
+          gasa train prep/jamo --out run-jamo --max-minutes 30
+          gasa compare run-char run-jamo
+          gasa sample run-char --prime "사랑은 " --length 200
+          gasa train --resume run-char --max-minutes 60
+          gasa plot run-char
+        Looking at a stage by hand:
+          gasa inspect prep/char
+          echo "사랑은 ㅠㅠ" | gasa normalize --normalization nfkc
+          echo "사랑은 ㅠㅠ" | gasa tokenize --granularity jamo
+          echo "사랑" | gasa tokenize --ids --vocab prep/char/vocab.json
+          gasa detokenize --vocab prep/char/vocab.json < ids.txt
+          gasa bench --layers 3 --rnn-size 300 --dropout 0.4
+        Each subcommand's --help has more examples.
         """,
         subcommands: Gasa.allSubcommands)
 }

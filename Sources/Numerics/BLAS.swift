@@ -25,11 +25,6 @@ public enum BLAS {
     }
 
     @inline(__always)
-    public static func dot(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
-        cblas_sdot(Int32(n), x, 1, y, 1)
-    }
-
-    @inline(__always)
     public static func scale(_ n: Int, _ alpha: Float, _ x: UnsafeMutablePointer<Float>) {
         cblas_sscal(Int32(n), alpha, x, 1)
     }
@@ -37,19 +32,6 @@ public enum BLAS {
     @inline(__always)
     public static func axpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         cblas_saxpy(Int32(n), alpha, x, 1, y, 1)
-    }
-
-    /// Sum of squares in double precision, for the global gradient norm (robust to large counts).
-    public static func sumOfSquares(_ n: Int, _ x: UnsafePointer<Float>) -> Double {
-        var total = 0.0
-        var i = 0
-        let chunk = 4096
-        while i < n {
-            let m = min(chunk, n - i)
-            total += Double(cblas_sdot(Int32(m), x + i, 1, x + i, 1))
-            i += m
-        }
-        return total
     }
 }
 

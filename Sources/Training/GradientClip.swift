@@ -3,6 +3,8 @@
 // maxNorm all gradients are scaled by maxNorm / (norm + 1e-6). It also serves as the divergence probe:
 // a NaN or infinite gradient anywhere makes the norm non-finite.
 
+import Numerics
+
 public enum GradientClip {
     /// The L2 norm of `gradients`.
     public static func norm(_ gradients: UnsafeBufferPointer<Float>) -> Double {
@@ -26,9 +28,7 @@ public enum GradientClip {
         guard maxNorm > 0, total.isFinite else { return total }
         let coef = maxNorm / (total + 1e-6)
         if coef < 1 {
-            let c = Float(coef)
-            let g = gradients.baseAddress!
-            for i in 0..<gradients.count { g[i] *= c }
+            BLAS.scale(gradients.count, Float(coef), gradients.baseAddress!)
         }
         return total
     }

@@ -20,6 +20,10 @@ public enum ICU {
 /// One of ICU's normalisers (owned by ICU for the life of the process).
 final class ICUNormalizer {
     private let handle: UnsafeRawPointer
+    private let form: Int32
+    /// Per BMP code unit, filled on first sight: 1 = keeps any text normalised (quick check Yes and
+    /// combining class 0), 2 = may not (surrogates included), 0 = not asked yet.
+    private let stable: UnsafeMutablePointer<UInt8>
 
     init(form: Int32) throws {
         var err: Int32 = 0
@@ -27,11 +31,40 @@ final class ICUNormalizer {
             throw CorpusError.icu("cannot load normalisation data (\(ICU.errorName(err)))")
         }
         handle = h
+        self.form = form
+        stable = .allocate(capacity: 0x10000)
+        stable.initialize(repeating: 0, count: 0x10000)
+    }
+    deinit { stable.deallocate() }
+
+    /// True when every unit of `src` is a BMP character that keeps any text normalised, which proves
+    /// `src` normalised (UAX #15 quick check answering Yes) at a table lookup per unit; ASCII and
+    /// precomposed Hangul syllables, nearly all of a Korean corpus, are decided without a lookup.
+    private func surelyNormalized(_ src: UnsafeBufferPointer<UInt16>) -> Bool {
+        for u in src {
+            if u < 0x80 || u &- 0xAC00 < 11172 { continue }
+            var f = stable[Int(u)]
+            if f == 0 {
+                f = isStable(u) ? 1 : 2
+                stable[Int(u)] = f
+            }
+            if f != 1 { return false }
+        }
+        return true
     }
 
+    /// Whether the BMP character `u` keeps any text normalised, asked of ICU.
+    func isStable(_ u: UInt16) -> Bool { (u & 0xF800) != 0xD800 && gasa_stable_in_form(form, Int32(u)) != 0 }
+
     /// Normalises `src` into `out` (replaced). Returns false, leaving `out` untouched, when `src` is
-    /// already normalised (ICU's quick check), which is the common case and costs no copy.
+    /// already normalised (the common case, which costs no copy).
     func normalize(_ src: UnsafeBufferPointer<UInt16>, into out: inout [UInt16]) throws -> Bool {
+        if surelyNormalized(src) { return false }
+        return try normalizeByICU(src, into: &out)
+    }
+
+    /// `normalize` without the shortcut: ICU's quick check, then ICU's normaliser.
+    func normalizeByICU(_ src: UnsafeBufferPointer<UInt16>, into out: inout [UInt16]) throws -> Bool {
         var err: Int32 = 0
         let span = Int(gasa_span_quick_check_yes(handle, src.baseAddress, Int32(src.count), &err))
         if err > 0 { throw CorpusError.icu("normalisation quick check failed (\(ICU.errorName(err)))") }

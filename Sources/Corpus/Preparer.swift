@@ -1,4 +1,4 @@
-// gasa prepare as a library call: two passes over the input (count, then write ids), the vocabulary,
+// gasa prepare as a library call: two passes over the input (count, then write ids, in parallel), the vocabulary,
 // train/val/test token streams, shards of B parallel streams by T steps, manifest.json and report.json,
 // all inside a temporary folder renamed into place at the end. It does not parse command lines or print.
 import Foundation
@@ -16,6 +16,13 @@ public struct PrepareOptions: Codable, Sendable {
     public var batchSize = 50                         // B parallel streams
     public var seqLength = 50                         // T steps per minibatch
     public var shardBytes = 64 << 20                  // target size of one shard file
+    public var threads = 0                            // threads for writing ids and shards (0 = one per core)
+    /// Text between two entries of pass 1's index (UTF-16 units, moved to a line end): where pass 2's
+    /// parallel jobs may start. Smaller only in tests, to make many jobs of a small corpus.
+    var pieceUnits = 1 << 16
+    /// Whether char, jamo and coda take the table-driven fast path (ScalarTokens.swift); off only in tests,
+    /// which check that both paths write the same bytes.
+    var scalarTables = true
     public init() {}
 }
 
@@ -88,32 +95,49 @@ public final class Preparer {
         let big = showProgress && totalBytes > 4 << 20
 
         // Pass 1: decode, normalise, dedup, count tokens; the kept text goes to a temporary UTF-16 file
-        // (memory-mapped in pass 2), with a sparse index of (characters, offset) at each piece.
+        // (memory-mapped in pass 2), with a sparse index of (characters, offset, tokens) about every
+        // `pieceUnits` units, at line ends.
         var counter = CountSink()
+        let scalarTable = options.scalarTables ? ScalarTokens(options.granularity) : nil
+        var scalarCounter = scalarTable.map { ScalarCounter($0) }
         let textPath = temp + "/text.utf16"
         let textFile = try AtomicFile(path: textPath)
-        var index: [(chars: Int, offset: Int)] = []
+        var index: [IndexEntry] = []
         var keptChars = 0, keptUnits = 0
+        let pieceUnits = max(1, options.pieceUnits)
         let p1 = big ? Progress(label: "prepare \(options.granularity.rawValue): reading", total: totalBytes) : nil
         let stats = try scanner.scan(progress: p1) { text, chars in
-            index.append((keptChars, keptUnits))
-            try segmenter.segment(text, into: &counter)
+            var start = 0
+            while start < text.count {
+                var end = min(start + pieceUnits, text.count)
+                while end < text.count && text[end - 1] != 0x0A { end += 1 }
+                let piece = UnsafeBufferPointer(rebasing: text[start..<end])
+                index.append(IndexEntry(chars: keptChars, offset: keptUnits, tokens: scalarCounter?.tokens ?? counter.tokens))
+                if scalarCounter != nil { scalarCounter!.count(piece) } else { try segmenter.segment(piece, into: &counter) }
+                keptChars += start == 0 && end == text.count ? chars : scalarCount(piece)
+                keptUnits += piece.count
+                start = end
+            }
             try textFile.write(UnsafeRawBufferPointer(text))
-            keptChars += chars
-            keptUnits += text.count
         }
         try textFile.commit(durable: false)   // scratch: removed before the output is committed
         p1?.finish()
         guard stats.keptCharacters > 0 else {
             throw CorpusError.badInput("the input holds no text" + (stats.dedupRemovedUnits > 0 ? " after dedup" : ""))
         }
-        var vocab = Vocabulary.build(counts: counter.all(), granularity: options.granularity,
+        let tokenCounts = scalarCounter?.all() ?? counter.all()
+        var vocab = Vocabulary.build(counts: tokenCounts, granularity: options.granularity,
                                      normalization: options.text.normalization,
                                      minCount: options.minCount, maxVocab: options.maxVocab)
         vocab.provenance.corpusBytes = stats.bytes
         vocab.provenance.corpusCrc32 = hex32(scanner.corpusCRC)
+        let distinct = tokenCounts.count
+        let totalTokens = scalarCounter?.tokens ?? counter.tokens
+        counter.release()
+        scalarCounter?.release()
 
-        // Pass 2: the kept text again, cut into splits, as ids into one raw token file per split.
+        // Pass 2: the kept text again, as ids into one raw token file (train, then val, then test), by
+        // parallel jobs that each start at an index entry, so each knows where its ids go.
         let tokenBytes = vocab.count <= 65536 ? 2 : 4
         let text = try MappedFile(path: textPath)
         let units = UnsafeBufferPointer(start: text.bytes.baseAddress?.assumingMemoryBound(to: UInt16.self), count: keptUnits)
@@ -122,45 +146,102 @@ public final class Preparer {
         let K = Double(keptChars), f = options.splitFractions
         let cuts = [cutter.cut(atChar: Int(K * f[0])), cutter.cut(atChar: Int(K * (f[0] + f[1])))]
         let bounds = [0, cuts[0], max(cuts[0], cuts[1]), keptUnits]
-        var writer = try WriteSink(vocab: vocab, tokenBytes: tokenBytes, directory: temp, ringSize: options.batchSize + 1)
+        let threads = options.threads > 0 ? options.threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let tokensPath = temp + "/tokens.bin"
+        let tokenFile = try AtomicFile(path: tokensPath)
+        let ids = IdTable(vocab: vocab)
+        defer { ids.release() }
+        let scalarIds = scalarTable.map { ScalarIds(table: $0, ids: ids) }
+        // Job starts: the index entries nearest to equal shares of the tokens.
+        var starts: [Int] = [0]
+        for j in 1..<threads {
+            let target = totalTokens * j / threads
+            var lo = 0, hi = index.count - 1
+            while lo < hi { let m = (lo + hi + 1) / 2; if index[m].tokens <= target { lo = m } else { hi = m - 1 } }
+            if lo > starts.last! { starts.append(lo) }
+        }
+        let jobs = starts.indices.map { j -> (units: Range<Int>, tokens: Int) in
+            let u0 = index[starts[j]].offset, u1 = j + 1 < starts.count ? index[starts[j + 1]].offset : keptUnits
+            return (u0..<u1, index[starts[j]].tokens)
+        }
         let p2 = big ? Progress(label: "prepare \(options.granularity.rawValue): writing", total: keptUnits * 2) : nil
-        for split in 0..<3 {
-            try writer.select(split)
-            var start = bounds[split]
-            while start < bounds[split + 1] {
-                // Pieces of about a megabyte that end at a line end (a boundary of every granularity).
-                var end = min(start + (1 << 20), bounds[split + 1])
-                while end < bounds[split + 1] && units[end - 1] != 0x0A { end += 1 }
-                try segmenter.segment(UnsafeBufferPointer(rebasing: units[start..<end]), into: &writer)
-                text.advise(willNeed: false, offset: start * 2, length: (end - start) * 2)
-                p2?.advance((end - start) * 2)
-                start = end
+        let progressLock = NSLock()
+        var results = [Result<[SplitPart], Error>](repeating: .success([]), count: jobs.count)
+        let resultLock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { j in
+            let r = Result { () throws -> [SplitPart] in
+                var parts: [SplitPart] = []
+                if let sids = scalarIds {
+                    var offset = jobs[j].tokens * tokenBytes
+                    for split in 0..<3 {
+                        let start = max(jobs[j].units.lowerBound, bounds[split])
+                        let stop = min(jobs[j].units.upperBound, bounds[split + 1])
+                        if start >= stop { continue }
+                        parts.append(try sids.write(UnsafeBufferPointer(rebasing: units[start..<stop]), split: split,
+                                                    tokenBytes: tokenBytes, file: tokenFile, fileOffset: &offset,
+                                                    ringSize: options.batchSize + 1))
+                        text.advise(willNeed: false, offset: start * 2, length: (stop - start) * 2)
+                        if let p = p2 { progressLock.lock(); p.advance((stop - start) * 2); progressLock.unlock() }
+                    }
+                    return parts
+                }
+                var seg = Segmenter(options.granularity)
+                var sink = IdWriter(ids: ids, tokenBytes: tokenBytes, file: tokenFile, firstToken: jobs[j].tokens,
+                                    ringSize: options.batchSize + 1)
+                defer { sink.release() }
+                for split in 0..<3 {
+                    var start = max(jobs[j].units.lowerBound, bounds[split])
+                    let stop = min(jobs[j].units.upperBound, bounds[split + 1])
+                    if start >= stop { continue }
+                    while start < stop {
+                        // Pieces of about a megabyte that end at a line end (a boundary of every granularity).
+                        var end = min(start + (1 << 20), stop)
+                        while end < stop && units[end - 1] != 0x0A { end += 1 }
+                        try seg.segment(UnsafeBufferPointer(rebasing: units[start..<end]), into: &sink)
+                        text.advise(willNeed: false, offset: start * 2, length: (end - start) * 2)
+                        if let p = p2 { progressLock.lock(); p.advance((end - start) * 2); progressLock.unlock() }
+                        start = end
+                    }
+                    parts.append(try sink.endPart(split: split))
+                }
+                return parts
             }
+            resultLock.lock(); results[j] = r; resultLock.unlock()
         }
         p2?.finish()
-        try writer.close()
+        var splits = (0..<3).map { _ in SplitTokens(vocabSize: vocab.count) }
+        for r in results { for part in try r.get() { splits[part.split].append(part, ringSize: options.batchSize + 1) } }
+        let written = splits.reduce(0) { $0 + $1.tokens }
+        guard written == totalTokens else {
+            throw CorpusError.badInput("internal error: pass 2 wrote \(written) tokens where pass 1 counted \(totalTokens); please report it")
+        }
+        try tokenFile.commit(durable: false)   // scratch: shards are written from it
         try? FileManager.default.removeItem(atPath: textPath)
-        let distinct = counter.distinct
-        counter.release()
+        let tokens = try MappedFile(path: tokensPath)
 
-        // Shards.
+        // Shards. Each file is committed (fsynced and renamed) in the background while the next is written.
+        let commits = BackgroundWork()
+        defer { try? commits.wait() }   // on an error too: nothing may still be writing when the folder goes
         var splitInfos: [SplitInfo] = []
         var splitReports: [SplitReport] = []
         let names = ["train", "val", "test"]
+        var firstToken = 0
         for (i, name) in names.enumerated() {
-            let s = writer.splits[i]
-            let info = try writeShards(name: name, split: s, tokenBytes: tokenBytes, directory: temp, train: i == 0)
+            let s = splits[i]
+            let info = try writeShards(name: name, split: s, tokens: tokens, firstToken: firstToken, tokenBytes: tokenBytes,
+                                       directory: temp, train: i == 0, threads: threads, commits: commits)
+            firstToken += s.tokens
             splitInfos.append(info)
             var unseen: Double? = nil
             if i > 0 && s.tokens > 0 {
                 var n = 0
-                for id in 0..<vocab.count where writer.splits[0].idCounts[id] == 0 { n += s.idCounts[id] }
+                for id in 0..<vocab.count where splits[0].idCounts[id] == 0 { n += s.idCounts[id] }
                 unseen = Double(n) / Double(s.tokens)
             }
             splitReports.append(SplitReport(name: name, tokens: s.tokens, characters: s.characters, minibatches: info.minibatches,
                                             batchSize: info.batchSize, unseenInTrainShare: unseen, shards: info.shards.count))
-            try? FileManager.default.removeItem(atPath: s.path)
         }
+        try? FileManager.default.removeItem(atPath: tokensPath)   // scratch (stays mapped until the end)
         guard splitInfos[0].minibatches > 0 else {
             throw CorpusError.badInput("the train split has fewer than 2 tokens: the corpus is too small to train on")
         }
@@ -177,8 +258,7 @@ public final class Preparer {
             splitFractions: options.splitFractions, splits: splitInfos)
         try AtomicFile.write(try manifest.jsonBytes(), to: temp + "/" + Manifest.fileName)
 
-        let tokens = writer.splits.reduce(0) { $0 + $1.tokens }
-        let unk = vocab.unkID.map { id in writer.splits.reduce(0) { $0 + $1.idCounts[id] } } ?? 0
+        let unk = vocab.unkID.map { id in splits.reduce(0) { $0 + $1.idCounts[id] } } ?? 0
         var notes: [String] = []
         if options.text.normalization == .nfkc && stats.hangulCompatibilityLettersRewritten > 0 {
             notes.append("NFKC rewrote \(stats.hangulCompatibilityLettersRewritten) Hangul compatibility/half-width letters "
@@ -194,14 +274,15 @@ public final class Preparer {
         let seconds = monotonicSeconds() - t0
         let report = PrepareReport(
             granularity: options.granularity, normalization: options.text.normalization, output: output,
-            inputBytes: stats.bytes, text: stats, tokens: tokens, characters: stats.keptCharacters,
-            tokensPerCharacter: Double(tokens) / Double(stats.keptCharacters),
+            inputBytes: stats.bytes, text: stats, tokens: totalTokens, characters: stats.keptCharacters,
+            tokensPerCharacter: Double(totalTokens) / Double(stats.keptCharacters),
             vocabSize: vocab.count, distinctTokens: distinct, unkTokens: unk,
-            unkRate: tokens > 0 ? Double(unk) / Double(tokens) : 0,
+            unkRate: totalTokens > 0 ? Double(unk) / Double(totalTokens) : 0,
             topTokens: (0..<min(12, vocab.count)).filter { $0 != vocab.unkID }.map { vocab.text($0) },
             splits: splitReports, seconds: seconds, megabytesPerSecond: Double(stats.bytes) / 1e6 / seconds, notes: notes)
         try AtomicFile.write(Array(try gasaJSONEncoder().encode(report)) + [0x0A], to: temp + "/report.json")
 
+        try commits.wait()
         // Into place: the old folder (with --force) is moved aside first and removed after.
         var aside: String? = nil
         if fileExists(output) {
@@ -215,8 +296,10 @@ public final class Preparer {
         return report
     }
 
-    /// Lays a split out as B streams of L targets and writes its minibatches into shard files.
-    private func writeShards(name: String, split s: WriteSink.Split, tokenBytes tb: Int, directory: String, train: Bool) throws -> SplitInfo {
+    /// Lays a split (`s.tokens` ids from `firstToken` of `tokens`) out as B streams of L targets and writes
+    /// its minibatches into shard files, each file's minibatches in parallel pieces.
+    private func writeShards(name: String, split s: SplitTokens, tokens: MappedFile, firstToken: Int, tokenBytes tb: Int,
+                             directory: String, train: Bool, threads: Int, commits: BackgroundWork) throws -> SplitInfo {
         let T = options.seqLength
         let avail = s.tokens - 1
         var info = SplitInfo(name: name, tokens: s.tokens, characters: s.characters, batchSize: 0, streamLength: 0,
@@ -234,8 +317,8 @@ public final class Preparer {
         let full = L / T, rest = L % T
         info.minibatches = full + (rest > 0 ? 1 : 0)
 
-        let tokens = try MappedFile(path: s.path)
-        precondition(tokens.count == s.tokens * tb, "token file size mismatch")
+        precondition(tokens.count >= (firstToken + s.tokens) * tb, "token file size mismatch")
+        let base = tokens.bytes.baseAddress! + firstToken * tb
         let perShard = max(1, options.shardBytes / (B * (T + 1) * tb))
         var groups: [(first: Int, count: Int, steps: Int)] = []
         var k = 0
@@ -244,17 +327,70 @@ public final class Preparer {
         for (gi, g) in groups.enumerated() {
             let file = "\(name)-\(String(format: "%05d", gi)).bin"
             let w = try ShardWriter(path: directory + "/" + file, tokenBytes: tb, batch: B, steps: g.steps, count: g.count, first: g.first)
-            for mb in g.first..<(g.first + g.count) {
-                for b in 0..<B {
-                    let start = (b * L + mb * T) * tb
-                    try w.appendRow(UnsafeRawBufferPointer(rebasing: tokens.bytes[start..<(start + (g.steps + 1) * tb)]))
+            // The file's minibatches in `pieces` contiguous ranges, one per thread; each gathers its rows
+            // into a block buffer, writes it at its place and checksums it.
+            let pieces = min(threads, g.count)
+            let rowBytes = (g.steps + 1) * tb
+            var crcs = [(crc: UInt32, bytes: Int)](repeating: (0, 0), count: pieces)
+            var failure: Error? = nil
+            let lock = NSLock()
+            DispatchQueue.concurrentPerform(iterations: pieces) { p in
+                let from = g.count * p / pieces, to = g.count * (p + 1) / pieces
+                let perBlock = max(1, (1 << 18) / w.minibatchBytes)
+                let block = UnsafeMutableRawPointer.allocate(byteCount: perBlock * w.minibatchBytes, alignment: 16)
+                defer { block.deallocate() }
+                var crc: UInt32 = 0, bytes = 0
+                do {
+                    var m = from
+                    while m < to {
+                        let n = min(perBlock, to - m)
+                        var o = 0
+                        for mb in (g.first + m)..<(g.first + m + n) {
+                            for b in 0..<B {
+                                (block + o).copyMemory(from: base + (b * L + mb * T) * tb, byteCount: rowBytes)
+                                o += rowBytes
+                            }
+                        }
+                        let c = try w.write(UnsafeRawBufferPointer(start: block, count: o), minibatch: m)
+                        crc = CRC32.combine(crc, c, lengthOfB: o)
+                        bytes += o
+                        m += n
+                    }
+                } catch {
+                    lock.lock(); failure = failure ?? error; lock.unlock()
                 }
+                lock.lock(); crcs[p] = (crc, bytes); lock.unlock()
             }
-            let (h, size) = try w.finish()
+            if let e = failure { throw e }
+            let payloadCRC = crcs.reduce(UInt32(0)) { CRC32.combine($0, $1.crc, lengthOfB: $1.bytes) }
+            let (h, size) = try w.finish(payloadCRC: payloadCRC)
+            commits.run { try w.commit() }
             info.shards.append(ShardInfo(file: file, first: g.first, minibatches: g.count, steps: g.steps, bytes: size,
                                          crc32: hex32(h.payloadCRC)))
         }
         return info
+    }
+}
+
+/// Work on a background thread (the commits of finished files, mostly waiting on the disk); `wait()`
+/// waits for all of it and throws the first error.
+final class BackgroundWork: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private let lock = NSLock()
+    private var failure: Error?
+
+    func run(_ work: @escaping () throws -> Void) {
+        DispatchQueue.global().async(group: group) {
+            do { try work() } catch {
+                self.lock.lock(); if self.failure == nil { self.failure = error }; self.lock.unlock()
+            }
+        }
+    }
+
+    func wait() throws {
+        group.wait()
+        lock.lock(); defer { lock.unlock() }
+        if let e = failure { throw e }
     }
 }
 
@@ -266,7 +402,7 @@ func fileSize(_ path: String) -> Int {
 /// after a character index, as a UTF-16 offset.
 struct SplitCutter {
     let text: UnsafeBufferPointer<UInt16>
-    let index: [(chars: Int, offset: Int)]
+    let index: [IndexEntry]
     let totalChars: Int
     let documentStarts: [Int]?
 
@@ -307,12 +443,16 @@ struct CountSink: TokenSink {
         bmp.initialize(repeating: 0, count: 0x10000)
     }
 
+    private(set) var tokens = 0
+
     @inline(__always) mutating func single(_ c: UInt32, chars: Int) {
+        tokens += 1
         if c < 0x10000 { bmp[Int(c)] += 1 } else { other[c, default: 0] += 1 }
     }
-    mutating func multi(_ scalars: UnsafeBufferPointer<UInt32>) { multiCounts[Array(scalars), default: 0] += 1 }
-
-    var distinct: Int { (0..<0x10000).reduce(0) { $0 + (bmp[$1] > 0 ? 1 : 0) } + other.count + multiCounts.count }
+    mutating func multi(_ scalars: UnsafeBufferPointer<UInt32>) {
+        tokens += 1
+        multiCounts[Array(scalars), default: 0] += 1
+    }
 
     func all() -> [[UInt32]: Int] {
         var d = multiCounts
@@ -324,88 +464,115 @@ struct CountSink: TokenSink {
     func release() { bmp.deallocate() }
 }
 
-/// Pass 2: ids into one raw little-endian token file per split, with per-split counts.
-/// The current split's counters live in the sink itself (the hot path touches nothing else); they are
-/// saved into `splits` when the split changes and at the end.
-struct WriteSink: TokenSink {
-    struct Split {
-        var path: String
-        var tokens = 0
-        var characters = 0
-        var idCounts: [Int]
-        var firstChars = -1
-        var ring: [Int]              // characters begun by the last tokens, for the dropped tail
-        var ringPos = 0
+/// Where pass 1 was when a piece of the kept text began.
+struct IndexEntry {
+    var chars: Int      // characters before it
+    var offset: Int     // UTF-16 offset
+    var tokens: Int     // tokens before it
+}
 
-        func lastChars(_ n: Int) -> Int {
-            var sum = 0
-            for i in 0..<n { sum += ring[(ringPos - 1 - i + ring.count * 2) % ring.count] }
-            return sum
-        }
+/// Token -> id, shared read-only by pass 2's jobs: a table for the BMP, the vocabulary for the rest.
+struct IdTable: @unchecked Sendable {
+    let vocab: Vocabulary
+    let bmp: UnsafeMutablePointer<Int32>   // BMP scalar -> id (or -1)
+    let unk: Int32
+
+    init(vocab: Vocabulary) {
+        self.vocab = vocab
+        bmp = .allocate(capacity: 0x10000)
+        for c in 0..<0x10000 { bmp[c] = vocab.id(single: UInt32(c)) ?? -1 }
+        unk = Int32(vocab.unkID ?? -1)
     }
 
-    let vocab: Vocabulary
+    @inline(__always) func id(single c: UInt32) -> Int32 {
+        var id: Int32 = -1
+        if c < 0x10000 { id = bmp[Int(c)] } else if let i = vocab.id(single: c) { id = i }
+        return id >= 0 ? id : unk
+    }
+
+    func release() { bmp.deallocate() }
+}
+
+/// What one job wrote of one split: a run of its tokens, in text order.
+struct SplitPart {
+    var split: Int
+    var tokens: Int
+    var characters: Int
+    var idCounts: [Int]
+    var firstChars: Int      // characters the first token begins (-1: no token)
+    var tail: [Int]          // characters begun by its last tokens (up to the ring size), oldest first
+}
+
+/// A whole split: its parts joined in text order.
+struct SplitTokens {
+    var tokens = 0
+    var characters = 0
+    var idCounts: [Int]
+    var firstChars = 0
+    var tail: [Int] = []     // characters begun by the split's last tokens, oldest first
+
+    init(vocabSize: Int) { idCounts = [Int](repeating: 0, count: vocabSize) }
+
+    mutating func append(_ p: SplitPart, ringSize: Int) {
+        if tokens == 0 { firstChars = max(0, p.firstChars) }
+        tokens += p.tokens
+        characters += p.characters
+        for i in idCounts.indices { idCounts[i] += p.idCounts[i] }
+        tail = Array((tail + p.tail).suffix(ringSize))
+    }
+
+    /// Characters begun by the last n tokens (n below the ring size).
+    func lastChars(_ n: Int) -> Int { tail.suffix(n).reduce(0, +) }
+}
+
+/// Pass 2's sink: ids into the token file from a given token onwards, with the counts of the current
+/// split part. The counters live in the sink itself (the hot path touches nothing else).
+struct IdWriter: TokenSink {
+    let ids: IdTable
     let tokenBytes: Int
-    private(set) var splits: [Split]
-    private var files: [AtomicFile]
+    let file: AtomicFile
     private var key: [UInt32] = []
     private var writeError: Error?
-
-    // The current split, unpacked.
-    private var current = 0
+    private var fileOffset: Int          // byte offset of the buffer's first id
+    // The current part.
     private var tokens = 0, characters = 0, firstChars = -1, ringPos = 0
     private let counts: UnsafeMutablePointer<Int>
     private let ring: UnsafeMutablePointer<Int>
     private let ringSize: Int
-    private let table: UnsafeMutablePointer<Int32>   // BMP scalar -> id (or -1)
-    private let unk: Int32
     private let buffer: UnsafeMutablePointer<UInt8>
     private var buffered = 0
     private let bufferSize = 1 << 20
 
-    init(vocab: Vocabulary, tokenBytes: Int, directory: String, ringSize: Int) throws {
-        self.vocab = vocab
+    init(ids: IdTable, tokenBytes: Int, file: AtomicFile, firstToken: Int, ringSize: Int) {
+        self.ids = ids
         self.tokenBytes = tokenBytes
-        splits = ["train", "val", "test"].map {
-            Split(path: directory + "/\($0).tokens", idCounts: [Int](repeating: 0, count: vocab.count),
-                  ring: [Int](repeating: 0, count: ringSize))
-        }
-        files = try splits.map { try AtomicFile(path: $0.path) }
-        counts = .allocate(capacity: vocab.count)
-        counts.initialize(repeating: 0, count: vocab.count)
+        self.file = file
+        fileOffset = firstToken * tokenBytes
+        counts = .allocate(capacity: ids.vocab.count)
+        counts.initialize(repeating: 0, count: ids.vocab.count)
         ring = .allocate(capacity: ringSize)
         ring.initialize(repeating: 0, count: ringSize)
         self.ringSize = ringSize
-        table = .allocate(capacity: 0x10000)
-        for c in 0..<0x10000 { table[c] = vocab.id(single: UInt32(c)) ?? -1 }
-        unk = Int32(vocab.unkID ?? -1)
         buffer = .allocate(capacity: bufferSize + 8)
     }
 
-    /// Makes `split` the current one.
-    mutating func select(_ split: Int) throws {
-        if split == current { return }
-        try save()
-        current = split
-        let s = splits[split]
-        tokens = s.tokens; characters = s.characters; firstChars = s.firstChars; ringPos = s.ringPos
-        for i in 0..<vocab.count { counts[i] = s.idCounts[i] }
-        for i in 0..<ringSize { ring[i] = s.ring[i] }
-    }
-
-    private mutating func save() throws {
+    /// Writes out what is buffered and returns the part of `split` written since the last call.
+    mutating func endPart(split: Int) throws -> SplitPart {
         try flush()
-        splits[current].tokens = tokens
-        splits[current].characters = characters
-        splits[current].firstChars = firstChars
-        splits[current].ringPos = ringPos
-        splits[current].idCounts = Array(UnsafeBufferPointer(start: counts, count: vocab.count))
-        splits[current].ring = Array(UnsafeBufferPointer(start: ring, count: ringSize))
+        let kept = min(tokens, ringSize)
+        let tail = (0..<kept).map { ring[(ringPos - kept + $0 + ringSize) % ringSize] }
+        let part = SplitPart(split: split, tokens: tokens, characters: characters,
+                             idCounts: Array(UnsafeBufferPointer(start: counts, count: ids.vocab.count)),
+                             firstChars: firstChars, tail: tail)
+        tokens = 0; characters = 0; firstChars = -1; ringPos = 0
+        counts.update(repeating: 0, count: ids.vocab.count)
+        return part
     }
 
     private mutating func flush() throws {
         if let e = writeError { throw e }
-        try files[current].write(UnsafeRawBufferPointer(start: buffer, count: buffered))
+        try file.write(UnsafeRawBufferPointer(start: buffer, count: buffered), at: fileOffset)
+        fileOffset += buffered
         buffered = 0
     }
 
@@ -425,31 +592,22 @@ struct WriteSink: TokenSink {
             buffered += 4
         }
         if buffered >= bufferSize {
-            // A failed write is kept and thrown at the next select() or at close().
+            // A failed write is kept and thrown at the end of the part.
             do { try flush() } catch { writeError = error }
         }
     }
 
-    @inline(__always) mutating func single(_ c: UInt32, chars: Int) {
-        var id: Int32 = -1
-        if c < 0x10000 { id = table[Int(c)] } else if let i = vocab.id(single: c) { id = i }
-        emit(id >= 0 ? id : unk, chars: chars)
-    }
+    @inline(__always) mutating func single(_ c: UInt32, chars: Int) { emit(ids.id(single: c), chars: chars) }
 
     mutating func multi(_ scalars: UnsafeBufferPointer<UInt32>) {
         key.removeAll(keepingCapacity: true)
         key.append(contentsOf: scalars)
-        emit(vocab.id(key) ?? unk, chars: scalars.count)
+        emit(ids.vocab.id(key) ?? ids.unk, chars: scalars.count)
     }
 
-    /// Commits the three token files and frees the buffers.
-    mutating func close() throws {
-        try save()
-        for f in files { try f.commit(durable: false) }   // scratch: shards are written from them
-        for s in 0..<3 where splits[s].firstChars < 0 { splits[s].firstChars = 0 }
+    func release() {
         counts.deallocate()
         ring.deallocate()
-        table.deallocate()
         buffer.deallocate()
     }
 }

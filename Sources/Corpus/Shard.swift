@@ -127,44 +127,37 @@ public final class ShardReader {
     }
 }
 
-/// Writes one shard file atomically: header first (its checksum patched at the end), then minibatches.
+/// Writes one shard file. Its minibatches may be written in any order and from several threads at
+/// once (each to its own range): every call checksums its bytes, and the pieces' checksums combine
+/// into the payload's at the end.
 final class ShardWriter {
     private let out: AtomicFile
     private var header: ShardFormat.Header
-    private var crc = CRC32()
-    private var written = 0
-    private var pending: [UInt8] = []     // rows not yet checksummed and written: CRC-32 runs on large blocks
+    let minibatchBytes: Int
 
     init(path: String, tokenBytes: Int, batch: Int, steps: Int, count: Int, first: Int) throws {
         out = try AtomicFile(path: path)
         header = .init(tokenBytes: tokenBytes, batch: batch, steps: steps, count: count, first: first, payloadCRC: 0)
-        try out.write(header.encode())   // placeholder, rewritten by finish()
+        minibatchBytes = batch * (steps + 1) * tokenBytes
     }
 
-    /// Appends one row of a minibatch: T+1 ids, already in the file's little-endian token format.
-    /// Rows go minibatch by minibatch, B rows each.
-    func appendRow(_ bytes: UnsafeRawBufferPointer) throws {
-        precondition(bytes.count == (header.steps + 1) * header.tokenBytes, "shard row size mismatch")
-        pending.append(contentsOf: bytes)
-        if pending.count >= 1 << 18 { try flush() }
-        written += 1
+    /// Writes `bytes`, whole minibatches starting with minibatch `k` of this file (B rows of T+1 ids each,
+    /// already in the file's little-endian token format), and returns their CRC-32.
+    func write(_ bytes: UnsafeRawBufferPointer, minibatch k: Int) throws -> UInt32 {
+        precondition(bytes.count % minibatchBytes == 0 && k >= 0 && k * minibatchBytes + bytes.count <= header.payloadBytes,
+                     "shard write out of range")
+        try out.write(bytes, at: ShardFormat.headerSize + k * minibatchBytes)
+        return CRC32.checksum(bytes)
     }
 
-    private func flush() throws {
-        try pending.withUnsafeBytes { b in
-            crc.update(b)
-            try out.write(b)
-        }
-        pending.removeAll(keepingCapacity: true)
-    }
-
-    /// Fixes the header and commits; returns the header and the file's size.
-    func finish() throws -> (ShardFormat.Header, Int) {
-        precondition(written == header.count * header.batch, "shard row count mismatch")
-        try flush()
-        header.payloadCRC = crc.value
-        try out.rewriteHeader(header.encode())
-        try out.commit()
+    /// Writes the header with the payload's CRC-32 (of all minibatches, in order); returns the header and
+    /// the file's size. The file appears under its name at `commit()`.
+    func finish(payloadCRC: UInt32) throws -> (ShardFormat.Header, Int) {
+        header.payloadCRC = payloadCRC
+        try header.encode().withUnsafeBytes { try out.write($0, at: 0) }
         return (header, ShardFormat.headerSize + header.payloadBytes)
     }
+
+    /// fsyncs the file and renames it into place (AtomicFile.commit).
+    func commit() throws { try out.commit() }
 }

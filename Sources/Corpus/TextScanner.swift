@@ -53,7 +53,9 @@ struct TextScanner {
         }()
         var raw = [UInt8](repeating: 0, count: 1 << 20)
         var crc = CRC32()
-        var pending: [UInt16] = []      // decoded text not yet ending in LF
+        // Decoded text not yet ending in LF, then the newly decoded block (the decoder writes straight into it).
+        var pending = UnitBuffer()
+        defer { pending.free() }
         var normalized: [UInt16] = []
         for path in inputs {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -74,28 +76,32 @@ struct TextScanner {
                 raw.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[carried..<(carried + n)])) }
                 progress?.advance(n)
                 let avail = carried + n
-                let used = try raw.withUnsafeBufferPointer {
-                    try decoder.decode($0.baseAddress!, avail, final: eof, into: &pending)
+                pending.reserve(avail + 2)
+                let (used, written) = try raw.withUnsafeBufferPointer {
+                    try decoder.decode($0.baseAddress!, avail, final: eof, to: pending.end)
                 }
+                pending.count += written
                 carried = avail - used
                 if carried > 0 { raw.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: $0.baseAddress! + used, count: carried) } }
-                if eof && !pending.isEmpty && pending.last != 0x0A { pending.append(0x0A) }   // a file always ends a line
-                guard let lastLF = pending.lastIndex(of: 0x0A) else { continue }
-                try pending.withUnsafeBufferPointer { p in
-                    let block = UnsafeBufferPointer(rebasing: p[0...lastLF])
-                    st.decodedCharacters += scalarCount(block)
-                    if let nz = normalizer, try nz.normalize(block, into: &normalized) {
-                        try normalized.withUnsafeBufferPointer { q in
-                            countChanges(original: block, normalized: q, &st)
-                            st.normalizedCharacters += scalarCount(q)
-                            try lines(q, &state, &st)
-                        }
-                    } else {
-                        st.normalizedCharacters += scalarCount(block)
-                        try lines(block, &state, &st)
+                if eof && pending.count > 0 && pending.units[pending.count - 1] != 0x0A { pending.append(0x0A) }   // a file always ends a line
+                var end = pending.count
+                while end > 0 && pending.units[end - 1] != 0x0A { end -= 1 }
+                if end == 0 { continue }
+                let block = UnsafeBufferPointer(start: pending.units, count: end)
+                let decoded = scalarCount(block)
+                st.decodedCharacters += decoded
+                if let nz = normalizer, try nz.normalize(block, into: &normalized) {
+                    try normalized.withUnsafeBufferPointer { q in
+                        countChanges(original: block, normalized: q, &st)
+                        let chars = scalarCount(q)
+                        st.normalizedCharacters += chars
+                        try lines(q, chars: chars, &state, &st)
                     }
+                } else {
+                    st.normalizedCharacters += decoded
+                    try lines(block, chars: decoded, &state, &st)
                 }
-                pending.removeSubrange(0...lastLF)
+                pending.removeFirst(end)
             }
             st.replacements += decoder.replacements
             try endDocument(&state, &st)      // a file always ends a document
@@ -105,15 +111,14 @@ struct TextScanner {
         return st
     }
 
-    /// Splits a block (ending in LF) into lines and feeds units.
-    private mutating func lines(_ block: UnsafeBufferPointer<UInt16>, _ s: inout ScanState, _ st: inout TextStats) throws {
+    /// Splits a block (ending in LF, `chars` scalars) into lines and feeds units.
+    private mutating func lines(_ block: UnsafeBufferPointer<UInt16>, chars: Int, _ s: inout ScanState, _ st: inout TextStats) throws {
         if !documentMode && dedup == .none {
             // Nothing to decide per line: hand the block over as it is, without copying.
             var lf = 0
             for u in block where u == 0x0A { lf += 1 }
             st.lines += lf
             try s.flush()
-            let chars = scalarCount(block)
             try s.run(block, chars)
             st.keptCharacters += chars
             return
@@ -209,6 +214,40 @@ struct TextScanner {
             b = be + 1
         }
     }
+}
+
+/// A growable run of UTF-16 units in raw memory, so that the decoder can write into its spare room.
+private struct UnitBuffer {
+    private(set) var units = UnsafeMutablePointer<UInt16>.allocate(capacity: 1 << 16)
+    private var capacity = 1 << 16
+    var count = 0
+
+    /// The spare room after the last unit.
+    var end: UnsafeMutablePointer<UInt16> { units + count }
+
+    /// Makes room for `n` more units.
+    mutating func reserve(_ n: Int) {
+        guard count + n > capacity else { return }
+        capacity = max(capacity * 2, count + n)
+        let bigger = UnsafeMutablePointer<UInt16>.allocate(capacity: capacity)
+        bigger.update(from: units, count: count)
+        units.deallocate()
+        units = bigger
+    }
+
+    mutating func append(_ u: UInt16) {
+        reserve(1)
+        units[count] = u
+        count += 1
+    }
+
+    /// Drops the first `n` units, moving the rest to the front.
+    mutating func removeFirst(_ n: Int) {
+        if n < count { units.update(from: units + n, count: count - n) }
+        count -= n
+    }
+
+    func free() { units.deallocate() }
 }
 
 private struct ScanState {

@@ -37,6 +37,11 @@ int32_t gasa_has_boundary_before(const void *norm, int32_t c) {
     return unorm2_hasBoundaryBefore((const UNormalizer2 *)norm, (UChar32)c) ? 1 : 0;
 }
 
+int32_t gasa_stable_in_form(int32_t form, int32_t c) {
+    UProperty qc = form == GASA_NFKC ? UCHAR_NFKC_QUICK_CHECK : UCHAR_NFC_QUICK_CHECK;
+    return u_getIntPropertyValue((UChar32)c, qc) == UNORM_YES && u_getCombiningClass((UChar32)c) == 0 ? 1 : 0;
+}
+
 void *gasa_break_open(int32_t kind, const char *locale, const uint16_t *text, int32_t len, int32_t *err) {
     UErrorCode e = U_ZERO_ERROR;
     UBreakIterator *bi = ubrk_open(kind == GASA_BRK_WORD ? UBRK_WORD : UBRK_CHARACTER, locale,

@@ -1,11 +1,23 @@
 // Thin wrappers over OpenBLAS's CBLAS for row-major Float32 buffers. Every matrix product in gasa goes
 // through here; shapes are named at the call sites.
 import CBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public enum BLAS {
     /// OpenBLAS worker threads for the products (1 = the calling thread only).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// Stops OpenBLAS's worker threads, which otherwise spin on the other cores for a while after the
+    /// library loads, for work that makes no products and wants every core itself (prepare). A later
+    /// product would start them again. Looked up at run time: only OpenBLAS's pthreads build has it.
+    public static func stopWorkers() {
+        typealias Shutdown = @convention(c) () -> Int32
+        guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_") else { return }
+        _ = unsafeBitCast(f, to: Shutdown.self)()
+    }
 
     /// C (m x n) = alpha * op(A) * op(B) + beta * C, row-major; op(A) is m x k, op(B) is k x n.
     @inline(__always)

@@ -53,8 +53,20 @@ public final class AtomicFile {
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
     public func write(_ string: String) throws { try write(Array(string.utf8)) }
 
-    var fdForHeader: Int32 { fd }
-    func flushPending() throws { try flush() }
+    /// Writes `bytes` at byte `offset`, past the buffer (which must be empty, or flushed before). Calls on
+    /// disjoint ranges may come from several threads at once.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+        precondition(buffer.isEmpty, "positional write with buffered bytes pending")
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw FileError.errno(tempPath, "write failed")
+            }
+            done += n
+        }
+    }
 
     private func flush() throws {
         if buffer.isEmpty { return }
@@ -106,14 +118,5 @@ public func syncDirectory(of path: String) {
     if dfd >= 0 {
         fsync(dfd)
         close(dfd)
-    }
-}
-
-extension AtomicFile {
-    /// Overwrites the first bytes of the file (a header whose checksum is known only at the end).
-    public func rewriteHeader(_ bytes: [UInt8]) throws {
-        try flushPending()
-        let n = bytes.withUnsafeBytes { pwrite(fdForHeader, $0.baseAddress!, $0.count, 0) }
-        if n != bytes.count { throw FileError.errno(tempPath, "cannot rewrite the header") }
     }
 }

@@ -19,6 +19,12 @@ public struct CRC32 {
         value = UInt32(truncatingIfNeeded: crc)
     }
 
+    /// The CRC-32 of A followed by B, from the CRC-32 of each and B's length (zlib's crc32_combine), so
+    /// that pieces of one file can be checksummed apart, in parallel.
+    public static func combine(_ a: UInt32, _ b: UInt32, lengthOfB: Int) -> UInt32 {
+        UInt32(truncatingIfNeeded: crc32_combine(UInt(a), UInt(b), Int(lengthOfB)))
+    }
+
     public static func checksum(_ data: UnsafeRawBufferPointer) -> UInt32 {
         var c = CRC32()
         c.update(data)

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Corpus
 import Foundation
+import Numerics
 
 struct PrepareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,6 +55,9 @@ struct PrepareCommand: ParsableCommand {
     @Option(help: "Target size of one shard file in MiB.")
     var shardMib = 64
 
+    @Option(help: "Threads for writing ids and shards (0: one per core). The output is the same for any number.")
+    var threads = 0
+
     @Flag(help: "Replace an existing output folder.")
     var force = false
 
@@ -63,6 +67,7 @@ struct PrepareCommand: ParsableCommand {
     func validate() throws {
         guard batchSize > 0, seqLength > 0 else { throw ValidationError("--batch-size and --seq-length must be positive") }
         guard shardMib > 0 else { throw ValidationError("--shard-mib must be positive") }
+        guard threads >= 0 else { throw ValidationError("--threads must be 0 (one per core) or more") }
         _ = try granularities()
         _ = try fractions()
     }
@@ -89,6 +94,7 @@ struct PrepareCommand: ParsableCommand {
 
     func run() throws {
         let gs = try granularities()
+        BLAS.stopWorkers()   // prepare makes no products: its own threads get the cores
         // Refused combinations are refused before anything is written, not after the first subfolder.
         for g in gs { try checkLossless(granularity: g, normalization: textOptions.normalization) }
         let (paths, names) = try expandInputs(inputs)
@@ -119,6 +125,7 @@ struct PrepareCommand: ParsableCommand {
             o.batchSize = batchSize
             o.seqLength = seqLength
             o.shardBytes = shardMib << 20
+            o.threads = threads
             let p = try Preparer(options: o, inputs: paths)
             p.displayNames = names
             p.showProgress = !quiet

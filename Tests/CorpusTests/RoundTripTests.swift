@@ -79,6 +79,33 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(scalars(of: try p.normalize(x)), [0x1100, 0x1161, 0x65, 0x301, 0x0A, 0x314B, 0x0A])
     }
 
+    func testNormalizationShortcutAgreesWithICU() throws {
+        // The normaliser decides ASCII and precomposed syllables without asking ICU: they must be what
+        // ICU says, characters that keep any text normalised (quick check Yes, combining class 0).
+        for form: Int32 in [0, 1] {
+            let n = try ICUNormalizer(form: form)
+            for u in 0..<0x80 { XCTAssert(n.isStable(UInt16(u)), "form \(form) U+\(String(u, radix: 16))") }
+            for u in 0xAC00...0xD7A3 { XCTAssert(n.isStable(UInt16(u)), "form \(form) U+\(String(u, radix: 16))") }
+            XCTAssertFalse(n.isStable(0x11A8), "a trailing jamo composes with the syllable before it")
+            XCTAssertFalse(n.isStable(0x0301), "a combining mark")
+            XCTAssertFalse(n.isStable(0xD800), "a surrogate code unit")
+        }
+        // And whole texts normalise the same with the shortcut as through ICU alone.
+        var rng = SeededGenerator(seed: 5)
+        let palette: [[UInt16]] = ["가", "각", "a", " ", "\n", "\u{11A8}", "\u{1100}", "\u{1161}", "\u{0301}", "ㅋ", "\u{FFA1}",
+                                   "！", "\u{F900}", "Å", "\u{00A0}", "…", "🙂", "\u{1112}\u{119E}"].map { Array($0.utf16) }
+        for form: Int32 in [0, 1] {
+            let n = try ICUNormalizer(form: form)
+            for _ in 0..<2000 {
+                let text = (0..<Int.random(in: 1...12, using: &rng)).flatMap { _ in palette.randomElement(using: &rng)! }
+                var viaShortcut: [UInt16] = [], viaICU: [UInt16] = []
+                let a = try text.withUnsafeBufferPointer { try n.normalize($0, into: &viaShortcut) }
+                let b = try text.withUnsafeBufferPointer { try n.normalizeByICU($0, into: &viaICU) }
+                XCTAssertEqual(a ? viaShortcut : text, b ? viaICU : text, "form \(form): \(text)")
+            }
+        }
+    }
+
     func testNormalFormsOfKoreanSpecialCases() throws {
         let nfc = try TextPipeline(granularity: .char)
         let nfkc = try TextPipeline(granularity: .char, text: TextOptions(normalization: .nfkc))

@@ -42,10 +42,13 @@ final class ShardStreamTests: XCTestCase {
     func utf16Units(_ s: [UInt32]) -> [UInt16] { Array(string(of: s).utf16) }
 
     func checkStreams(_ g: Granularity, batch: Int, steps: Int, shardBytes: Int, lines: Int = 300,
+                      adjust: (inout PrepareOptions) -> Void = { _ in },
                       file: StaticString = #filePath, line: UInt = #line) throws {
         let dir = try makeTemporaryDirectory(self)
         let text = Self.corpus(lines: lines)
-        let (out, report) = try prepare(text, in: dir, options: options(g, batch: batch, steps: steps, split: [0.7, 0.2, 0.1], shardBytes: shardBytes))
+        var o = options(g, batch: batch, steps: steps, split: [0.7, 0.2, 0.1], shardBytes: shardBytes)
+        adjust(&o)
+        let (out, report) = try prepare(text, in: dir, options: o)
         let m = try Manifest.load(directory: out)
         let v = try Vocabulary.load(path: out + "/vocab.json")
         let newline = v.id(single: 0x0A)!
@@ -120,6 +123,58 @@ final class ShardStreamTests: XCTestCase {
         try checkStreams(.coda, batch: 50, steps: 3, shardBytes: 1 << 20, lines: 600)
     }
 
+    func testManyParallelJobs() throws {
+        // Pass 2 and the shards run as parallel jobs starting at pass 1's index entries: with an entry
+        // every ~17 units and 64 jobs, this small corpus's splits come in many parts, most of them
+        // holding fewer tokens than the 51 whose characters are kept for the dropped tail (batch 50).
+        for g in Granularity.allCases {
+            for tables in [true, false] {
+                try checkStreams(g, batch: 50, steps: 3, shardBytes: 50 * 4 * 2 * 3) { o in
+                    o.threads = 64
+                    o.pieceUnits = 17
+                    o.scalarTables = tables
+                }
+            }
+        }
+    }
+
+    func testSameBytesWhateverTheThreadsAndPath() throws {
+        // One thread through the Segmenter is the reference; parallel jobs of any size, and the
+        // table-driven path of char, jamo and coda, must write the very same files.
+        let dir = try makeTemporaryDirectory(self)
+        let input = dir + "/corpus.txt"
+        try writeFile(input, Self.corpus(lines: 400) + "𝄞 🙂 \u{1F469}\u{200D}\u{1F4BB} 한\u{11A8} 𠜎\n")
+        for g in Granularity.allCases {
+            func run(_ name: String, threads: Int, piece: Int, tables: Bool) throws -> [String: [UInt8]] {
+                var o = options(g, batch: 7, steps: 5, split: [0.6, 0.3, 0.1], shardBytes: 7 * 6 * 2 * 4)
+                o.threads = threads
+                o.pieceUnits = piece
+                o.scalarTables = tables
+                let p = try Preparer(options: o, inputs: [input])
+                p.showProgress = false
+                let out = dir + "/\(g.rawValue)-\(name)"
+                _ = try p.run(output: out, force: false)
+                var files: [String: [UInt8]] = [:]
+                for f in try FileManager.default.contentsOfDirectory(atPath: out) where f != "report.json" {
+                    files[f] = try readBytes(out + "/" + f)
+                }
+                var r = try JSONSerialization.jsonObject(with: Data(readBytes(out + "/report.json"))) as! [String: Any]
+                for timing in ["seconds", "megabytes_per_second", "megabytesPerSecond", "output"] { r.removeValue(forKey: timing) }
+                files["report.json"] = Array(try JSONSerialization.data(withJSONObject: r, options: [.sortedKeys]))
+                return files
+            }
+            let reference = try run("reference", threads: 1, piece: 1 << 16, tables: false)
+            XCTAssertGreaterThan(reference.keys.filter { $0.hasPrefix("train-") }.count, 1, "several train shards")
+            for (threads, piece, tables) in [(2, 1 << 16, true), (2, 23, true), (3, 5, true), (2, 31, false), (1, 1 << 16, true)] {
+                let got = try run("\(threads)-\(piece)-\(tables)", threads: threads, piece: piece, tables: tables)
+                XCTAssertEqual(Set(got.keys), Set(reference.keys), "\(g.rawValue) threads \(threads) piece \(piece) tables \(tables)")
+                for (f, bytes) in reference where got[f] != bytes {
+                    XCTFail("\(g.rawValue) threads \(threads) piece \(piece) tables \(tables): \(f) differs")
+                }
+            }
+        }
+    }
+
     func testShardFilesAreReadableAsDocumented() throws {
         // The header layout of Shard.swift, read by hand: what numpy users rely on.
         let dir = try makeTemporaryDirectory(self)
@@ -157,6 +212,21 @@ final class ShardStreamTests: XCTestCase {
         XCTAssertEqual(mbs.last!.targets.last!, ids[8 * L])
         XCTAssert(mbs.flatMap(\.inputs).contains { $0 > 65535 })
     }
+    func testOneLineLongerThanEveryBuffer() throws {
+        // 300,000 syllables and spaces without a line end: the decoder's pending text grows past its
+        // first buffer and the 1 MiB read blocks, and the line is one piece for pass 1.
+        var rng = SeededGenerator(seed: 11)
+        let text = String(String.UnicodeScalarView((0..<300_000).map { i in
+            i % 7 == 6 ? " " : Unicode.Scalar(0xAC00 + UInt32.random(in: 0..<11172, using: &rng))!
+        }))
+        for g in [Granularity.char, .jamo] {
+            let dir = try makeTemporaryDirectory(self)
+            let (out, r) = try prepare(text, in: dir, options: options(g, batch: 1, steps: 4096, split: [1, 0, 0]))
+            XCTAssertEqual(r.characters, 300_001, "the line and the line end added at the end of the file")
+            XCTAssertEqual(try singleRowText(out, "train"), text + "\n")
+        }
+    }
+
     func testLargeInputAcrossInternalPieceBoundaries() throws {
         // Over a million UTF-16 units: prepare reads 1 MiB blocks, hands pass 1 runs of 256 Ki units and
         // segments pass 2 in pieces of 1 Mi units. Counting and writing must see the same tokens:

@@ -18,6 +18,9 @@ int32_t gasa_normalize(const void *norm, const uint16_t *src, int32_t len, uint1
 int32_t gasa_span_quick_check_yes(const void *norm, const uint16_t *s, int32_t len, int32_t *err);
 /// 1 if the scalar c has a normalization boundary before it (text can be cut there safely).
 int32_t gasa_has_boundary_before(const void *norm, int32_t c);
+/// 1 if c, whatever surrounds it, keeps a text in the form (GASA_NFC or GASA_NFKC): its quick check
+/// property is Yes and its canonical combining class is 0 (UAX #15, "Detecting Normalization Forms").
+int32_t gasa_stable_in_form(int32_t form, int32_t c);
 
 /// Break iterator over UTF-16 text (kept by pointer, must outlive the iterator); "" = root locale.
 void *gasa_break_open(int32_t kind, const char *locale, const uint16_t *text, int32_t len, int32_t *err);

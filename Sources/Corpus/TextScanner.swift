@@ -2,6 +2,7 @@
 // runs of kept text, in order, to a callback, never holding more than a block of text in memory.
 // It records where kept documents start (document mode) so that splits can cut between them.
 // It does not segment or split.
+import Foundation
 import Storage
 #if canImport(Glibc)
 import Glibc
@@ -51,43 +52,16 @@ struct TextScanner {
             case .none: return nil
             }
         }()
-        var raw = [UInt8](repeating: 0, count: 1 << 20)
-        var crc = CRC32()
-        // Decoded text not yet ending in LF, then the newly decoded block (the decoder writes straight into it).
-        var pending = UnitBuffer()
-        defer { pending.free() }
+        // A reading thread decodes the files into blocks that end at a line end; this one normalises,
+        // deduplicates and hands them on, so the two overlap.
+        let reader = BlockReader(inputs: inputs, displayNames: displayNames, text: text, progress: progress)
+        reader.start()
+        defer { reader.stop() }
         var normalized: [UInt16] = []
-        for path in inputs {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            let name = displayNames[path] ?? path
-            if fd < 0 { throw CorpusError.badInput("\(name): cannot open (\(String(cString: strerror(errno))))") }
-            defer { close(fd) }
-            var decoder = UTF8StreamDecoder(file: name, keepCR: text.keepCR, replace: text.invalid == .replace)
-            var carried = 0              // undecoded bytes kept at the front of `raw`
-            var eof = false
-            while !eof {
-                let n = raw.withUnsafeMutableBytes { read(fd, $0.baseAddress! + carried, $0.count - carried) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw CorpusError.badInput("\(name): read failed (\(String(cString: strerror(errno))))")
-                }
-                eof = n == 0
-                st.bytes += n
-                raw.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[carried..<(carried + n)])) }
-                progress?.advance(n)
-                let avail = carried + n
-                pending.reserve(avail + 2)
-                let (used, written) = try raw.withUnsafeBufferPointer {
-                    try decoder.decode($0.baseAddress!, avail, final: eof, to: pending.end)
-                }
-                pending.count += written
-                carried = avail - used
-                if carried > 0 { raw.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: $0.baseAddress! + used, count: carried) } }
-                if eof && pending.count > 0 && pending.units[pending.count - 1] != 0x0A { pending.append(0x0A) }   // a file always ends a line
-                var end = pending.count
-                while end > 0 && pending.units[end - 1] != 0x0A { end -= 1 }
-                if end == 0 { continue }
-                let block = UnsafeBufferPointer(start: pending.units, count: end)
+        readLoop: while true {
+            switch try reader.next() {
+            case .block(var buffer):
+                let block = UnsafeBufferPointer(start: buffer.units, count: buffer.count)
                 let decoded = scalarCount(block)
                 st.decodedCharacters += decoded
                 if let nz = normalizer, try nz.normalize(block, into: &normalized) {
@@ -101,13 +75,18 @@ struct TextScanner {
                     st.normalizedCharacters += decoded
                     try lines(block, chars: decoded, &state, &st)
                 }
-                pending.removeFirst(end)
+                buffer.count = 0
+                reader.recycle(buffer)
+            case .endOfFile:
+                try endDocument(&state, &st)      // a file always ends a document
+            case .done(let bytes, let crc, let replacements):
+                st.bytes = bytes
+                st.replacements = replacements
+                corpusCRC = crc
+                break readLoop
             }
-            st.replacements += decoder.replacements
-            try endDocument(&state, &st)      // a file always ends a document
         }
         try state.flush()
-        corpusCRC = crc.value
         return st
     }
 
@@ -216,11 +195,153 @@ struct TextScanner {
     }
 }
 
+/// The reading side of TextScanner.scan, on its own thread: reads each file, checksums it, decodes it
+/// strictly and hands over blocks of decoded text that end at a line end, through a short queue.
+private final class BlockReader: @unchecked Sendable {
+    enum Item {
+        case block(UnitBuffer)
+        case endOfFile
+        case done(bytes: Int, crc: UInt32, replacements: Int)
+    }
+
+    let inputs: [String]
+    let displayNames: [String: String]
+    let text: TextOptions
+    let progress: Progress?
+    private let cond = NSCondition()
+    private var queue: [Result<Item, Error>] = []   // guarded by cond
+    private var spare: [UnitBuffer] = []             // guarded by cond: buffers the scanner is done with
+    private var stopped = false                       // guarded by cond
+    private var finished = false                      // guarded by cond: the thread has returned
+    private let depth = 2
+
+    init(inputs: [String], displayNames: [String: String], text: TextOptions, progress: Progress?) {
+        self.inputs = inputs
+        self.displayNames = displayNames
+        self.text = text
+        self.progress = progress
+    }
+
+    func start() {
+        Thread.detachNewThread { [self] in
+            let r = Result { try readAll() }
+            cond.lock()
+            if case .failure(let e) = r { queue.append(.failure(e)) }
+            finished = true
+            cond.broadcast()
+            cond.unlock()
+        }
+    }
+
+    /// The next item; rethrows the reading thread's error.
+    func next() throws -> Item {
+        cond.lock()
+        defer { cond.unlock() }
+        while queue.isEmpty { cond.wait() }
+        let item = queue.removeFirst()
+        cond.broadcast()
+        return try item.get()
+    }
+
+    /// Gives a block's buffer back for reuse.
+    func recycle(_ b: UnitBuffer) {
+        cond.lock()
+        spare.append(b)
+        cond.unlock()
+    }
+
+    /// Stops the thread (the scanner is done, or failed) and waits for it; frees the buffers.
+    func stop() {
+        cond.lock()
+        stopped = true
+        cond.broadcast()
+        while !finished { cond.wait() }
+        for item in queue { if case .success(.block(let b)) = item { b.free() } }
+        for b in spare { b.free() }
+        queue = []
+        spare = []
+        cond.unlock()
+    }
+
+    /// Queues an item, waiting while the queue is full; false once stopped.
+    private func put(_ item: Item) -> Bool {
+        cond.lock()
+        defer { cond.unlock() }
+        while queue.count >= depth && !stopped { cond.wait() }
+        if stopped { return false }
+        queue.append(.success(item))
+        cond.broadcast()
+        return true
+    }
+
+    private func buffer() -> UnitBuffer {
+        cond.lock()
+        defer { cond.unlock() }
+        return spare.popLast() ?? UnitBuffer()
+    }
+
+    private func readAll() throws {
+        var raw = [UInt8](repeating: 0, count: 1 << 20)
+        var crc = CRC32()
+        var bytes = 0, replacements = 0
+        // Decoded text not yet handed over: the carried part of a line, then the newly decoded text
+        // (the decoder writes straight into it).
+        var pending = buffer()
+        defer { pending.free() }
+        for path in inputs {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            let name = displayNames[path] ?? path
+            if fd < 0 { throw CorpusError.badInput("\(name): cannot open (\(String(cString: strerror(errno))))") }
+            defer { close(fd) }
+            var decoder = UTF8StreamDecoder(file: name, keepCR: text.keepCR, replace: text.invalid == .replace)
+            var carried = 0              // undecoded bytes kept at the front of `raw`
+            var eof = false
+            while !eof {
+                let n = raw.withUnsafeMutableBytes { read(fd, $0.baseAddress! + carried, $0.count - carried) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw CorpusError.badInput("\(name): read failed (\(String(cString: strerror(errno))))")
+                }
+                eof = n == 0
+                bytes += n
+                raw.withUnsafeBytes { crc.update(UnsafeRawBufferPointer(rebasing: $0[carried..<(carried + n)])) }
+                progress?.advance(n)
+                let avail = carried + n
+                pending.reserve(avail + 2)
+                let (used, written) = try raw.withUnsafeBufferPointer {
+                    try decoder.decode($0.baseAddress!, avail, final: eof, to: pending.end)
+                }
+                pending.count += written
+                carried = avail - used
+                if carried > 0 { raw.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: $0.baseAddress! + used, count: carried) } }
+                if eof && pending.count > 0 && pending.units[pending.count - 1] != 0x0A { pending.append(0x0A) }   // a file always ends a line
+                var end = pending.count
+                while end > 0 && pending.units[end - 1] != 0x0A { end -= 1 }
+                if end == 0 { continue }
+                // Hand over the text up to the last line end; the rest starts the next buffer.
+                var next = buffer()
+                next.reserve(pending.count - end)
+                next.end.update(from: pending.units + end, count: pending.count - end)
+                next.count = pending.count - end
+                pending.count = end
+                let block = pending
+                pending = next
+                if !put(.block(block)) { block.free(); return }
+            }
+            replacements += decoder.replacements
+            if !put(.endOfFile) { return }
+        }
+        _ = put(.done(bytes: bytes, crc: crc.value, replacements: replacements))
+    }
+}
+
 /// A growable run of UTF-16 units in raw memory, so that the decoder can write into its spare room.
 private struct UnitBuffer {
     private(set) var units = UnsafeMutablePointer<UInt16>.allocate(capacity: 1 << 16)
     private var capacity = 1 << 16
     var count = 0
+
+    init() {}
 
     /// The spare room after the last unit.
     var end: UnsafeMutablePointer<UInt16> { units + count }
@@ -239,12 +360,6 @@ private struct UnitBuffer {
         reserve(1)
         units[count] = u
         count += 1
-    }
-
-    /// Drops the first `n` units, moving the rest to the front.
-    mutating func removeFirst(_ n: Int) {
-        if n < count { units.update(from: units + n, count: count - n) }
-        count -= n
     }
 
     func free() { units.deallocate() }

@@ -102,7 +102,8 @@ enum LSTMLayer {
 
     /// Backward over `steps` steps after `forward`. dhOut (N, H) in: dL/dh_t from above (destroyed: the
     /// recurrent gradient is accumulated into it); dc (B, H) scratch. Writes the weight and bias
-    /// gradients (overwriting them) and, when dx is given, dL/dx (N, In).
+    /// gradients (overwriting them) and, when dx is given, dL/dx (N, In). dx may be x's own memory: it is
+    /// written last, after x's only use.
     static func backward(batch B: Int, steps T: Int, input In: Int, hidden H: Int,
                          x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
                          gates: UnsafeMutablePointer<Float>, h: UnsafePointer<Float>, c: UnsafePointer<Float>,

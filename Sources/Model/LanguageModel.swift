@@ -151,18 +151,15 @@ public final class LanguageModel {
 
     /// Embedding lookup and the LSTM layers; leaves the top layer's (dropped-out) output ready for the head.
     private func forward(steps T: Int, state: RecurrentState, ws: Workspace, dropout: Float?, rng: inout RNG) {
-        let B = ws.batch, H = config.hiddenSize, E = config.embeddingSize, N = B * T
+        let B = ws.batch, H = config.hiddenSize, N = B * T
         let p = UnsafePointer(params.pointer)
-        let emb = p + embedOffset
-        for r in 0..<N {
-            (ws.x0.pointer + r * E).update(from: emb + Int(ws.tokens[r]) * E, count: E)
-        }
+        embed(rows: N, ws: ws, into: ws.input.pointer)
         for l in 0..<config.layers {
             let h = ws.h[l].pointer, c = ws.c[l].pointer
             h.update(from: state.h(l), count: B * H)
             c.update(from: state.c(l), count: B * H)
             LSTMLayer.forward(batch: B, steps: T, input: config.inputSize(layer: l), hidden: H,
-                              x: layerInput(l, steps: T, ws: ws, dropout: dropout),
+                              x: layerInput(l, ws: ws, dropout: dropout),
                               wih: p + wihOffset[l], whh: p + whhOffset[l], bih: p + bihOffset[l], bhh: p + bhhOffset[l],
                               biasSum: ws.biasSum.pointer, gates: ws.gates[l].pointer, h: h, c: c)
             state.h(l).update(from: h + N * H, count: B * H)
@@ -171,22 +168,26 @@ public final class LanguageModel {
         }
     }
 
-    /// The input rows of layer l (N, In): the embeddings, or the layer below's output after dropout.
-    private func layerInput(_ l: Int, steps T: Int, ws: Workspace, dropout: Float?) -> UnsafePointer<Float> {
-        if l == 0 { return UnsafePointer(ws.x0.pointer) }
-        return output(l - 1, ws: ws, dropout: dropout)
+    /// The embeddings of the workspace's N tokens, into rows of `dst` (N, E).
+    private func embed(rows N: Int, ws: Workspace, into dst: UnsafeMutablePointer<Float>) {
+        let E = config.embeddingSize
+        let emb = UnsafePointer(params.pointer) + embedOffset
+        for r in 0..<N { (dst + r * E).update(from: emb + Int(ws.tokens[r]) * E, count: E) }
     }
 
-    private func output(_ l: Int, ws: Workspace, dropout: Float?) -> UnsafePointer<Float> {
-        if dropout != nil { return UnsafePointer(ws.dropped[l].pointer) }
-        return UnsafePointer(ws.h[l].pointer + ws.batch * config.hiddenSize)
+    /// The input rows of layer l (N, In) during the forward pass: the embeddings or, with dropout, the
+    /// layer below's dropped-out output, both in ws.input; without dropout, the layer below's output itself.
+    private func layerInput(_ l: Int, ws: Workspace, dropout: Float?) -> UnsafePointer<Float> {
+        if l == 0 || dropout != nil { return UnsafePointer(ws.input.pointer) }
+        return UnsafePointer(ws.h[l - 1].pointer + ws.batch * config.hiddenSize)
     }
 
-    /// Inverted dropout on layer l's output: kept values are scaled by 1/(1-p) so evaluation needs no change.
+    /// Inverted dropout on layer l's output, into ws.input: kept values are scaled by 1/(1-p) so evaluation
+    /// needs no change. The mask is kept for the backward pass.
     private func applyDropout(layer l: Int, rows N: Int, p: Float, ws: Workspace, rng: inout RNG) {
         let H = config.hiddenSize
         let src = ws.h[l].pointer + ws.batch * H
-        let dst = ws.dropped[l].pointer
+        let dst = ws.input.pointer
         let mask = ws.masks[l]
         let scale = 1 / (1 - p)
         for k in 0..<(N * H) {
@@ -196,11 +197,27 @@ public final class LanguageModel {
         }
     }
 
+    /// Layer l's output after dropout, rebuilt from h and the mask into `dst` (the same values as the
+    /// forward pass computed).
+    private func redoDropout(layer l: Int, rows N: Int, ws: Workspace, into dst: UnsafeMutablePointer<Float>) {
+        let H = config.hiddenSize
+        let src = ws.h[l].pointer + ws.batch * H
+        let mask = ws.masks[l]
+        let scale = 1 / (1 - config.dropout)
+        for k in 0..<(N * H) { dst[k] = mask[k] == 1 ? src[k] * scale : 0 }
+    }
+
+    /// The top layer's output as the head sees it: after dropout (in ws.input) or as it is.
+    private func topOutput(ws: Workspace, dropout: Bool) -> UnsafePointer<Float> {
+        if dropout { return UnsafePointer(ws.input.pointer) }
+        return UnsafePointer(ws.h[config.layers - 1].pointer + ws.batch * config.hiddenSize)
+    }
+
     /// The head over the top layer's output in chunks of whole steps: logits, softmax cross-entropy and,
     /// for training, the head's gradients and dL/d(top output) into ws.dA.
     private func headForwardBackward(steps T: Int, ws: Workspace, grads g: UnsafeMutablePointer<Float>, scale: Float) -> Double {
         let B = ws.batch, H = config.hiddenSize, V = config.vocabSize, N = B * T
-        let top = output(config.layers - 1, ws: ws, dropout: config.dropout > 0 ? config.dropout : nil)
+        let top = topOutput(ws: ws, dropout: config.dropout > 0)
         let w = UnsafePointer(params.pointer) + headWOffset
         var total = 0.0
         var r0 = 0
@@ -236,7 +253,7 @@ public final class LanguageModel {
     private func headLoss(steps T: Int, ws: Workspace, rowLoss: UnsafeMutablePointer<Float>?,
                           rowStride: Int, from s0: Int) -> Double {
         let B = ws.batch, H = config.hiddenSize, V = config.vocabSize, N = B * T
-        let top = output(config.layers - 1, ws: ws, dropout: nil)
+        let top = topOutput(ws: ws, dropout: false)
         var total = 0.0
         var r0 = 0
         while r0 < N {
@@ -258,26 +275,36 @@ public final class LanguageModel {
     }
 
     /// Backward through the dropout masks and the LSTM layers into the embedding; dL/d(top output) is in ws.dA.
+    /// Each layer's input is rebuilt (embeddings, or the layer below's output after dropout) in the buffer
+    /// that then receives dL/d(that input), the next layer's dL/d(output).
     private func backward(steps T: Int, ws: Workspace, grads g: UnsafeMutablePointer<Float>) {
         let B = ws.batch, H = config.hiddenSize, E = config.embeddingSize, N = B * T
         let p = UnsafePointer(params.pointer)
         let hasDropout = config.dropout > 0
         let scale = hasDropout ? 1 / (1 - config.dropout) : 1
-        var dOut = ws.dA.pointer, dIn = ws.dB.pointer
+        var dOut = ws.dA.pointer, other = ws.input.pointer
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
             if hasDropout {
                 let m = ws.masks[l]
                 for k in 0..<(N * H) { dOut[k] = m[k] == 1 ? dOut[k] * scale : 0 }
             }
-            let In = config.inputSize(layer: l)
-            LSTMLayer.backward(batch: B, steps: T, input: In, hidden: H,
-                               x: layerInput(l, steps: T, ws: ws, dropout: hasDropout ? config.dropout : nil),
-                               wih: p + wihOffset[l], whh: p + whhOffset[l],
+            let x: UnsafePointer<Float>
+            if l == 0 {
+                embed(rows: N, ws: ws, into: other)
+                x = UnsafePointer(other)
+            } else if hasDropout {
+                redoDropout(layer: l - 1, rows: N, ws: ws, into: other)
+                x = UnsafePointer(other)
+            } else {
+                x = UnsafePointer(ws.h[l - 1].pointer + B * H)
+            }
+            LSTMLayer.backward(batch: B, steps: T, input: config.inputSize(layer: l), hidden: H,
+                               x: x, wih: p + wihOffset[l], whh: p + whhOffset[l],
                                gates: ws.gates[l].pointer, h: ws.h[l].pointer, c: ws.c[l].pointer,
                                dhOut: dOut, dc: ws.dc.pointer, ones: ws.ones.pointer,
                                dwih: g + wihOffset[l], dwhh: g + whhOffset[l], dbih: g + bihOffset[l], dbhh: g + bhhOffset[l],
-                               dx: dIn)
-            swap(&dOut, &dIn)
+                               dx: other)
+            swap(&dOut, &other)
         }
         // dOut now holds dL/dx0 (N, E): scatter-add into the embedding rows.
         let de = g + embedOffset

@@ -187,6 +187,8 @@ extension LanguageModel {
         for e in parsed.entries {
             let v = view(e.name)!
             UnsafeMutableRawPointer(parameters.baseAddress! + v.offset).copyMemory(from: parsed.bytes(e), byteCount: 4 * v.count)
+            // The file's pages are not needed twice: let them go, so a load adds one tensor to memory, not the model.
+            parsed.file.advise(willNeed: false, offset: parsed.dataStart + e.begin, length: e.end - e.begin)
         }
         for k in 0..<parameters.count where !parameters[k].isFinite {
             throw ModelError.badCheckpoint(path: path, problem: "parameters contain NaN or infinity")

@@ -1,10 +1,11 @@
 // All scratch memory for one batch size B and up to T steps, allocated once so that nothing is
 // allocated inside the training loop. Rows are time-major: row r = t*B + b, N = T*B rows.
 //
-// Memory (floats), training: per layer gates N*4H + h (N+B)*H + c (N+B)*H, plus with dropout the
-// dropped output N*H and a byte mask N*H; shared: x0 N*E, head chunk logits Nc*V, dA and dB
-// N*max(E,H) each. For inference only (training: false) one layer's buffers are shared by all layers,
-// so evaluation can run in short chunks of steps with little memory.
+// Memory (floats), training: per layer gates N*4H + h (N+B)*H + c (N+B)*H, plus with dropout a byte
+// mask N*H; shared: the input rows of the layer at hand (embeddings, or the layer below's output after
+// dropout, rebuilt from h and the mask when the backward pass needs it again) and one gradient buffer,
+// N*max(E,H) each, and the head chunk's logits Nc*V. For inference only (training: false) one layer's
+// buffers are shared by all layers, so evaluation can run in short chunks of steps with little memory.
 import Numerics
 
 public final class Workspace {
@@ -16,13 +17,15 @@ public final class Workspace {
     var gates: [FloatBuffer] = []    // per layer (N, 4H): pre-activations, then activations, then gate gradients
     var h: [FloatBuffer] = []        // per layer (N + B, H): block 0 = initial state, block t+1 = output of step t
     var c: [FloatBuffer] = []        // per layer (N + B, H)
-    var dropped: [FloatBuffer] = []  // per layer (N, H): output after dropout (training with dropout only)
-    var masks: [UnsafeMutablePointer<UInt8>] = []   // per layer (N, H): 1 kept, 0 dropped
-    let x0: FloatBuffer              // (N, E): embedded inputs
+    var masks: [UnsafeMutablePointer<UInt8>] = []   // per layer (N, H): 1 kept, 0 dropped (training with dropout)
+    // (N, max(E, H)) each. Forward: `input` holds the rows going into the layer at hand (embeddings, or the
+    // layer below's output after dropout), and at the end the head's input. Backward: the two swap roles,
+    // one holding dL/d(the layer's output), the other the layer's input rebuilt for its weight gradient,
+    // then overwritten by dL/d(that input).
+    let input: FloatBuffer
+    let dA: FloatBuffer
     let logits: FloatBuffer          // (headRows, V)
     let rowLoss: FloatBuffer         // (headRows) per-row losses of a head chunk
-    let dA: FloatBuffer              // (N, max(E, H)) gradient ping-pong
-    let dB: FloatBuffer
     let dc: FloatBuffer              // (B, H) gradient flowing back through c
     let ones: FloatBuffer            // (N) all 1, for column sums by gemv
     let biasSum: FloatBuffer         // (4H) b_ih + b_hh of the layer at hand
@@ -52,8 +55,8 @@ public final class Workspace {
         let H = config.hiddenSize, E = config.embeddingSize, V = config.vocabSize
         let L = parts > 1 ? 0 : config.layers
         let N = parts > 1 ? 0 : batch * steps
-        // Head chunk: whole steps, about 512 rows (keeps the logits small and in cache).
-        let stepsPerChunk = max(1, min(steps, 512 / batch))
+        // Head chunk: whole steps, about 256 rows (keeps the logits small and in cache).
+        let stepsPerChunk = max(1, min(steps, 256 / batch))
         headRows = parts > 1 ? 0 : stepsPerChunk * batch
         if training && L > 0 {
             for _ in 0..<L {
@@ -61,7 +64,6 @@ public final class Workspace {
                 h.append(FloatBuffer(count: (N + batch) * H))
                 c.append(FloatBuffer(count: (N + batch) * H))
                 if config.dropout > 0 {
-                    dropped.append(FloatBuffer(count: N * H))
                     let m = UnsafeMutablePointer<UInt8>.allocate(capacity: N * H)
                     m.initialize(repeating: 1, count: N * H)
                     masks.append(m)
@@ -77,12 +79,11 @@ public final class Workspace {
                 c.append(cs)
             }
         }
-        x0 = FloatBuffer(count: N * E)
+        let widest = max(E, H)
+        input = FloatBuffer(count: N * widest)
+        dA = FloatBuffer(count: training ? N * widest : 0)
         logits = FloatBuffer(count: headRows * V)
         rowLoss = FloatBuffer(count: headRows)
-        let widest = max(E, H)
-        dA = FloatBuffer(count: training ? N * widest : 0)
-        dB = FloatBuffer(count: training ? N * widest : 0)
         dc = FloatBuffer(count: training ? batch * H : 0)
         ones = FloatBuffer(count: N)
         ones.pointer.update(repeating: 1, count: N)

@@ -269,15 +269,17 @@ public final class Trainer {
     /// Scores the test split once, with the best weights if there are any, else the current ones.
     private func scoreTest(elapsedMinutes: Double) throws -> (EvalResult?, String?) {
         let scored = model
-        var which = Checkpoint.latest
-        if bestSaved || fileExists(options.run + "/" + Checkpoint.best + "/" + CheckpointMeta.fileName) {
-            let dir = try Checkpoint.resolve(options.run, prefer: [Checkpoint.best])
-            // Training is over and saved: the best weights go into the model itself (no second copy in memory).
-            try Checkpoint.loadWeights(model, path: dir + "/" + CheckpointMeta.load(directory: dir).weightsFile)
-            which = Checkpoint.best
-        }
         guard let ev = try SplitEvaluator(model: scored, directory: preparedPath, manifest: manifest, split: "test") else {
             return (nil, nil)
+        }
+        var which = Checkpoint.latest
+        if bestSaved || fileExists(options.run + "/" + Checkpoint.best + "/" + CheckpointMeta.fileName) {
+            which = Checkpoint.best
+            if state.bestIteration != state.iteration {
+                let dir = try Checkpoint.resolve(options.run, prefer: [Checkpoint.best])
+                // Training is over and saved: the best weights go into the model itself (no second copy in memory).
+                try Checkpoint.loadWeights(model, path: dir + "/" + CheckpointMeta.load(directory: dir).weightsFile)
+            }
         }
         guard let r = try ev.run(scored, shouldStop: { StopSignal.requested }) else { return (nil, nil) }
         var rec = MetricsRecord(type: "eval", iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsedMinutes)

@@ -6,7 +6,7 @@
 //   c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
 // The nonlinearities and the cell update are one fused pass; the backward pass fuses the cell's
 // derivatives the same way and overwrites the stored activations with the gate gradients, so the
-// weight gradients are then three products over all steps at once.
+// weight gradients are then three products over all steps at once (and can wait, or be split by rows).
 import Numerics
 
 enum LSTMLayer {
@@ -100,18 +100,13 @@ enum LSTMLayer {
         }
     }
 
-    /// Backward over `steps` steps after `forward`. dhOut (N, H) in: dL/dh_t from above (destroyed: the
-    /// recurrent gradient is accumulated into it); dc (B, H) scratch. Writes the weight and bias
-    /// gradients (overwriting them) and, when dx is given, dL/dx (N, In). dx may be x's own memory: it is
-    /// written last, after x's only use.
-    static func backward(batch B: Int, steps T: Int, input In: Int, hidden H: Int,
-                         x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
-                         gates: UnsafeMutablePointer<Float>, h: UnsafePointer<Float>, c: UnsafePointer<Float>,
-                         dhOut: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>, ones: UnsafePointer<Float>,
-                         dwih: UnsafeMutablePointer<Float>, dwhh: UnsafeMutablePointer<Float>,
-                         dbih: UnsafeMutablePointer<Float>, dbhh: UnsafeMutablePointer<Float>,
-                         dx: UnsafeMutablePointer<Float>?) {
-        let N = B * T, G = 4 * H
+    /// Backward through time over `steps` steps after `forward`. dhOut (N, H) in: dL/dh_t from above
+    /// (destroyed: the recurrent gradient is accumulated into it); dc (B, H) scratch. Leaves dL/dG, the
+    /// gradients of the gate pre-activations, in `gates` for weightGradients and inputGradient.
+    static func backwardThroughTime(batch B: Int, steps T: Int, hidden H: Int, whh: UnsafePointer<Float>,
+                                    gates: UnsafeMutablePointer<Float>, c: UnsafePointer<Float>,
+                                    dhOut: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>) {
+        let G = 4 * H
         dc.update(repeating: 0, count: B * H)   // truncated BPTT: nothing flows in from after the last step
         var t = T - 1
         while t >= 0 {
@@ -125,16 +120,29 @@ enum LSTMLayer {
             }
             t -= 1
         }
-        // dW_ih = dG^T x, dW_hh = dG^T h_prev, db = column sums of dG
-        BLAS.gemm(transA: true, transB: false, m: G, n: In, k: N, a: gates, lda: G, b: x, ldb: In,
-                  beta: 0, c: dwih, ldc: In)
-        BLAS.gemm(transA: true, transB: false, m: G, n: H, k: N, a: gates, lda: G, b: h, ldb: H,
-                  beta: 0, c: dwhh, ldc: H)
-        BLAS.gemv(trans: true, m: N, n: G, a: gates, lda: G, x: ones, beta: 0, y: dbih)
-        dbhh.update(from: dbih, count: G)
-        if let dx {
-            BLAS.gemm(transA: false, transB: false, m: N, n: In, k: G, a: gates, lda: G, b: wih, ldb: In,
-                      beta: 0, c: dx, ldc: In)
-        }
+    }
+
+    /// Rows `rows` (of 0..<4H) of the weight and bias gradients from dL/dG (in `gates`), the input x (N, In)
+    /// and h (whose first N rows are h_{t-1}): dW_ih = dG^T x, dW_hh = dG^T h_prev, db = column sums of dG.
+    /// Overwrites those rows, or adds to them when `accumulate` (another part of the batch came first).
+    /// dbhh is left to the caller (it equals dbih).
+    static func weightGradients(batch B: Int, steps T: Int, input In: Int, hidden H: Int, rows: Range<Int>,
+                                x: UnsafePointer<Float>, gates: UnsafePointer<Float>, h: UnsafePointer<Float>,
+                                ones: UnsafePointer<Float>, dwih: UnsafeMutablePointer<Float>,
+                                dwhh: UnsafeMutablePointer<Float>, dbih: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let N = B * T, G = 4 * H, r0 = rows.lowerBound, m = rows.count
+        let beta: Float = accumulate ? 1 : 0
+        BLAS.gemm(transA: true, transB: false, m: m, n: In, k: N, a: gates + r0, lda: G, b: x, ldb: In,
+                  beta: beta, c: dwih + r0 * In, ldc: In)
+        BLAS.gemm(transA: true, transB: false, m: m, n: H, k: N, a: gates + r0, lda: G, b: h, ldb: H,
+                  beta: beta, c: dwhh + r0 * H, ldc: H)
+        BLAS.gemv(trans: true, m: N, n: m, a: gates + r0, lda: G, x: ones, beta: beta, y: dbih + r0)
+    }
+
+    /// dL/dx (N, In) = dG W_ih. dx may be the memory of the layer's input x once its weight gradients are done.
+    static func inputGradient(batch B: Int, steps T: Int, input In: Int, hidden H: Int, wih: UnsafePointer<Float>,
+                              gates: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+        BLAS.gemm(transA: false, transB: false, m: B * T, n: In, k: 4 * H, a: gates, lda: 4 * H, b: wih, ldb: In,
+                  beta: 0, c: dx, ldc: In)
     }
 }

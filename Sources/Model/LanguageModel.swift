@@ -76,13 +76,19 @@ public final class LanguageModel {
         let scale = 1 / Float(ws.batch * steps)
         if ws.replicas.isEmpty {
             return trainRows(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng,
-                             grads: grads.pointer, scale: scale)
+                             grads: GradientTargets(model: self, base: grads.pointer), scale: scale)
         }
-        // Data parallel: each replica takes a block of rows on its own thread with its own workspace, state,
-        // dropout stream and gradient buffer; the gradients are summed. Deterministic for a given replica count.
-        let H = config.hiddenSize, L = config.layers
+        // Data parallel: each replica takes a block of rows on its own thread with its own workspace, state
+        // and dropout stream, and runs the forward pass, the head and the backward pass through time. The
+        // LSTM weight gradients wait: then each thread computes a block of rows of them from every
+        // replica's gate gradients, adding the replicas in order, straight into the model's gradients.
+        // The embedding and head gradients of the replicas after the first are summed at the end.
+        // Deterministic for a given replica count.
+        let H = config.hiddenSize, L = config.layers, G = 4 * H
+        let R = ws.replicas.count
+        let main = GradientTargets(model: self, base: grads.pointer)
         for r in ws.replicas { r.seed = rng.next() }
-        DispatchQueue.concurrentPerform(iterations: ws.replicas.count) { i in
+        DispatchQueue.concurrentPerform(iterations: R) { i in
             let r = ws.replicas[i]
             let b0 = r.rows.lowerBound, nb = r.rows.count
             r.inputs.update(from: inputs + b0 * steps, count: nb * steps)
@@ -92,24 +98,73 @@ public final class LanguageModel {
                 r.state.c(l).update(from: state.c(l) + b0 * H, count: nb * H)
             }
             var local = RNG(seed: r.seed)
+            var targets = i == 0 ? main : r.gradientTargets(config: config)
+            targets.lstm = nil
             r.loss = trainRows(inputs: r.inputs, targets: r.targets, steps: steps, state: r.state, ws: r.workspace,
-                               rng: &local, grads: i == 0 ? grads.pointer : r.grads.pointer, scale: scale)
+                               rng: &local, grads: targets, scale: scale)
             for l in 0..<L {
                 (state.h(l) + b0 * H).update(from: r.state.h(l), count: nb * H)
                 (state.c(l) + b0 * H).update(from: r.state.c(l), count: nb * H)
             }
         }
+        let g = grads.pointer
+        let layerInputs = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: R)
+        defer { layerInputs.deallocate() }
+        for l in 0..<L {
+            DispatchQueue.concurrentPerform(iterations: R) { i in
+                let w = ws.replicas[i].workspace
+                layerInputs[i] = rebuildInput(l, steps: steps, ws: w, into: w.input.pointer)
+            }
+            let In = config.inputSize(layer: l)
+            DispatchQueue.concurrentPerform(iterations: R) { part in
+                let rows = (G * part / R)..<(G * (part + 1) / R)
+                for (i, r) in ws.replicas.enumerated() {
+                    let w = r.workspace
+                    LSTMLayer.weightGradients(batch: w.batch, steps: steps, input: In, hidden: H, rows: rows,
+                                              x: layerInputs[i], gates: w.gates[l].pointer, h: w.h[l].pointer,
+                                              ones: w.ones.pointer, dwih: g + wihOffset[l], dwhh: g + whhOffset[l],
+                                              dbih: g + bihOffset[l], accumulate: i > 0)
+                }
+                (g + bhhOffset[l] + rows.lowerBound).update(from: g + bihOffset[l] + rows.lowerBound, count: rows.count)
+            }
+        }
         var total = ws.replicas[0].loss
         for r in ws.replicas.dropFirst() {
-            BLAS.axpy(config.parameterCount, 1, r.grads.pointer, grads.pointer)
+            let t = r.gradientTargets(config: config)
+            BLAS.axpy(config.vocabSize * config.embeddingSize, 1, t.embed, main.embed)
+            BLAS.axpy(config.vocabSize * H, 1, t.headW, main.headW)
+            BLAS.axpy(config.vocabSize, 1, t.headB, main.headB)
             total += r.loss
         }
         return total
     }
 
+    /// Where one part of the batch puts its gradients: the embedding's and the head's, and the LSTM
+    /// layers' at their offsets from `lstm` (nil: computed later, from every part at once).
+    struct GradientTargets {
+        var embed: UnsafeMutablePointer<Float>
+        var headW: UnsafeMutablePointer<Float>
+        var headB: UnsafeMutablePointer<Float>
+        var lstm: UnsafeMutablePointer<Float>?
+
+        /// All into a flat buffer laid out like the parameters.
+        init(model m: LanguageModel, base: UnsafeMutablePointer<Float>) {
+            embed = base + m.embedOffset
+            headW = base + m.headWOffset
+            headB = base + m.headBOffset
+            lstm = base
+        }
+
+        init(embed: UnsafeMutablePointer<Float>, headW: UnsafeMutablePointer<Float>, headB: UnsafeMutablePointer<Float>) {
+            self.embed = embed
+            self.headW = headW
+            self.headB = headB
+        }
+    }
+
     /// Forward, loss and backward of B rows; gradients (already scaled by `scale` per target) go to `g`.
     private func trainRows(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int, state: RecurrentState,
-                           ws: Workspace, rng: inout RNG, grads g: UnsafeMutablePointer<Float>, scale: Float) -> Double {
+                           ws: Workspace, rng: inout RNG, grads g: GradientTargets, scale: Float) -> Double {
         gather(inputs: inputs, targets: targets, rowStride: steps, from: 0, steps: steps, ws: ws)
         forward(steps: steps, state: state, ws: ws, dropout: config.dropout > 0 ? config.dropout : nil, rng: &rng)
         let loss = headForwardBackward(steps: steps, ws: ws, grads: g, scale: scale)
@@ -207,6 +262,21 @@ public final class LanguageModel {
         for k in 0..<(N * H) { dst[k] = mask[k] == 1 ? src[k] * scale : 0 }
     }
 
+    /// Layer l's input rows as the forward pass saw them, for its weight gradients: the embeddings or, with
+    /// dropout, the layer below's dropped-out output, rebuilt into `dst`; without dropout, the layer
+    /// below's output itself.
+    private func rebuildInput(_ l: Int, steps T: Int, ws: Workspace, into dst: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let N = ws.batch * T
+        if l == 0 {
+            embed(rows: N, ws: ws, into: dst)
+        } else if config.dropout > 0 {
+            redoDropout(layer: l - 1, rows: N, ws: ws, into: dst)
+        } else {
+            return UnsafePointer(ws.h[l - 1].pointer + ws.batch * config.hiddenSize)
+        }
+        return UnsafePointer(dst)
+    }
+
     /// The top layer's output as the head sees it: after dropout (in ws.input) or as it is.
     private func topOutput(ws: Workspace, dropout: Bool) -> UnsafePointer<Float> {
         if dropout { return UnsafePointer(ws.input.pointer) }
@@ -215,7 +285,7 @@ public final class LanguageModel {
 
     /// The head over the top layer's output in chunks of whole steps: logits, softmax cross-entropy and,
     /// for training, the head's gradients and dL/d(top output) into ws.dA.
-    private func headForwardBackward(steps T: Int, ws: Workspace, grads g: UnsafeMutablePointer<Float>, scale: Float) -> Double {
+    private func headForwardBackward(steps T: Int, ws: Workspace, grads g: GradientTargets, scale: Float) -> Double {
         let B = ws.batch, H = config.hiddenSize, V = config.vocabSize, N = B * T
         let top = topOutput(ws: ws, dropout: config.dropout > 0)
         let w = UnsafePointer(params.pointer) + headWOffset
@@ -228,9 +298,9 @@ public final class LanguageModel {
                                                gradScale: scale)
             let first = r0 == 0
             BLAS.gemm(transA: true, transB: false, m: V, n: H, k: rows, a: logits, lda: V, b: top + r0 * H, ldb: H,
-                      beta: first ? 0 : 1, c: g + headWOffset, ldc: H)
+                      beta: first ? 0 : 1, c: g.headW, ldc: H)
             BLAS.gemv(trans: true, m: rows, n: V, a: logits, lda: V, x: ws.ones.pointer, beta: first ? 0 : 1,
-                      y: g + headBOffset)
+                      y: g.headB)
             BLAS.gemm(transA: false, transB: false, m: rows, n: H, k: V, a: logits, lda: V, b: w, ldb: H,
                       beta: 0, c: ws.dA.pointer + r0 * H, ldc: H)
             r0 += rows
@@ -275,9 +345,9 @@ public final class LanguageModel {
     }
 
     /// Backward through the dropout masks and the LSTM layers into the embedding; dL/d(top output) is in ws.dA.
-    /// Each layer's input is rebuilt (embeddings, or the layer below's output after dropout) in the buffer
-    /// that then receives dL/d(that input), the next layer's dL/d(output).
-    private func backward(steps T: Int, ws: Workspace, grads g: UnsafeMutablePointer<Float>) {
+    /// Each layer's input is rebuilt (embeddings, or the layer below's output after dropout) for its weight
+    /// gradients in the buffer that then receives dL/d(that input), the next layer's dL/d(output).
+    private func backward(steps T: Int, ws: Workspace, grads g: GradientTargets) {
         let B = ws.batch, H = config.hiddenSize, E = config.embeddingSize, N = B * T
         let p = UnsafePointer(params.pointer)
         let hasDropout = config.dropout > 0
@@ -288,26 +358,23 @@ public final class LanguageModel {
                 let m = ws.masks[l]
                 for k in 0..<(N * H) { dOut[k] = m[k] == 1 ? dOut[k] * scale : 0 }
             }
-            let x: UnsafePointer<Float>
-            if l == 0 {
-                embed(rows: N, ws: ws, into: other)
-                x = UnsafePointer(other)
-            } else if hasDropout {
-                redoDropout(layer: l - 1, rows: N, ws: ws, into: other)
-                x = UnsafePointer(other)
-            } else {
-                x = UnsafePointer(ws.h[l - 1].pointer + B * H)
+            let In = config.inputSize(layer: l)
+            LSTMLayer.backwardThroughTime(batch: B, steps: T, hidden: H, whh: p + whhOffset[l], gates: ws.gates[l].pointer,
+                                          c: ws.c[l].pointer, dhOut: dOut, dc: ws.dc.pointer)
+            if let lstm = g.lstm {
+                LSTMLayer.weightGradients(batch: B, steps: T, input: In, hidden: H, rows: 0..<(4 * H),
+                                          x: rebuildInput(l, steps: T, ws: ws, into: other),
+                                          gates: ws.gates[l].pointer, h: ws.h[l].pointer, ones: ws.ones.pointer,
+                                          dwih: lstm + wihOffset[l], dwhh: lstm + whhOffset[l], dbih: lstm + bihOffset[l],
+                                          accumulate: false)
+                (lstm + bhhOffset[l]).update(from: lstm + bihOffset[l], count: 4 * H)
             }
-            LSTMLayer.backward(batch: B, steps: T, input: config.inputSize(layer: l), hidden: H,
-                               x: x, wih: p + wihOffset[l], whh: p + whhOffset[l],
-                               gates: ws.gates[l].pointer, h: ws.h[l].pointer, c: ws.c[l].pointer,
-                               dhOut: dOut, dc: ws.dc.pointer, ones: ws.ones.pointer,
-                               dwih: g + wihOffset[l], dwhh: g + whhOffset[l], dbih: g + bihOffset[l], dbhh: g + bhhOffset[l],
-                               dx: other)
+            LSTMLayer.inputGradient(batch: B, steps: T, input: In, hidden: H, wih: p + wihOffset[l],
+                                    gates: ws.gates[l].pointer, dx: other)
             swap(&dOut, &other)
         }
         // dOut now holds dL/dx0 (N, E): scatter-add into the embedding rows.
-        let de = g + embedOffset
+        let de = g.embed
         de.update(repeating: 0, count: config.vocabSize * E)
         let E8 = E & ~7
         for r in 0..<N {

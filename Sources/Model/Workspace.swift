@@ -102,7 +102,7 @@ public final class Workspace {
 }
 
 /// One data-parallel part of a training workspace: rows `rows` of the batch, with its own scratch,
-/// state, inputs and (except the first, which writes the model's own) gradient buffer.
+/// state, inputs and (except the first, which writes the model's own) embedding and head gradients.
 final class Replica {
     let rows: Range<Int>
     let workspace: Workspace
@@ -117,7 +117,8 @@ final class Replica {
         self.rows = rows
         workspace = Workspace(config: config, batch: rows.count, steps: steps, training: true)
         state = RecurrentState(layers: config.layers, batch: rows.count, hidden: config.hiddenSize)
-        grads = FloatBuffer(count: ownGradients ? config.parameterCount : 0)
+        let V = config.vocabSize
+        grads = FloatBuffer(count: ownGradients ? V * config.embeddingSize + V * config.hiddenSize + V : 0)
         inputs = .allocate(capacity: rows.count * steps)
         inputs.initialize(repeating: 0, count: rows.count * steps)
         targets = .allocate(capacity: rows.count * steps)
@@ -127,5 +128,12 @@ final class Replica {
     deinit {
         inputs.deallocate()
         targets.deallocate()
+    }
+
+    /// This part's own embedding and head gradients (replicas after the first).
+    func gradientTargets(config: ModelConfig) -> LanguageModel.GradientTargets {
+        let V = config.vocabSize, E = config.embeddingSize, H = config.hiddenSize
+        let p = grads.pointer
+        return .init(embed: p, headW: p + V * E, headB: p + V * E + V * H)
     }
 }

@@ -238,28 +238,38 @@ public final class LanguageModel {
     }
 
     /// Inverted dropout on layer l's output, into ws.input: kept values are scaled by 1/(1-p) so evaluation
-    /// needs no change. The mask is kept for the backward pass.
+    /// needs no change. The mask is kept for the backward pass, one bit per value.
     private func applyDropout(layer l: Int, rows N: Int, p: Float, ws: Workspace, rng: inout RNG) {
         let H = config.hiddenSize
         let src = ws.h[l].pointer + ws.batch * H
         let dst = ws.input.pointer
         let mask = ws.masks[l]
         let scale = 1 / (1 - p)
-        for k in 0..<(N * H) {
-            let keep: UInt8 = rng.uniform() >= p ? 1 : 0
-            mask[k] = keep
-            dst[k] = keep == 1 ? src[k] * scale : 0
+        let n = N * H
+        var k = 0
+        while k < n {
+            var bits: UInt8 = 0
+            for j in 0..<min(8, n - k) {
+                let keep = rng.uniform() >= p
+                if keep { bits |= 1 << j }
+                dst[k + j] = keep ? src[k + j] * scale : 0
+            }
+            mask[k >> 3] = bits
+            k += 8
         }
+    }
+
+    /// dst[k] = src[k] * scale where the mask keeps value k, else 0 (dst may be src).
+    private func applyMask(_ mask: UnsafePointer<UInt8>, count n: Int, _ src: UnsafePointer<Float>,
+                           _ dst: UnsafeMutablePointer<Float>, scale: Float) {
+        for k in 0..<n { dst[k] = mask[k >> 3] & (1 << (k & 7)) != 0 ? src[k] * scale : 0 }
     }
 
     /// Layer l's output after dropout, rebuilt from h and the mask into `dst` (the same values as the
     /// forward pass computed).
     private func redoDropout(layer l: Int, rows N: Int, ws: Workspace, into dst: UnsafeMutablePointer<Float>) {
         let H = config.hiddenSize
-        let src = ws.h[l].pointer + ws.batch * H
-        let mask = ws.masks[l]
-        let scale = 1 / (1 - config.dropout)
-        for k in 0..<(N * H) { dst[k] = mask[k] == 1 ? src[k] * scale : 0 }
+        applyMask(ws.masks[l], count: N * H, ws.h[l].pointer + ws.batch * H, dst, scale: 1 / (1 - config.dropout))
     }
 
     /// Layer l's input rows as the forward pass saw them, for its weight gradients: the embeddings or, with
@@ -354,10 +364,7 @@ public final class LanguageModel {
         let scale = hasDropout ? 1 / (1 - config.dropout) : 1
         var dOut = ws.dA.pointer, other = ws.input.pointer
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
-            if hasDropout {
-                let m = ws.masks[l]
-                for k in 0..<(N * H) { dOut[k] = m[k] == 1 ? dOut[k] * scale : 0 }
-            }
+            if hasDropout { applyMask(ws.masks[l], count: N * H, dOut, dOut, scale: scale) }
             let In = config.inputSize(layer: l)
             LSTMLayer.backwardThroughTime(batch: B, steps: T, hidden: H, whh: p + whhOffset[l], gates: ws.gates[l].pointer,
                                           c: ws.c[l].pointer, dhOut: dOut, dc: ws.dc.pointer)

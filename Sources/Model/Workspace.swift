@@ -1,8 +1,8 @@
 // All scratch memory for one batch size B and up to T steps, allocated once so that nothing is
 // allocated inside the training loop. Rows are time-major: row r = t*B + b, N = T*B rows.
 //
-// Memory (floats), training: per layer gates N*4H + h (N+B)*H + c (N+B)*H, plus with dropout a byte
-// mask N*H; shared: the input rows of the layer at hand (embeddings, or the layer below's output after
+// Memory (floats), training: per layer gates N*4H + h (N+B)*H + c (N+B)*H, plus with dropout a bit
+// mask of N*H; shared: the input rows of the layer at hand (embeddings, or the layer below's output after
 // dropout, rebuilt from h and the mask when the backward pass needs it again) and one gradient buffer,
 // N*max(E,H) each, and the head chunk's logits Nc*V. For inference only (training: false) one layer's
 // buffers are shared by all layers, so evaluation can run in short chunks of steps with little memory.
@@ -17,7 +17,7 @@ public final class Workspace {
     var gates: [FloatBuffer] = []    // per layer (N, 4H): pre-activations, then activations, then gate gradients
     var h: [FloatBuffer] = []        // per layer (N + B, H): block 0 = initial state, block t+1 = output of step t
     var c: [FloatBuffer] = []        // per layer (N + B, H)
-    var masks: [UnsafeMutablePointer<UInt8>] = []   // per layer (N, H): 1 kept, 0 dropped (training with dropout)
+    var masks: [UnsafeMutablePointer<UInt8>] = []   // per layer (N, H) bits, value k at bit k%8 of byte k/8: 1 kept (training with dropout)
     // (N, max(E, H)) each. Forward: `input` holds the rows going into the layer at hand (embeddings, or the
     // layer below's output after dropout), and at the end the head's input. Backward: the two swap roles,
     // one holding dL/d(the layer's output), the other the layer's input rebuilt for its weight gradient,
@@ -64,8 +64,8 @@ public final class Workspace {
                 h.append(FloatBuffer(count: (N + batch) * H))
                 c.append(FloatBuffer(count: (N + batch) * H))
                 if config.dropout > 0 {
-                    let m = UnsafeMutablePointer<UInt8>.allocate(capacity: N * H)
-                    m.initialize(repeating: 1, count: N * H)
+                    let m = UnsafeMutablePointer<UInt8>.allocate(capacity: (N * H + 7) / 8)
+                    m.initialize(repeating: 0xFF, count: (N * H + 7) / 8)
                     masks.append(m)
                 }
             }

@@ -12,9 +12,22 @@ public typealias Float8 = SIMD8<Float>
 @usableFromInline let ln2Lo: Float = -2.121_944_4e-4
 @usableFromInline let roundMagic: Float = 12_582_912.0   // 1.5 * 2^23: adding it rounds to an integer
 
+/// Lane-wise min and max, as Swift.min and Swift.max per lane. The standard library's pointwiseMin and
+/// pointwiseMax are not inlined and go lane by lane with branches; these compile to compares and blends.
+@inlinable @inline(__always) public func lanesMin(_ a: Float8, _ b: Float8) -> Float8 {
+    var r = a
+    r.replace(with: b, where: b .< a)
+    return r
+}
+@inlinable @inline(__always) public func lanesMax(_ a: Float8, _ b: Float8) -> Float8 {
+    var r = a
+    r.replace(with: b, where: b .> a)
+    return r
+}
+
 @inlinable @inline(__always)
 public func fastExp(_ x: Float8) -> Float8 {
-    let x = pointwiseMax(pointwiseMin(x, Float8(repeating: expHi)), Float8(repeating: expLo))
+    let x = lanesMax(lanesMin(x, Float8(repeating: expHi)), Float8(repeating: expLo))
     let r = x * log2e + roundMagic
     let n = r - roundMagic
     let ni = unsafeBitCast(r, to: SIMD8<Int32>.self) &- 0x4B40_0000

@@ -16,7 +16,7 @@ public enum SoftmaxCrossEntropy {
             let x = logits + r * v
             var mx8 = Float8(repeating: -.greatestFiniteMagnitude)
             var j = 0
-            while j < v8 { mx8 = pointwiseMax(mx8, load8(x + j)); j += 8 }
+            while j < v8 { mx8 = lanesMax(mx8, load8(x + j)); j += 8 }
             var mx = mx8.max()
             while j < v { mx = max(mx, x[j]); j += 1 }
             let t = Int(targets[r])

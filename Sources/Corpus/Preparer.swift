@@ -179,9 +179,11 @@ public final class Preparer {
                         if start >= stop { continue }
                         parts.append(try sids.write(UnsafeBufferPointer(rebasing: units[start..<stop]), split: split,
                                                     tokenBytes: tokenBytes, file: tokenFile, fileOffset: &offset,
-                                                    ringSize: options.batchSize + 1))
-                        text.advise(willNeed: false, offset: start * 2, length: (stop - start) * 2)
-                        if let p = p2 { progressLock.lock(); p.advance((stop - start) * 2); progressLock.unlock() }
+                                                    ringSize: options.batchSize + 1) { read in
+                            // That text is not read again: its pages can leave this process's memory.
+                            text.advise(willNeed: false, offset: (start + read.lowerBound) * 2, length: read.count * 2)
+                            if let p = p2 { progressLock.lock(); p.advance(read.count * 2); progressLock.unlock() }
+                        })
                     }
                     return parts
                 }
@@ -217,7 +219,7 @@ public final class Preparer {
         }
         try tokenFile.commit(durable: false)   // scratch: shards are written from it
         try? FileManager.default.removeItem(atPath: textPath)
-        let tokens = try MappedFile(path: tokensPath)
+        let tokens = try PositionalFile(path: tokensPath)
 
         // Shards. Each file is committed (fsynced and renamed) in the background while the next is written.
         let commits = BackgroundWork()
@@ -298,7 +300,7 @@ public final class Preparer {
 
     /// Lays a split (`s.tokens` ids from `firstToken` of `tokens`) out as B streams of L targets and writes
     /// its minibatches into shard files, each file's minibatches in parallel pieces.
-    private func writeShards(name: String, split s: SplitTokens, tokens: MappedFile, firstToken: Int, tokenBytes tb: Int,
+    private func writeShards(name: String, split s: SplitTokens, tokens: PositionalFile, firstToken: Int, tokenBytes tb: Int,
                              directory: String, train: Bool, threads: Int, commits: BackgroundWork) throws -> SplitInfo {
         let T = options.seqLength
         let avail = s.tokens - 1
@@ -318,7 +320,6 @@ public final class Preparer {
         info.minibatches = full + (rest > 0 ? 1 : 0)
 
         precondition(tokens.count >= (firstToken + s.tokens) * tb, "token file size mismatch")
-        let base = tokens.bytes.baseAddress! + firstToken * tb
         let perShard = max(1, options.shardBytes / (B * (T + 1) * tb))
         var groups: [(first: Int, count: Int, steps: Int)] = []
         var k = 0
@@ -327,8 +328,9 @@ public final class Preparer {
         for (gi, g) in groups.enumerated() {
             let file = "\(name)-\(String(format: "%05d", gi)).bin"
             let w = try ShardWriter(path: directory + "/" + file, tokenBytes: tb, batch: B, steps: g.steps, count: g.count, first: g.first)
-            // The file's minibatches in `pieces` contiguous ranges, one per thread; each gathers its rows
-            // into a block buffer, writes it at its place and checksums it.
+            // The file's minibatches in `pieces` contiguous ranges, one per thread; each reads a block of
+            // every stream (one read per stream), gathers the rows, writes them at their place and
+            // checksums them.
             let pieces = min(threads, g.count)
             let rowBytes = (g.steps + 1) * tb
             var crcs = [(crc: UInt32, bytes: Int)](repeating: (0, 0), count: pieces)
@@ -336,18 +338,25 @@ public final class Preparer {
             let lock = NSLock()
             DispatchQueue.concurrentPerform(iterations: pieces) { p in
                 let from = g.count * p / pieces, to = g.count * (p + 1) / pieces
-                let perBlock = max(1, (1 << 18) / w.minibatchBytes)
+                let perBlock = max(1, (1 << 20) / w.minibatchBytes)
+                let streamBytes = ((perBlock - 1) * T + g.steps + 1) * tb    // one stream's span of a block
+                let staged = UnsafeMutableRawPointer.allocate(byteCount: B * streamBytes, alignment: 16)
                 let block = UnsafeMutableRawPointer.allocate(byteCount: perBlock * w.minibatchBytes, alignment: 16)
-                defer { block.deallocate() }
+                defer { staged.deallocate(); block.deallocate() }
                 var crc: UInt32 = 0, bytes = 0
                 do {
                     var m = from
                     while m < to {
                         let n = min(perBlock, to - m)
+                        let span = ((n - 1) * T + g.steps + 1) * tb
+                        for b in 0..<B {
+                            try tokens.read(into: UnsafeMutableRawBufferPointer(start: staged + b * streamBytes, count: span),
+                                            at: (firstToken + b * L + (g.first + m) * T) * tb)
+                        }
                         var o = 0
-                        for mb in (g.first + m)..<(g.first + m + n) {
+                        for k in 0..<n {
                             for b in 0..<B {
-                                (block + o).copyMemory(from: base + (b * L + mb * T) * tb, byteCount: rowBytes)
+                                (block + o).copyMemory(from: staged + b * streamBytes + k * T * tb, byteCount: rowBytes)
                                 o += rowBytes
                             }
                         }

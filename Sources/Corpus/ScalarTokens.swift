@@ -164,8 +164,9 @@ final class ScalarIds: @unchecked Sendable {
 
     /// Writes the ids of `text` (a whole part of one split, starting at a line start) at `fileOffset` of
     /// the token file and returns the part.
+    /// `done(units)` is told each block of the text that has been read.
     func write(_ text: UnsafeBufferPointer<UInt16>, split: Int, tokenBytes: Int, file: AtomicFile,
-               fileOffset: inout Int, ringSize: Int) throws -> SplitPart {
+               fileOffset: inout Int, ringSize: Int, done: (Range<Int>) -> Void) throws -> SplitPart {
         let block = 1 << 18                       // units per block: at most three ids each
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: (block + 2) * ScalarTokens.maxTokens * tokenBytes + 8,
                                                       alignment: 8)
@@ -224,6 +225,7 @@ final class ScalarIds: @unchecked Sendable {
             fileOffset += w
             tokens += w / tokenBytes
             characters += chars
+            done(start..<end)
             start = end
         }
         for u in 0..<0x10000 where hist[u] != 0 {

@@ -116,3 +116,39 @@ public func makeDirectories(_ path: String) throws {
         prefix += "/"
     }
 }
+
+/// A file read by offset (pread), for readers that jump around a large file without keeping what they
+/// read mapped in memory. Reads may come from several threads at once.
+public final class PositionalFile {
+    public let path: String
+    public let count: Int
+    private let fd: Int32
+
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw FileError.errno(path, "cannot open") }
+        var st = stat()
+        if fstat(fd, &st) != 0 {
+            close(fd)
+            throw FileError.errno(path, "cannot stat")
+        }
+        count = Int(st.st_size)
+    }
+
+    deinit { close(fd) }
+
+    /// Fills `buffer` with the bytes at `offset`; a short file is an error.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileError.errno(path, "read failed")
+            }
+            if n == 0 { throw FileError(path, "ends at byte \(offset + done), \(buffer.count - done) bytes short") }
+            done += n
+        }
+    }
+}

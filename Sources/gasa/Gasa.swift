@@ -25,5 +25,6 @@ struct Gasa: ParsableCommand {
           gasa bench --layers 3 --rnn-size 300 --dropout 0.4
         Each subcommand's --help has more examples.
         """,
+        version: "0.1.0",
         subcommands: Gasa.allSubcommands)
 }

@@ -48,9 +48,9 @@ final class CLITests: XCTestCase {
         // folder so that they never show up in listings of it.
         let scratch = NSTemporaryDirectory() + "gasa-cli-io-\(UUID().uuidString)"
         let names = ["stdin", "stdout", "stderr"].map { scratch + "." + $0 }
-        FileManager.default.createFile(atPath: names[0], contents: Data(stdin))
-        FileManager.default.createFile(atPath: names[1], contents: nil)
-        FileManager.default.createFile(atPath: names[2], contents: nil)
+        _ = FileManager.default.createFile(atPath: names[0], contents: Data(stdin))
+        _ = FileManager.default.createFile(atPath: names[1], contents: nil)
+        _ = FileManager.default.createFile(atPath: names[2], contents: nil)
         defer { for n in names { try? FileManager.default.removeItem(atPath: n) } }
         p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: names[0]))
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: names[1]))
@@ -104,10 +104,29 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try Manifest.load(directory: dir + "/multi/jamo").granularity, "jamo")
     }
 
+    func testVersionAndThreads() throws {
+        let v = try gasa("--version")
+        XCTAssertEqual(v.status, 0)
+        XCTAssertEqual(v.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0.1.0")
+        _ = try writeCorpus(lines: 3000)
+        let bad = try gasa("prepare", "corpus.txt", "--out", "prep", "--threads", "-1")
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssert(bad.stderr.contains("--threads"), bad.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/prep"))
+        let one = try gasa("prepare", "corpus.txt", "--out", "one", "--threads", "1", "-q")
+        let two = try gasa("prepare", "corpus.txt", "--out", "two", "--threads", "2", "-q")
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertEqual(two.status, 0, two.stderr)
+        for f in try entries(dir + "/one") where f != "report.json" {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/one/" + f)),
+                           try Data(contentsOf: URL(fileURLWithPath: dir + "/two/" + f)), f)
+        }
+    }
+
     func testPrepareRefusesAnExistingFolderWithoutForce() throws {
         try writeCorpus()
         try FileManager.default.createDirectory(atPath: dir + "/prep", withIntermediateDirectories: false)
-        FileManager.default.createFile(atPath: dir + "/prep/keep.txt", contents: Data("mine".utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/prep/keep.txt", contents: Data("mine".utf8))
         let r = try gasa("prepare", "corpus.txt", "--out", "prep")
         XCTAssertNotEqual(r.status, 0)
         XCTAssert(r.stderr.contains("prep already exists") && r.stderr.contains("--force"), r.stderr)

@@ -20,10 +20,12 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        // The only C code: unversioned wrappers over system ICU (see its header for why).
+        // The only C code: unversioned wrappers over system ICU (see its header for why), and the Linux
+        // calls Swift's Glibc module leaves out.
         .target(name: "ICUShim", dependencies: ["CICU"]),
+        .target(name: "SysShim"),
         // Files: atomic writes, memory maps, bounds-checked reads, CRC-32. Shared by every stage.
-        .target(name: "Storage", dependencies: ["CZlib"], swiftSettings: optimize),
+        .target(name: "Storage", dependencies: ["CZlib", "SysShim"], swiftSettings: optimize),
         .target(name: "Corpus", dependencies: ["ICUShim", "Storage"], swiftSettings: optimize),
         .target(name: "Numerics", dependencies: ["CBLAS"], swiftSettings: optimize),
         .target(name: "Model", dependencies: ["Numerics", "Storage"], swiftSettings: optimize),

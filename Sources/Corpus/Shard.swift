@@ -146,7 +146,9 @@ final class ShardWriter {
     func write(_ bytes: UnsafeRawBufferPointer, minibatch k: Int) throws -> UInt32 {
         precondition(bytes.count % minibatchBytes == 0 && k >= 0 && k * minibatchBytes + bytes.count <= header.payloadBytes,
                      "shard write out of range")
-        try out.write(bytes, at: ShardFormat.headerSize + k * minibatchBytes)
+        let offset = ShardFormat.headerSize + k * minibatchBytes
+        try out.write(bytes, at: offset)
+        out.startWriteback(offset: offset, length: bytes.count)   // the disk works while the rest is gathered
         return CRC32.checksum(bytes)
     }
 

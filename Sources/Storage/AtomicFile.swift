@@ -1,6 +1,7 @@
 // Atomic file output: write to a temporary file beside the target, fsync it, rename it over the
 // target, fsync the directory. A crash at any moment leaves either the old file or the new one.
 // It does not decide whether overwriting is allowed: callers check that (and --force) first.
+import SysShim
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -66,6 +67,12 @@ public final class AtomicFile {
             }
             done += n
         }
+    }
+
+    /// Starts the disk on bytes [offset, offset + length) already written, without waiting, so that
+    /// commit's fsync has less left to wait for. Safe beside positional writes from other threads.
+    public func startWriteback(offset: Int, length: Int) {
+        _ = gasa_start_writeback(fd, Int64(offset), Int64(length))   // only a hint: commit's fsync is what counts
     }
 
     private func flush() throws {

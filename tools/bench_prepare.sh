@@ -3,7 +3,7 @@
 # (tools/ref_prepare.py), on the ballad corpus repeated 10 times (about 17.5 MB). Every figure is
 # wall time of the whole process, start-up and I/O included, best of $RUNS runs (default 3).
 # Usage: bash tools/bench_prepare.sh [CORPUS] [REPEATS]
-#   (build first: swift build -c release --product gasa)
+#   (build first: bash tools/setup.sh, or swift build -c release --static-swift-stdlib)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,7 @@ if [ ! -f "$corpus" ]; then
 fi
 gasa=.build/release/gasa
 if [ ! -x "$gasa" ]; then
-    echo "bench_prepare: $gasa not found; build it first: swift build -c release --product gasa" >&2
+    echo "bench_prepare: $gasa not found; build it first: bash tools/setup.sh" >&2
     exit 1
 fi
 python3 -c 'import numpy' 2>/dev/null || { echo "bench_prepare: python3 with numpy is needed for the reference" >&2; exit 1; }

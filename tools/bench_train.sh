@@ -24,7 +24,7 @@ fi
 timer=()
 [ -x /usr/bin/time ] && timer=(/usr/bin/time -v)
 
-swift build -c release >/dev/null
+swift build -c release --static-swift-stdlib >/dev/null   # as tools/setup.sh builds it
 gasa=.build/release/gasa
 work=$(mktemp -d "${TMPDIR:-/tmp}/gasa-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -243,7 +243,7 @@ public final class Preparer {
             splitReports.append(SplitReport(name: name, tokens: s.tokens, characters: s.characters, minibatches: info.minibatches,
                                             batchSize: info.batchSize, unseenInTrainShare: unseen, shards: info.shards.count))
         }
-        try? FileManager.default.removeItem(atPath: tokensPath)   // scratch (stays mapped until the end)
+        try? FileManager.default.removeItem(atPath: tokensPath)   // scratch: every shard is written
         guard splitInfos[0].minibatches > 0 else {
             throw CorpusError.badInput("the train split has fewer than 2 tokens: the corpus is too small to train on")
         }

@@ -1,4 +1,5 @@
-// Read-only memory-mapped files, and a bounds-checked little-endian reader over raw bytes.
+// Read-only memory-mapped files, files read by offset (pread), and a bounds-checked little-endian
+// reader over raw bytes.
 // Readers of gasa's formats go through ByteReader so that a short or hostile file is an error,
 // never an out-of-bounds read.
 #if canImport(Glibc)

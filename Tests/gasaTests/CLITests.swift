@@ -108,7 +108,7 @@ final class CLITests: XCTestCase {
         let v = try gasa("--version")
         XCTAssertEqual(v.status, 0)
         XCTAssertEqual(v.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0.1.0")
-        _ = try writeCorpus(lines: 3000)
+        _ = try writeCorpus(lines: 8000)   // about 160,000 UTF-16 units: more than one parallel job
         let bad = try gasa("prepare", "corpus.txt", "--out", "prep", "--threads", "-1")
         XCTAssertNotEqual(bad.status, 0)
         XCTAssert(bad.stderr.contains("--threads"), bad.stderr)

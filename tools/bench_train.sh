@@ -2,7 +2,9 @@
 # Training throughput of gasa against the PyTorch reference (../shared/tools/ref_torch_charrnn.py) on the
 # same corpus and layout: char granularity, 95% train / 5% val, batch 50, seq 50, same thread count.
 # Configurations: K = 3 x 300, dropout 0.4 (char-rnn-kor's shape); S = 2 x 128, dropout 0.
-# Prints steady-state tokens/s of both (warm-up and evaluation excluded), their ratio, and peak RSS.
+# Prints steady-state tokens/s of both (warm-up and evaluation excluded), their ratio, and peak RSS; then
+# the FLOP rate each reached (6 x the forward FLOPs per token, the same arithmetic for both) beside the
+# machine's FMA ceiling from tools/peak_flops.c, which no implementation can pass.
 # Usage: bash tools/bench_train.sh [iterations] [configs]    (default 60 iterations, "K S")
 # gasa runs twice per configuration: --parallel batch (rows split over the threads) and --parallel blas.
 # Environment: PYTHON (default /work/venv/bin/python, else python3), THREADS (default 2),
@@ -33,6 +35,13 @@ echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset: OpenBLAS detects the CPU)};
 echo "== prepare $corpus (char, B 50, T 50, split 0.95,0.05,0)"
 "$gasa" prepare "$corpus" --out "$work/prep" --granularity char --batch-size 50 --seq-length 50 --split 0.95,0.05,0 -q
 
+vocab=$(sed -n 's/.*"vocab_size" *: *\([0-9]*\).*/\1/p' "$work/prep/manifest.json")
+# Training FLOPs per token: forward 2 x (sum over layers of 4H (In + H) + H V), backward twice that.
+flops_per_token() { # layers size
+    awk -v L="$1" -v H="$2" -v V="$vocab" 'BEGIN { f = 0; for (l = 0; l < L; l++) f += 4 * H * (H + H); print 6 * (f + H * V) }'
+}
+rates=()
+
 peak_rss() { # KiB from /usr/bin/time -v output -> MiB
     awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); printf "%.1f", $2 / 1024 }' "$1"
 }
@@ -60,6 +69,17 @@ for cfg in $configs; do
         grss=-
         [ ${#timer[@]} -gt 0 ] && grss=$(peak_rss "$work/gasa.err")
         printf '%-4s %-14s %-6s %12.0f %12.0f %7s %10s %10s\n' "$cfg" "${layers}x${size} d${dropout}" "$mode" "$g" "$t" "$ratio" "$grss" "$trss"
+        fpt=$(flops_per_token "$layers" "$size")
+        rates+=("$(awk -v c="$cfg" -v m="$mode" -v f="$fpt" -v g="$g" -v t="$t" 'BEGIN {
+            printf "%-4s %-6s %6.2f MFLOP/token: gasa %6.1f GFLOP/s, torch %6.1f GFLOP/s", c, m, f / 1e6, f * g / 1e9, f * t / 1e9 }')")
     done
 done
 echo "(steady state: first iterations and evaluation excluded; $iters iterations, $threads threads; ratio = gasa / torch)"
+echo
+echo "== FLOP rates (embedding size = rnn size, V = $vocab)"
+printf '%s\n' "${rates[@]}"
+if command -v cc >/dev/null && cc -O2 -pthread -o "$work/peak_flops" tools/peak_flops.c 2>"$work/cc.err"; then
+    "$work/peak_flops" "$threads"
+else
+    echo "FMA peak: not measured (no C compiler: apt-get install -y gcc)"
+fi

@@ -80,10 +80,10 @@ enum LSTMLayer {
         }
     }
 
-    /// Forward over `steps` steps. x (N, In) input rows; h, c (N + B, H) with block 0 holding the initial
+    /// Forward over `steps` steps. whhT (H, 4H) is W_hh transposed. x (N, In) input rows; h, c (N + B, H) with block 0 holding the initial
     /// state; gates (N, 4H) receives the activations; biasSum (4H) scratch.
     static func forward(batch B: Int, steps T: Int, input In: Int, hidden H: Int,
-                        x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whh: UnsafePointer<Float>,
+                        x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whhT: UnsafePointer<Float>,
                         bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>, biasSum: UnsafeMutablePointer<Float>,
                         gates: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>) {
         let N = B * T, G = 4 * H
@@ -93,7 +93,7 @@ enum LSTMLayer {
                   beta: 1, c: gates, ldc: G)
         for t in 0..<T {
             let gt = gates + t * B * G
-            BLAS.gemm(transA: false, transB: true, m: B, n: G, k: H, a: h + t * B * H, lda: H, b: whh, ldb: H,
+            BLAS.gemm(transA: false, transB: false, m: B, n: G, k: H, a: h + t * B * H, lda: H, b: whhT, ldb: G,
                       beta: 1, c: gt, ldc: G)
             cellForward(batch: B, hidden: H, gates: gt, cPrev: c + t * B * H, cOut: c + (t + 1) * B * H,
                         hOut: h + (t + 1) * B * H)

@@ -11,6 +11,10 @@ public final class LanguageModel {
     private let params: FloatBuffer
     // Allocated on first use: a model loaded only for sampling or evaluation never needs them.
     private lazy var grads = FloatBuffer(count: config.parameterCount)
+    // W_hh^T of every layer, (H, 4H) each, copied from the parameters at the start of each trainStep and
+    // evaluate call: the per-step product h_{t-1} W_hh^T then reads its right operand untransposed, which
+    // OpenBLAS packs faster (the per-step products are small, so packing W_hh is much of their cost).
+    private lazy var whhT = FloatBuffer(count: config.layers * 4 * config.hiddenSize * config.hiddenSize)
     private let index: [String: TensorView]
     // Offsets of the tensors the passes use.
     private let embedOffset: Int
@@ -74,6 +78,7 @@ public final class LanguageModel {
         precondition(ws.training, "trainStep needs a training workspace")
         precondition(steps >= 1 && steps <= ws.steps && state.batch == ws.batch)
         let scale = 1 / Float(ws.batch * steps)
+        transposeRecurrentWeights()
         if ws.replicas.isEmpty {
             return trainRows(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng,
                              grads: GradientTargets(model: self, base: grads.pointer), scale: scale)
@@ -179,6 +184,7 @@ public final class LanguageModel {
                          state: RecurrentState, workspace ws: Workspace,
                          rowLoss: UnsafeMutablePointer<Float>? = nil) -> Double {
         precondition(state.batch == ws.batch)
+        transposeRecurrentWeights()
         var total = 0.0
         var s0 = 0
         var unused = RNG(seed: 0)
@@ -190,6 +196,26 @@ public final class LanguageModel {
             s0 += n
         }
         return total
+    }
+
+    /// whhT from the current parameters (see its declaration), in 32 x 32 tiles.
+    private func transposeRecurrentWeights() {
+        let H = config.hiddenSize, G = 4 * H, tile = 32
+        let p = UnsafePointer(params.pointer)
+        for l in 0..<config.layers {
+            let src = p + whhOffset[l], dst = whhT.pointer + l * G * H
+            var r0 = 0
+            while r0 < G {
+                let r1 = min(r0 + tile, G)
+                var c0 = 0
+                while c0 < H {
+                    let c1 = min(c0 + tile, H)
+                    for r in r0..<r1 { for c in c0..<c1 { dst[c * G + r] = src[r * H + c] } }
+                    c0 = c1
+                }
+                r0 = r1
+            }
+        }
     }
 
     /// Copies steps [from, from+n) of the row-major batch into the workspace's time-major token arrays.
@@ -215,8 +241,8 @@ public final class LanguageModel {
             c.update(from: state.c(l), count: B * H)
             LSTMLayer.forward(batch: B, steps: T, input: config.inputSize(layer: l), hidden: H,
                               x: layerInput(l, ws: ws, dropout: dropout),
-                              wih: p + wihOffset[l], whh: p + whhOffset[l], bih: p + bihOffset[l], bhh: p + bhhOffset[l],
-                              biasSum: ws.biasSum.pointer, gates: ws.gates[l].pointer, h: h, c: c)
+                              wih: p + wihOffset[l], whhT: whhT.pointer + l * 4 * H * H,
+                              bih: p + bihOffset[l], bhh: p + bhhOffset[l], biasSum: ws.biasSum.pointer, gates: ws.gates[l].pointer, h: h, c: c)
             state.h(l).update(from: h + N * H, count: B * H)
             state.c(l).update(from: c + N * H, count: B * H)
             if let p = dropout { applyDropout(layer: l, rows: N, p: p, ws: ws, rng: &rng) }
@@ -246,11 +272,14 @@ public final class LanguageModel {
         let mask = ws.masks[l]
         let scale = 1 / (1 - p)
         let n = N * H
+        // rng.uniform() >= p, compared as integers: uniform() is u / 2^24 for the top 24 bits u of next(),
+        // exact in Float, so it is >= p exactly when u >= ceil(p * 2^24) (exact in Double).
+        let threshold = UInt64((Double(p) * 16_777_216).rounded(.up))
         var k = 0
         while k < n {
             var bits: UInt8 = 0
             for j in 0..<min(8, n - k) {
-                let keep = rng.uniform() >= p
+                let keep = rng.next() >> 40 >= threshold
                 if keep { bits |= 1 << j }
                 dst[k + j] = keep ? src[k + j] * scale : 0
             }

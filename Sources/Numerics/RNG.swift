@@ -2,7 +2,8 @@
 // Its whole state is four words and Codable, so a checkpoint can resume the exact random stream.
 
 public struct RNG: Codable, Sendable, Equatable {
-    private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
+    // Internal but usable from inlined code, so next() and uniform() inline into other modules' hot loops.
+    @usableFromInline var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
     public var words: [UInt64] { [s0, s1, s2, s3] }
 
     public init(seed: UInt64) {
@@ -32,7 +33,7 @@ public struct RNG: Codable, Sendable, Equatable {
         try c.encode(words)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func next() -> UInt64 {
         let result = rotl(s1 &* 5, 7) &* 9
         let t = s1 << 17
@@ -46,7 +47,7 @@ public struct RNG: Codable, Sendable, Equatable {
     }
 
     /// Uniform in [0, 1) with 24 random bits.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func uniform() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 
     /// Uniform in [0, 1) with 53 random bits.
@@ -60,7 +61,7 @@ public struct RNG: Codable, Sendable, Equatable {
         return Float((-2.0 * _log(u1)).squareRoot() * _cos(2.0 * Double.pi * u2))
     }
 
-    @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+    @inlinable @inline(__always) func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }
 
 #if canImport(Glibc)

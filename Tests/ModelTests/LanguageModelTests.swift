@@ -37,8 +37,12 @@ final class LanguageModelTests: XCTestCase {
         Case(config: ModelConfig(vocabSize: 11, embeddingSize: 9, hiddenSize: 10, layers: 3, dropout: 0), batch: 2, steps: 3),
     ]
 
+    // Wider than the 32 x 32 tiles that W_hh^T is copied in, with partial tiles in both directions.
+    let wide = Case(config: ModelConfig(vocabSize: 13, embeddingSize: 9, hiddenSize: 37, layers: 2, dropout: 0),
+                    batch: 2, steps: 3)
+
     func testForwardMatchesNaiveReferenceIncludingCarriedState() {
-        for cs in cases {
+        for cs in cases + [wide] {
             let (model, state, x, y) = setUp(cs, seed: 1)
             let ref = ReferenceModel(cs.config)
             let (h0, c0) = split(state)
@@ -53,6 +57,25 @@ final class LanguageModelTests: XCTestCase {
                     XCTAssertEqual(h1[l][k], expected.h[l][k], accuracy: 1e-5)
                     XCTAssertEqual(c1[l][k], expected.c[l][k], accuracy: 1e-5)
                 }
+            }
+        }
+    }
+
+    func testTrainingForwardOfAWideModelMatchesTheReference() {
+        // trainStep (one thread, and rows split over two replicas) sees the same recurrent weights as the reference.
+        for replicas in [1, 2] {
+            let (model, state, x, y) = setUp(wide, seed: 4)
+            let (h0, c0) = split(state)
+            let expected = ReferenceModel(wide.config).loss(model.parameters.map(Double.init), inputs: x, targets: y,
+                                                            batch: wide.batch, steps: wide.steps, h0: h0, c0: c0)
+            let ws = model.makeWorkspace(batch: wide.batch, steps: wide.steps, replicas: replicas)
+            var rng = RNG(seed: 3)
+            let got = model.trainStep(inputs: x, targets: y, steps: wide.steps, state: state, workspace: ws, rng: &rng)
+            XCTAssertEqual(got / Double(wide.batch * wide.steps), expected.loss, accuracy: 2e-5 * max(1, expected.loss),
+                           "replicas \(replicas)")
+            let (h1, _) = split(state)
+            for l in 0..<wide.config.layers {
+                for k in 0..<h1[l].count { XCTAssertEqual(h1[l][k], expected.h[l][k], accuracy: 1e-5) }
             }
         }
     }

@@ -79,8 +79,11 @@ public final class Preparer {
     /// Runs both passes and writes `output` (which must not exist unless `force`).
     public func run(output: String, force: Bool) throws -> PrepareReport {
         let t0 = monotonicSeconds()
-        if fileExists(output) && !force {
-            throw CorpusError.badInput("\(output) already exists; choose another --out or add --force to replace it")
+        if fileExists(output) {
+            guard force else {
+                throw CorpusError.badInput("\(output) already exists; choose another --out or add --force to replace it")
+            }
+            try Preparer.checkReplaceable(output, inputs: inputs)
         }
         let totalBytes = inputs.reduce(0) { $0 + fileSize($1) }
         let temp = output + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
@@ -123,12 +126,21 @@ public final class Preparer {
         try textFile.commit(durable: false)   // scratch: removed before the output is committed
         p1?.finish()
         guard stats.keptCharacters > 0 else {
-            throw CorpusError.badInput("the input holds no text" + (stats.dedupRemovedUnits > 0 ? " after dedup" : ""))
+            let shown = inputs.prefix(3).map { displayNames[$0] ?? $0 }.joined(separator: ", ") + (inputs.count > 3 ? ", ..." : "")
+            throw CorpusError.badInput("\(shown): no text to prepare" + (stats.dedupRemovedUnits > 0 ? " after dedup" : " (it holds no characters)"))
         }
         let tokenCounts = scalarCounter?.all() ?? counter.all()
         var vocab = Vocabulary.build(counts: tokenCounts, granularity: options.granularity,
                                      normalization: options.text.normalization,
                                      minCount: options.minCount, maxVocab: options.maxVocab)
+        guard vocab.count - (vocab.unkID == nil ? 0 : 1) >= 1 else {
+            throw CorpusError.badInput("every token would become <unk> (--min-count \(options.minCount), --max-vocab \(options.maxVocab)): "
+                                       + "the most frequent is seen \(tokenCounts.values.max() ?? 0) times; lower --min-count or raise --max-vocab")
+        }
+        guard vocab.count >= 2 else {
+            throw CorpusError.badInput("the text holds a single distinct token (\(vocab.text(0).debugDescription)): "
+                                       + "there is nothing for a language model to learn")
+        }
         vocab.provenance.corpusBytes = stats.bytes
         vocab.provenance.corpusCrc32 = hex32(scanner.corpusCRC)
         let distinct = tokenCounts.count
@@ -296,6 +308,34 @@ public final class Preparer {
         syncDirectory(of: output)
         if let a = aside { try? FileManager.default.removeItem(atPath: a) }
         return report
+    }
+
+    /// What --force may replace: an empty folder, a prepared folder (it holds manifest.json), or a folder
+    /// of prepared folders (as several granularities write), and never one that holds an input or the
+    /// working directory. Anything else is refused: --force is not a way to delete a user's files.
+    public static func checkReplaceable(_ output: String, inputs: [String]) throws {
+        let fm = FileManager.default
+        guard isDirectory(output) else {
+            throw CorpusError.badInput("\(output) exists and is not a folder; --force only replaces prepared folders. Choose another --out")
+        }
+        let target = canonicalPath(output)
+        for i in inputs where canonicalPath(i).hasPrefix(target + "/") {
+            throw CorpusError.badInput("\(output) holds the input \(i); --force would delete it. Choose another --out")
+        }
+        let here = canonicalPath(fm.currentDirectoryPath)
+        if here == target || here.hasPrefix(target + "/") {
+            throw CorpusError.badInput("\(output) is the working directory or holds it; choose another --out")
+        }
+        let entries = (try? fm.contentsOfDirectory(atPath: output)) ?? []
+        let prepared = { (dir: String) in fileExists(dir + "/" + Manifest.fileName) }
+        let isPreparedParent = !entries.isEmpty && entries.allSatisfy { e in
+            let sub = output + "/" + e
+            return isDirectory(sub) && prepared(sub)
+        }
+        guard entries.isEmpty || prepared(output) || isPreparedParent else {
+            throw CorpusError.badInput("\(output) exists and is not a prepared folder (no \(Manifest.fileName)); --force only replaces "
+                                       + "prepared folders. Choose another --out")
+        }
     }
 
     /// Lays a split (`s.tokens` ids from `firstToken` of `tokens`) out as B streams of L targets and writes
@@ -620,3 +660,4 @@ struct IdWriter: TokenSink {
         buffer.deallocate()
     }
 }
+

@@ -43,7 +43,7 @@ public enum GenerationError: Error, CustomStringConvertible {
             return "the prime has characters this model's vocabulary lacks: " + cs.map { "'\($0)'" }.joined(separator: " ")
                 + "; rerun with --unknown skip (drop them) or --unknown unk (feed <unk>)"
         case .noStart:
-            return "the vocabulary has no newline to start from; give a --prime text"
+            return "the vocabulary has no newline to start from; give a --prime text with characters it knows"
         case .noUnk:
             return "--unknown unk: this vocabulary has no <unk> entry (prepare with --min-count or --max-vocab); use --unknown skip"
         }
@@ -68,11 +68,13 @@ public final class Generator {
     }
 
     /// Ids of the prime text, per the unknown-character policy.
+    /// An empty prime, or one whose every character was skipped, starts after a newline.
     public func primeIDs(_ prime: String, unknown: UnknownPolicy) throws -> [Int32] {
-        if prime.isEmpty {
-            guard let nl = vocab.id(single: 0x0A) else { throw GenerationError.noStart }
+        let start = { () throws -> [Int32] in
+            guard let nl = self.vocab.id(single: 0x0A) else { throw GenerationError.noStart }
             return [nl]
         }
+        if prime.isEmpty { return try start() }
         var ids: [Int32] = []
         var missing: [String] = []
         for piece in try pipeline.tokenize(prime) {
@@ -89,8 +91,7 @@ public final class Generator {
             }
         }
         if !missing.isEmpty { throw GenerationError.unknownCharacters(missing) }
-        if ids.isEmpty { throw GenerationError.noStart }
-        return ids
+        return ids.isEmpty ? try start() : ids
     }
 
     /// Generates text; `emit` receives each piece of final text as soon as it is known.

@@ -100,6 +100,13 @@ extension Array where Element == UInt8 {
 
 public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+/// The absolute path with symbolic links, "." and ".." resolved (the path as given if it cannot be).
+public func canonicalPath(_ path: String) -> String {
+    guard let r = realpath(path, nil) else { return path }
+    defer { free(r) }
+    return String(cString: r)
+}
+
 public func isDirectory(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR

@@ -31,7 +31,8 @@ public enum Checkpoint {
     public static func resolve(_ path: String, prefer: [String]) throws -> String {
         if fileExists(path + "/" + CheckpointMeta.fileName) { return path }
         guard isDirectory(path) else {
-            throw TrainingError.badRun("\(path): no such checkpoint or run folder")
+            throw TrainingError.badRun(fileExists(path) ? "\(path) is a file, not a checkpoint or run folder"
+                                                        : "\(path): no such checkpoint or run folder")
         }
         for name in prefer {
             for candidate in [path + "/" + name, path + "/" + name + ".old"] where fileExists(candidate + "/" + CheckpointMeta.fileName) {

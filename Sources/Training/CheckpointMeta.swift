@@ -35,7 +35,7 @@ public struct CheckpointMeta: Codable, Sendable {
         func bad(_ p: String) -> TrainingError { .badCheckpoint(path: path, problem: p) }
         guard m.format == format else { throw bad("format is \"\(m.format)\", expected \"\(format)\"") }
         guard m.version == 1 else { throw bad("version \(m.version) is not supported (this gasa reads version 1)") }
-        do { try m.model.validate() } catch { throw bad("model configuration: \(error)") }
+        do { try m.model.validate() } catch { throw bad("\(error)") }
         guard m.model.vocabSize == m.vocabSize else {
             throw bad("the model's vocabulary size \(m.model.vocabSize) differs from the vocabulary's \(m.vocabSize)")
         }

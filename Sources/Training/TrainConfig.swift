@@ -43,9 +43,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         guard lrDecay > 0 && lrDecay <= 1 else { throw bad("--lr-decay must be in (0, 1] (1: no decay)") }
         guard lrDecayAfter >= 0 else { throw bad("--lr-decay-after must not be negative") }
         guard gradClip >= 0, gradClip.isFinite else { throw bad("--grad-clip must not be negative (0: no clipping)") }
-        guard evalEvery >= 0, logEvery >= 1, patience >= 0, printEvery >= 1 else {
-            throw bad("--eval-every and --patience must not be negative; --log-every must be at least 1")
-        }
+        guard evalEvery >= 0, patience >= 0 else { throw bad("--eval-every and --patience must not be negative") }
+        guard logEvery >= 1 else { throw bad("--log-every must be at least 1") }
+        guard printEvery >= 1 else { throw bad("--print-every must be at least 1") }
         guard maxEpochs >= 0, maxIters >= 0, maxMinutes >= 0 else { throw bad("--max-epochs, --max-iters and --max-minutes must not be negative") }
         guard threads >= 0 else { throw bad("--threads must not be negative") }
         guard parallel == nil || parallel == "batch" || parallel == "blas" else { throw bad("--parallel must be batch or blas") }

@@ -74,11 +74,16 @@ extension Trainer {
 
     private convenience init(fresh o: Options, manifest: Manifest, trainInfo: SplitInfo, vocabBytes: [UInt8]) throws {
         let c = o.config
-        if fileExists(o.run) {
+        let replacing = fileExists(o.run)
+        if replacing {
             guard o.force else {
-                throw TrainingError.badRun("\(o.run) already exists; continue it with --resume \(o.run), replace it with --force, or choose another --out")
+                let isRun = fileExists(o.run + "/" + MetricsLog.fileName) || fileExists(o.run + "/" + Checkpoint.latest)
+                throw TrainingError.badRun(isRun ? "\(o.run) already exists; continue it with --resume \(o.run), replace it with --force, or choose another --out"
+                                                 : isDirectory(o.run) && ((try? FileManager.default.contentsOfDirectory(atPath: o.run)) ?? ["?"]).isEmpty
+                                                 ? "\(o.run) already exists (an empty folder); add --force to use it, or choose another --out"
+                                                 : "\(o.run) already exists and is not a run folder; choose another --out")
             }
-            try Trainer.removeRunFolder(o.run)
+            try Trainer.checkRunFolder(o.run, keeping: [o.prepared])
         }
         let modelConfig = ModelConfig(vocabSize: manifest.vocabSize, embeddingSize: c.embeddingSize ?? c.rnnSize,
                                       hiddenSize: c.rnnSize, layers: c.layers, dropout: c.dropout)
@@ -86,7 +91,8 @@ extension Trainer {
         var rng = RNG(seed: c.seed)
         let model: LanguageModel
         if let from = o.initFrom {
-            let loaded = try Checkpoint.load(path: from)
+            let loaded: LoadedCheckpoint
+            do { loaded = try Checkpoint.load(path: from) } catch { throw TrainingError.badOptions("--init-from: \(error)") }
             guard loaded.meta.vocabChecksum == manifest.vocabChecksum, loaded.meta.vocabSize == manifest.vocabSize else {
                 throw TrainingError.badOptions("--init-from \(from): its vocabulary (checksum \(loaded.meta.vocabChecksum)) is not the one of \(o.prepared) "
                                                + "(\(manifest.vocabChecksum)); weights only transfer between runs on the same vocabulary")
@@ -103,6 +109,8 @@ extension Trainer {
         } else {
             model = LanguageModel(config: modelConfig, rng: &rng)
         }
+        // Only now, with --init-from's weights in memory (they may come from the folder being replaced).
+        if replacing { try FileManager.default.removeItem(atPath: o.run) }
         try makeDirectories(o.run)
         try AtomicFile.write(vocabBytes, to: o.run + "/" + Checkpoint.vocabFile)
         let optimizer = Optimizer(kind: c.optimizer, count: modelConfig.parameterCount)
@@ -116,15 +124,22 @@ extension Trainer {
         try save(best: false)
     }
 
-    /// Removes a run folder for --force, refusing anything that does not look like one.
-    static func removeRunFolder(_ path: String) throws {
+    /// What --force may replace: an empty folder or a run folder, never one holding `keeping` (the
+    /// prepared folder) or the working directory.
+    static func checkRunFolder(_ path: String, keeping: [String]) throws {
         let fm = FileManager.default
         let entries = (try? fm.contentsOfDirectory(atPath: path)) ?? []
         let looksLikeRun = entries.contains(MetricsLog.fileName) || entries.contains(Checkpoint.latest) || entries.contains(Checkpoint.latest + ".old")
         guard isDirectory(path), entries.isEmpty || looksLikeRun else {
             throw TrainingError.badRun("\(path) exists and is not a gasa run folder; --force only replaces run folders. Choose another --out")
         }
-        try fm.removeItem(atPath: path)
+        let target = canonicalPath(path)
+        for k in keeping + [fm.currentDirectoryPath] {
+            let r = canonicalPath(k)
+            if r == target || r.hasPrefix(target + "/") {
+                throw TrainingError.badRun("\(path) holds \(k); --force would delete it. Choose another --out")
+            }
+        }
     }
 
     /// Names of the settings that differ between two configurations (JSON keys, as --option names).

@@ -119,7 +119,7 @@ public final class Trainer {
                 progress.endLine()
                 throw TrainingError.diverged(
                     iteration: state.iteration + 1,
-                    what: loss.isFinite ? "the gradient norm is \(gradNorm)" : "the training loss is \(loss)",
+                    what: loss.isFinite ? "the gradient norm is not finite (\(gradNorm))" : "the training loss is not finite (\(loss))",
                     hint: "Lower --learning-rate (now \(lr)) or --grad-clip; the last good checkpoint \(options.run)/\(Checkpoint.latest) "
                         + "(iteration \(lastCheckpointIteration)) was kept")
             }

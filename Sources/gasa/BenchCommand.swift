@@ -29,9 +29,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "How threads are used: 'batch' splits each batch's rows over the threads (data parallel, BLAS single-threaded), 'blas' gives them to BLAS.") var parallel: ParallelMode = .batch
 
     func validate() throws {
-        guard layers >= 1, rnnSize >= 1, vocab >= 2, batchSize >= 1, seqLength >= 1, iters >= 1 else {
-            throw ValidationError("sizes and counts must be positive")
+        guard layers >= 1, rnnSize >= 1, batchSize >= 1, seqLength >= 1, iters >= 1 else {
+            throw ValidationError("--layers, --rnn-size, --batch-size, --seq-length and --iters must be at least 1")
         }
+        guard vocab >= 2 else { throw ValidationError("--vocab must be at least 2") }
+        guard sampleSteps >= 1 else { throw ValidationError("--sample-steps must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
@@ -64,9 +67,9 @@ struct BenchCommand: ParsableCommand {
         let sample = Double(sampleSteps) / (monotonicSeconds() - t0)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        print("OpenBLAS kernels: \(BLASKernels.current)")
-        print("config: \(layers) x \(rnnSize), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), batch \(B), seq \(T), \(config.parameterCount) parameters")
-        print(String(format: "train: %.0f tokens/s (%d threads, %@)   eval: %.0f tokens/s   sample: %.0f tokens/s (batch 1, 1 thread)   peak RSS: %.1f MiB",
+        emit("OpenBLAS kernels: \(BLASKernels.current)")
+        emit("config: \(layers) x \(rnnSize), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), batch \(B), seq \(T), \(config.parameterCount) parameters")
+        emit(String(format: "train: %.0f tokens/s (%d threads, %@)   eval: %.0f tokens/s   sample: %.0f tokens/s (batch 1, 1 thread)   peak RSS: %.1f MiB",
                      train, threads, parallel.rawValue, eval, sample, Double(usage.ru_maxrss) / 1024))
     }
 }

@@ -54,17 +54,17 @@ struct CompareCommand: ParsableCommand {
         BLAS.setThreads(1)
         var rows: [Row] = []
         for run in runs {
-            do { rows.append(try row(run)) } catch { throw CLIError("\(run): \(error)") }
+            do { rows.append(try row(run)) } catch let e as TrainingError { throw CLIError("\(e)") } catch { throw CLIError("\(run): \(error)") }
         }
-        print(table(rows))
+        emit(table(rows))
         if length > 0 {
             for r in rows {
-                print("\n[\(r.name), \(r.granularity)]")
-                print(r.sample)
+                emit("\n[\(r.name), \(r.granularity)]")
+                emit(r.sample)
             }
         }
         try AtomicFile.write(Array(plot(rows).utf8), to: svg)
-        FileHandle.standardError.write(Data("wrote \(svg)\n".utf8))
+        printError("wrote \(svg)")
     }
 
     private func row(_ run: String) throws -> Row {
@@ -104,7 +104,12 @@ struct CompareCommand: ParsableCommand {
             config.unknown = .skip
             config.sampler = SamplerConfig(temperature: temperature)
             var rng = RNG(seed: seed)
-            r.sample = prime + (try g.generate(config, rng: &rng) { _ in }).text
+            // One run that cannot sample (no newline to start from) does not cost the others their samples.
+            do {
+                r.sample = prime + (try g.generate(config, rng: &rng) { _ in }).text
+            } catch let e as GenerationError {
+                r.sample = "(no sample: \(e))"
+            }
         }
         return r
     }

@@ -18,7 +18,7 @@ struct NormalizeCommand: ParsableCommand {
     func run() throws {
         let p = try TextPipeline(granularity: .char, text: textOptions.text)
         let out = try p.normalize(bytes: readStandardInput(), name: "<stdin>")
-        FileHandle.standardOutput.write(Data(String(decoding: out, as: UTF16.self).utf8))
+        Output.stdout(String(decoding: out, as: UTF16.self))
     }
 }
 
@@ -86,7 +86,7 @@ struct TokenizeCommand: ParsableCommand {
             throw CLIError("the vocabulary has no id for: " + missing.sorted().map { "'" + visible($0) + "'" }.joined(separator: " ")
                                   + " (and no <unk>; prepare with --min-count or --max-vocab to get one)")
         }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        Output.stdout(out)
     }
 }
 
@@ -105,7 +105,7 @@ struct DetokenizeCommand: ParsableCommand {
     func run() throws {
         let v = try Vocabulary.load(path: vocab)
         let p = try TextPipeline(granularity: v.granularity, text: TextOptions(normalization: v.normalization))
-        let words = String(decoding: readStandardInput(), as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
+        let words = String(decoding: try readStandardInput(), as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
         var pieces: [[UInt32]] = []
         for (i, w) in words.enumerated() {
             guard let id = Int(w), id >= 0, id < v.count else {
@@ -113,7 +113,7 @@ struct DetokenizeCommand: ParsableCommand {
             }
             pieces.append(v.tokens[id].isEmpty ? Array("\u{FFFD}".unicodeScalars.map(\.value)) : v.tokens[id])
         }
-        FileHandle.standardOutput.write(Data(try p.detokenize(pieces).utf8))
+        Output.stdout(try p.detokenize(pieces))
     }
 }
 
@@ -135,20 +135,20 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         let m = try Manifest.load(directory: directory)
         let v = try Vocabulary.load(path: directory + "/" + m.vocabFile)
-        print("\(directory): \(m.granularity), \(m.normalization); vocabulary \(m.vocabSize) (uint\(m.tokenBytes * 8) ids), "
+        emit("\(directory): \(m.granularity), \(m.normalization); vocabulary \(m.vocabSize) (uint\(m.tokenBytes * 8) ids), "
               + "B \(m.batchSize), T \(m.seqLength)")
-        print("  corpus: \(m.inputs.joined(separator: ", ")) (\(m.corpusBytes) bytes, crc32 \(m.corpusCrc32)); "
+        emit("  corpus: \(m.inputs.joined(separator: ", ")) (\(m.corpusBytes) bytes, crc32 \(m.corpusCrc32)); "
               + "ICU \(m.icuVersion), Unicode \(m.unicodeVersion); split by \(m.splitBy), dedup \(m.dedup)")
         var rows = [["split", "tokens", "characters", "B", "L", "minibatches", "targets", "target chars", "dropped", "shards"]]
         for s in m.splits {
             rows.append([s.name, "\(s.tokens)", "\(s.characters)", "\(s.batchSize)", "\(s.streamLength)", "\(s.minibatches)",
                          "\(s.servedTargets)", "\(s.targetCharacters)", "\(s.droppedTokens)", "\(s.shards.count)"])
         }
-        print(table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        emit(table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         let shown = (0..<min(top, v.count)).map { "\($0):'\(visible(v.text($0)))'×\(v.counts[$0])" }
-        print("  top tokens: " + shown.joined(separator: " "))
+        emit("  top tokens: " + shown.joined(separator: " "))
         let total = m.splits.reduce(0) { $0 + $1.shards.count }
         try m.verifyShards(directory: directory)
-        print("  verified \(total) shard(s): headers match the manifest, checksums match")
+        emit("  verified \(total) shard(s): headers match the manifest, checksums match")
     }
 }

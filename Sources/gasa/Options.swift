@@ -22,9 +22,19 @@ struct TextOptionGroup: ParsableArguments {
     var text: TextOptions { TextOptions(normalization: normalization, keepCR: keepCr, invalid: invalid) }
 }
 
-/// Reads all of standard input.
-func readStandardInput() -> [UInt8] {
-    Array(FileHandle.standardInput.readDataToEndOfFile())
+/// Reads all of standard input; a read error (stdin a directory, an I/O error) is a CLIError.
+func readStandardInput() throws -> [UInt8] {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress!, $0.count) }
+        if n == 0 { return bytes }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw CLIError("cannot read standard input: \(String(cString: strerror(errno)))")
+        }
+        bytes += chunk[0..<n]
+    }
 }
 
 /// Files named on the command line: files as given, directories walked recursively in byte order of
@@ -35,8 +45,11 @@ func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: 
     let fm = FileManager.default
     for a in args {
         if a == "-" {
+            guard !names.values.contains("<stdin>") else {
+                throw CLIError("'-' (standard input) is given twice; it can be read only once")
+            }
             let tmp = NSTemporaryDirectory() + "gasa-stdin-\(ProcessInfo.processInfo.processIdentifier).txt"
-            guard fm.createFile(atPath: tmp, contents: Data(readStandardInput())) else {
+            guard fm.createFile(atPath: tmp, contents: Data(try readStandardInput())) else {
                 throw CLIError("cannot spool standard input to \(tmp)")
             }
             out.append(tmp)
@@ -61,10 +74,6 @@ func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: 
         out += files
     }
     return (out, names)
-}
-
-func printError(_ s: String) {
-    FileHandle.standardError.write(Data((s + "\n").utf8))
 }
 
 /// Left-aligned table with a header row, columns separated by two spaces.

@@ -17,6 +17,6 @@ struct PlotCommand: ParsableCommand {
     var runDirectory: String
 
     func run() throws {
-        print(try LossPlot.write(runDirectory: runDirectory))
+        emit(try LossPlot.write(runDirectory: runDirectory))
     }
 }

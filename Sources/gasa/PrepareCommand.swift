@@ -68,6 +68,10 @@ struct PrepareCommand: ParsableCommand {
         guard batchSize > 0, seqLength > 0 else { throw ValidationError("--batch-size and --seq-length must be positive") }
         guard shardMib > 0 else { throw ValidationError("--shard-mib must be positive") }
         guard threads >= 0 else { throw ValidationError("--threads must be 0 (one per core) or more") }
+        guard minCount >= 1 else { throw ValidationError("--min-count must be at least 1") }
+        guard maxVocab == 0 || maxVocab >= 2 else {
+            throw ValidationError("--max-vocab must be 0 (no limit) or at least 2: <unk> and one token")
+        }
         _ = try granularities()
         _ = try fractions()
     }
@@ -87,7 +91,8 @@ struct PrepareCommand: ParsableCommand {
     func fractions() throws -> [Double] {
         let f = split.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard f.count == 3, f.allSatisfy({ $0 >= 0 }), abs(f.reduce(0, +) - 1) < 1e-6, f[0] > 0 else {
-            throw ValidationError("--split needs three shares for train,val,test adding up to 1, e.g. 0.9,0.05,0.05")
+            throw ValidationError("--split needs three shares for train,val,test, none negative, adding up to 1, "
+                                  + "with a train share above 0; e.g. 0.9,0.05,0.05")
         }
         return f
     }
@@ -132,11 +137,11 @@ struct PrepareCommand: ParsableCommand {
             let dir = gs.count > 1 ? out + "/" + g.rawValue : out
             let r = try p.run(output: dir, force: force)
             reports.append(r)
-            if !quiet && gs.count == 1 { print(describe(r)) }
+            if !quiet && gs.count == 1 { emit(describe(r)) }
         }
         finished = true
         if !quiet && gs.count > 1 {
-            print(compareTable(reports))
+            emit(compareTable(reports))
         }
     }
 }

@@ -32,16 +32,18 @@ struct SampleCommand: ParsableCommand {
 
     @Option(help: "Text to continue.") var prime: String?
     @Option(help: "Read the prime text from this UTF-8 file.") var primeFile: String?
-    @Option(help: "Characters (grapheme clusters) to generate per sample.") var length = 200
-    @Option(help: "Sampling temperature: 0 = always the most likely token; below 1 safer, above 1 wilder.") var temperature: Float = 1.0
-    @Option(help: "Sample only among the k most likely tokens (0 = all).") var topK = 0
-    @Option(help: "Sample only among the most likely tokens whose probabilities add up to p (1 = all).") var topP: Float = 1.0
-    @Option(help: "Random seed (default: a fresh one, printed with --stats). The same seed and checkpoint give the same text.") var seed: UInt64?
-    @Option(help: "How many samples (seeds seed, seed+1, ...), separated by a blank line.") var numSamples = 1
+    @Option(parsing: .unconditional, help: "Characters (grapheme clusters) to generate per sample.") var length = 200
+    @Option(parsing: .unconditional, help: "Sampling temperature: 0 = always the most likely token; below 1 safer, above 1 wilder.") var temperature: Float = 1.0
+    @Option(parsing: .unconditional, help: "Sample only among the k most likely tokens (0 = all).") var topK = 0
+    @Option(parsing: .unconditional, help: "Sample only among the most likely tokens whose probabilities add up to p (1 = all).") var topP: Float = 1.0
+    @Option(parsing: .unconditional, help: "Random seed (default: a fresh one, printed with --stats). The same seed and checkpoint give the same text.") var seed: UInt64?
+    @Option(parsing: .unconditional, help: "How many samples (seeds seed, seed+1, ...), separated by a blank line.") var numSamples = 1
     @Option(help: "Stop a sample once it ends with this text; \\n and \\t are understood (e.g. '\\n\\n' = one verse).") var stopAt: String?
     @Option(help: "Prime characters missing from the vocabulary: error, skip (drop them) or unk (feed <unk>).") var unknown: UnknownPolicy = .error
     @Flag(help: "Print speed, the share of well-formed syllables and novelty against the training text to stderr.") var stats = false
     @Option(help: "Training text for --stats novelty (default: the train split of the prepared folder the model was trained on).") var corpus: String?
+    @Option(help: "Invalid UTF-8 in --prime-file or --corpus: 'error' (stop, naming file, line and byte offset) or 'replace' (U+FFFD).")
+    var invalid: InvalidPolicy = .error
 
     func validate() throws {
         guard length >= 1 else { throw ValidationError("--length must be at least 1") }
@@ -62,10 +64,17 @@ struct SampleCommand: ParsableCommand {
         BLAS.setThreads(1)   // batch-1 matrix-vector work: one core is fastest
         let loaded = try Checkpoint.load(path: checkpoint)
         let generator = try Generator(model: loaded.model, vocab: loaded.vocabulary)
+        // Files are read with the model's normalisation and --invalid; both are read before any output.
+        let reader = try TextPipeline(granularity: loaded.vocabulary.granularity,
+                                      text: TextOptions(normalization: loaded.vocabulary.normalization, invalid: invalid))
         var primeText = prime ?? ""
         if let primeFile {
             let bytes = try readFileBytes(primeFile)
-            primeText = String(decoding: try generator.pipeline.normalize(bytes: bytes, name: primeFile), as: UTF16.self)
+            primeText = String(decoding: try reader.normalize(bytes: bytes, name: primeFile), as: UTF16.self)
+        }
+        let corpusText = try corpus.flatMap { path -> [UInt32]? in
+            guard stats else { return nil }
+            return scalars(of: String(decoding: try reader.normalize(bytes: readFileBytes(path), name: path), as: UTF16.self))
         }
         var config = GenerationConfig()
         config.prime = primeText
@@ -75,20 +84,20 @@ struct SampleCommand: ParsableCommand {
         config.sampler = SamplerConfig(temperature: temperature, topK: topK, topP: topP)
         _ = try generator.primeIDs(primeText, unknown: unknown)   // refuse a bad prime before printing anything
         let firstSeed = seed ?? UInt64.random(in: 1...999_999)
-        let out = FileHandle.standardOutput
         var all: [GenerationStats] = []
         for k in 0..<numSamples {
-            if k > 0 { out.write(Data("\n\n".utf8)) }
+            if k > 0 { Output.stdout("\n\n") }
             var rng = RNG(seed: firstSeed &+ UInt64(k))
-            if !primeText.isEmpty { out.write(Data(primeText.utf8)) }
-            let s = try generator.generate(config, rng: &rng) { piece in out.write(Data(piece.utf8)) }
+            if !primeText.isEmpty { Output.stdout(primeText) }
+            let s = try generator.generate(config, rng: &rng) { piece in Output.stdout(piece) }
             all.append(s)
         }
-        out.write(Data("\n".utf8))
-        if stats { try printStats(all, seed: firstSeed, loaded: loaded, generator: generator) }
+        Output.stdout("\n")
+        if stats { try printStats(all, seed: firstSeed, loaded: loaded, generator: generator, corpusText: corpusText) }
     }
 
-    private func printStats(_ all: [GenerationStats], seed: UInt64, loaded: LoadedCheckpoint, generator: Generator) throws {
+    private func printStats(_ all: [GenerationStats], seed: UInt64, loaded: LoadedCheckpoint, generator: Generator,
+                            corpusText: [UInt32]?) throws {
         let tokens = all.reduce(0) { $0 + $1.tokens }, chars = all.reduce(0) { $0 + $1.characters }
         let seconds = all.reduce(0) { $0 + $1.seconds }
         let syllables = all.reduce(0) { $0 + $1.syllables }, ill = all.reduce(0) { $0 + $1.illFormed }
@@ -103,7 +112,7 @@ struct SampleCommand: ParsableCommand {
             lines.append(String(format: "well-formed syllables: %.2f%% (%d built from jamo, %d ill-formed jamo shown as letters)",
                                 100 * share, syllables, ill))
         }
-        if let text = try trainingText(loaded: loaded, generator: generator) {
+        if let text = try corpusText ?? trainingText(loaded: loaded, generator: generator) {
             let index = NoveltyIndex(corpus: text, window: 20)
             var novel = 0, total = 0
             for s in all {
@@ -117,15 +126,11 @@ struct SampleCommand: ParsableCommand {
         } else {
             lines.append("novelty: skipped (the prepared folder \(loaded.meta.preparedDirectory) is gone; pass --corpus FILE)")
         }
-        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        printError(lines.joined(separator: "\n"))
     }
 
-    /// The training text as normalised scalars: --corpus, else the train split rebuilt from its shards.
+    /// The training text as normalised scalars: the train split rebuilt from its shards.
     private func trainingText(loaded: LoadedCheckpoint, generator: Generator) throws -> [UInt32]? {
-        if let corpus {
-            let units = try generator.pipeline.normalize(bytes: readFileBytes(corpus), name: corpus)
-            return scalars(of: String(decoding: units, as: UTF16.self))
-        }
         let dir = loaded.meta.preparedDirectory
         guard let manifest = try? Manifest.load(directory: dir) else { return nil }
         let stream = try SplitStream(directory: dir, manifest: manifest, split: "train")

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Corpus
 import Foundation
+import Model
 import Training
 
 extension Optimizer.Kind: ExpressibleByArgument {}
@@ -124,7 +125,9 @@ struct TrainCommand: ParsableCommand {
         } else {
             if let from = initFrom {
                 // The model's shape comes from the checkpoint unless given (and then it must match).
-                let m = try CheckpointMeta.load(directory: try Checkpoint.resolve(from, prefer: [Checkpoint.best, Checkpoint.latest])).model
+                let m: ModelConfig
+                do { m = try CheckpointMeta.load(directory: try Checkpoint.resolve(from, prefer: [Checkpoint.best, Checkpoint.latest])).model }
+                catch { throw CLIError("--init-from: \(error)") }
                 config.layers = m.layers
                 config.rnnSize = m.hiddenSize
                 config.embeddingSize = m.embeddingSize
@@ -174,15 +177,16 @@ struct TrainCommand: ParsableCommand {
     }
 
     private func report(_ s: TrainingSummary) {
-        print("stopped at iteration \(s.iteration) (epoch \(fmt(s.epoch))): \(s.stopReason.rawValue)")
-        if let t = s.lastTrainLoss { print("  train loss \(fmt(t, 4)) nats/token (last iteration)") }
-        if let v = s.val { print("  val   \(fmt(v.natsPerToken, 4)) nats/token, \(fmt(v.bitsPerCharacter, 4)) bits/char") }
-        if let b = s.bestValLoss, let i = s.bestIteration { print("  best  val \(fmt(b, 4)) nats/token at iteration \(i)") }
-        if let t = s.test { print("  test  \(fmt(t.natsPerToken, 4)) nats/token, \(fmt(t.bitsPerCharacter, 4)) bits/char (\(s.testCheckpoint ?? "latest") weights)") }
-        print("  checkpoints: \(s.runDirectory)/latest" + (s.bestIteration != nil ? ", \(s.runDirectory)/best" : ""))
-        if let p = s.plotPath { print("  plot: \(p)") }
+        emit("stopped at iteration \(s.iteration) (epoch \(fmt(s.epoch))): \(s.stopReason.rawValue)")
+        if let t = s.lastTrainLoss { emit("  train loss \(fmt(t, 4)) nats/token (last iteration)") }
+        if let v = s.val { emit("  val   \(fmt(v.natsPerToken, 4)) nats/token, \(fmt(v.bitsPerCharacter, 4)) bits/char") }
+        if let b = s.bestValLoss, let i = s.bestIteration { emit("  best  val \(fmt(b, 4)) nats/token at iteration \(i)") }
+        if let t = s.test { emit("  test  \(fmt(t.natsPerToken, 4)) nats/token, \(fmt(t.bitsPerCharacter, 4)) bits/char (\(s.testCheckpoint ?? "latest") weights)") }
+        emit("  checkpoints: \(s.runDirectory)/latest" + (s.bestIteration != nil ? ", \(s.runDirectory)/best" : ""))
+        if let p = s.plotPath { emit("  plot: \(p)") }
         if let tps = s.steadyTokensPerSecond {
-            print("steady-state: \(fmt(tps, 1)) tokens/s over \(s.steadyIterations) iterations (first \(s.warmupIterations) and evaluation excluded)")
+            emit("steady-state: \(fmt(tps, 1)) tokens/s over \(s.steadyIterations) iterations ("
+                 + (s.warmupIterations > 0 ? "first \(s.warmupIterations) and evaluation excluded)" : "evaluation excluded; too few to leave out a warm-up)"))
         }
     }
 }

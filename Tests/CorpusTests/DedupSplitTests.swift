@@ -64,10 +64,15 @@ final class DedupSplitTests: XCTestCase {
         XCTAssertEqual(r.text.dedupRemovedUnits, 2)
         for empty in ["", "\u{FEFF}"] {
             XCTAssertThrowsError(try prepared(empty, dedup: .lines)) { e in
-                XCTAssertEqual(e as? CorpusError, .badInput("the input holds no text"))
+                guard case .badInput(let message)? = e as? CorpusError else { return XCTFail("\(e)") }
+                XCTAssertTrue(message.hasSuffix(": no text to prepare (it holds no characters)"), message)
+                XCTAssertTrue(message.contains(".txt"), "names the input: \(message)")
             }
         }
         XCTAssertThrowsError(try prepared("\n")) { e in
+            XCTAssertEqual(e as? CorpusError, .badInput("the text holds a single distinct token (\"\\n\"): there is nothing for a language model to learn"))
+        }
+        XCTAssertThrowsError(try prepared("가나다라마바사\n", split: [0.1, 0.9, 0])) { e in
             XCTAssertEqual(e as? CorpusError, .badInput("the train split has fewer than 2 tokens: the corpus is too small to train on"))
         }
     }

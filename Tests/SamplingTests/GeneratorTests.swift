@@ -83,6 +83,10 @@ final class GeneratorTests: XCTestCase {
         let (text, stats) = try generate(g, prime: "대한민국 😀", length: 10, unknown: .skip)
         XCTAssertEqual(text.count, 10)
         XCTAssertEqual(stats.primeTokens, 5)
+        // A prime whose every character is skipped starts after a newline, as no prime does.
+        let (allSkipped, skippedStats) = try generate(g, prime: "😀🙂", length: 30, temperature: 1, seed: 4, unknown: .skip)
+        XCTAssertEqual(skippedStats.primeTokens, 1)
+        XCTAssertEqual(Array(allSkipped.utf8), Array(try generate(g, prime: "", length: 30, temperature: 1, seed: 4).0.utf8))
         XCTAssertThrowsError(try generate(g, prime: "😀", length: 10, unknown: .unk)) { e in
             XCTAssertTrue("\(e)".contains("<unk>"))
         }

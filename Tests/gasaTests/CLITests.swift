@@ -38,8 +38,9 @@ final class CLITests: XCTestCase {
         addTeardownBlock { [dir] in try? FileManager.default.removeItem(atPath: dir) }
     }
 
-    /// Runs gasa with `arguments` in the test's folder, feeding `stdin`.
-    func run(_ arguments: [String], stdin: [UInt8] = []) throws -> Result {
+    /// Runs gasa with `arguments` in the test's folder, feeding `stdin`; stdout or stderr go to the given
+    /// paths instead of being captured when named (e.g. /dev/full).
+    func run(_ arguments: [String], stdin: [UInt8] = [], stdoutTo: String? = nil, stderrTo: String? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.binary))
         p.arguments = arguments
@@ -53,8 +54,8 @@ final class CLITests: XCTestCase {
         _ = FileManager.default.createFile(atPath: names[2], contents: nil)
         defer { for n in names { try? FileManager.default.removeItem(atPath: n) } }
         p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: names[0]))
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: names[1]))
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: names[2]))
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutTo ?? names[1]))
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrTo ?? names[2]))
         try p.run()
         p.waitUntilExit()
         XCTAssertEqual(p.terminationReason, .exit, "gasa \(arguments) crashed")
@@ -131,11 +132,65 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssert(r.stderr.contains("prep already exists") && r.stderr.contains("--force"), r.stderr)
         XCTAssertEqual(try entries(dir + "/prep"), ["keep.txt"], "the existing folder is left alone")
+        // --force replaces prepared folders only: not a folder of the user's files, not one holding an input.
+        let mine = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
+        XCTAssertEqual(mine.status, 1)
+        XCTAssert(mine.stderr.contains("not a prepared folder"), mine.stderr)
+        XCTAssertEqual(try entries(dir + "/prep"), ["keep.txt"])
+        try FileManager.default.removeItem(atPath: dir + "/prep/keep.txt")
+        let empty = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
+        XCTAssertEqual(empty.status, 0, empty.stderr)
         let f = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
         XCTAssertEqual(f.status, 0, f.stderr)
-        XCTAssertFalse(try entries(dir + "/prep").contains("keep.txt"))
         XCTAssertNoThrow(try Manifest.load(directory: dir + "/prep"))
         XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("prep") }, ["prep"], "no .tmp or .old folders left")
+        try FileManager.default.copyItem(atPath: dir + "/corpus.txt", toPath: dir + "/prep/corpus.txt")
+        let inside = try gasa("prepare", "prep/corpus.txt", "--out", "prep", "--force", "--quiet")
+        XCTAssertEqual(inside.status, 1)
+        XCTAssert(inside.stderr.contains("holds the input prep/corpus.txt"), inside.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/prep/corpus.txt"))
+    }
+
+    func testTrainForceKeepsInitFromWeightsInsideTheReplacedRun() throws {
+        try writeCorpus()
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        let model = ["--rnn-size", "8", "--layers", "1", "--max-iters", "3", "--quiet"]
+        XCTAssertEqual(try run(["train", "prep", "--out", "run"] + model).status, 0)
+        let again = try run(["train", "prep", "--out", "run", "--force", "--init-from", "run/latest"] + model)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/latest/model.safetensors"))
+        let prepInRun = try run(["train", "run/prep", "--out", "run", "--force"] + model)
+        XCTAssertNotEqual(prepInRun.status, 0)
+        try FileManager.default.moveItem(atPath: dir + "/prep", toPath: dir + "/run/prep")
+        let holds = try run(["train", "run/prep", "--out", "run", "--force"] + model)
+        XCTAssertEqual(holds.status, 1)
+        XCTAssert(holds.stderr.contains("--force would delete it"), holds.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/prep/manifest.json"))
+    }
+
+    func testVocabularyOfOnlyUnkIsRefused() throws {
+        try writeCorpus()
+        let one = try gasa("prepare", "corpus.txt", "--out", "p1", "--max-vocab", "1")
+        XCTAssertEqual(one.status, 64)
+        XCTAssert(one.stderr.contains("--max-vocab must be 0 (no limit) or at least 2"), one.stderr)
+        let rare = try gasa("prepare", "corpus.txt", "--out", "p2", "--min-count", "100000")
+        XCTAssertEqual(rare.status, 1)
+        XCTAssert(rare.stderr.contains("every token would become <unk>"), rare.stderr)
+        XCTAssertEqual(try entries(dir), ["corpus.txt"], "nothing written")
+    }
+
+    func testOutputThatCannotBeWrittenIsAnErrorNotATrap() throws {
+        guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("no /dev/full here") }
+        let full = try run(["normalize"], stdin: Array("사랑은 늘 도망가\n".utf8), stdoutTo: "/dev/full")
+        XCTAssertEqual(full.status, 1)
+        XCTAssert(full.stderr.contains("cannot write to standard output"), full.stderr)
+        // Messages and progress are best effort: a training whose stderr is full still finishes.
+        try writeCorpus()
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        let train = try run(["train", "prep", "--out", "run", "--rnn-size", "8", "--max-iters", "3", "--print-every", "1"],
+                            stderrTo: "/dev/full")
+        XCTAssertEqual(train.status, 0)
+        XCTAssert(train.stdout.contains("stopped at iteration 3"), train.stdout)
     }
 
     func testBadUTF8IsAOneLineErrorAndWritesNothing() throws {

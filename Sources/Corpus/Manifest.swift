@@ -166,7 +166,12 @@ public final class SplitStream {
         if k - sh.first + 1 < sh.minibatches { reader.prefetch(from: k - sh.first + 1, count: 4) }
         let vocab = Int32(manifest.vocabSize)
         for i in 0..<(info.batchSize * sh.steps) where inputs[i] >= vocab || targets[i] >= vocab || inputs[i] < 0 || targets[i] < 0 {
-            throw CorpusError.corruptFile(path: reader.path, problem: "token id out of the vocabulary's range")
+            // Where it sits in the file: minibatch, row b, column (inputs are columns 0..<T, targets 1...T).
+            let b = i / sh.steps, column = i % sh.steps + (inputs[i] >= 0 && inputs[i] < vocab ? 1 : 0)
+            let id = column == i % sh.steps ? inputs[i] : targets[i]
+            let offset = ShardFormat.headerSize + (((k - sh.first) * info.batchSize + b) * (sh.steps + 1) + column) * manifest.tokenBytes
+            throw CorpusError.corruptFile(path: reader.path, problem: "byte offset \(offset) (minibatch \(k - sh.first), row \(b), column \(column)): "
+                                                                      + "token id \(id) is outside the vocabulary's 0..<\(vocab)")
         }
         return sh.steps
     }

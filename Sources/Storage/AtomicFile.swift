@@ -31,7 +31,7 @@ public final class AtomicFile {
         self.path = path
         self.tempPath = path + ".tmp-\(getpid())"
         fd = open(tempPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 { throw FileError.errno(tempPath, "cannot create") }
+        if fd < 0 { throw FileError.errno(path, "cannot create (as \(tempPath))") }
         buffer.reserveCapacity(bufferLimit)
     }
 
@@ -63,7 +63,7 @@ public final class AtomicFile {
             let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
             if n < 0 {
                 if Glibc.errno == EINTR { continue }
-                throw FileError.errno(tempPath, "write failed")
+                throw FileError.errno(path, "write failed")
             }
             done += n
         }
@@ -87,7 +87,7 @@ public final class AtomicFile {
             let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if Glibc.errno == EINTR { continue }
-                throw FileError.errno(tempPath, "write failed")
+                throw FileError.errno(path, "write failed")
             }
             done += n
         }
@@ -97,7 +97,7 @@ public final class AtomicFile {
     /// fsyncs, for scratch files that are deleted before the work they belong to is committed.
     public func commit(durable: Bool = true) throws {
         try flush()
-        if durable && fsync(fd) != 0 { throw FileError.errno(tempPath, "fsync failed") }
+        if durable && fsync(fd) != 0 { throw FileError.errno(path, "fsync failed") }
         close(fd)
         fd = -1
         if rename(tempPath, path) != 0 { throw FileError.errno(path, "cannot rename \(tempPath) into place") }

@@ -112,6 +112,10 @@ extension Trainer {
         // Only now, with --init-from's weights in memory (they may come from the folder being replaced).
         if replacing { try FileManager.default.removeItem(atPath: o.run) }
         try makeDirectories(o.run)
+        // Until the first checkpoint is saved, the folder is this run's scratch: a failure (a full disk, say)
+        // removes it, so that what is left is never a run folder without a checkpoint.
+        var started = false
+        defer { if !started { try? FileManager.default.removeItem(atPath: o.run) } }
         try AtomicFile.write(vocabBytes, to: o.run + "/" + Checkpoint.vocabFile)
         let optimizer = Optimizer(kind: c.optimizer, count: modelConfig.parameterCount)
         let recurrent = model.makeState(batch: trainInfo.batchSize)
@@ -122,6 +126,7 @@ extension Trainer {
                       recurrent: recurrent, vocabBytes: vocabBytes, metrics: metrics)
         // A run folder always holds a loadable checkpoint, from iteration 0 on.
         try save(best: false)
+        started = true
     }
 
     /// What --force may replace: an empty folder or a run folder, never one holding `keeping` (the

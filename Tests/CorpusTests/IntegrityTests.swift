@@ -194,17 +194,25 @@ final class IntegrityTests: XCTestCase {
         let info = m.split("train")!
         let sh = info.shards[0]
         let path = out + "/" + sh.file
-        var b = try readBytes(path)
-        b[64] = 0xFF; b[65] = 0xFF
-        var h = try b.withUnsafeBytes { try ShardFormat.Header.decode($0, path: path) }
-        h.payloadCRC = CRC32.checksum(Array(b[64...]))
-        b.replaceSubrange(0..<64, with: h.encode())
-        try writeFile(path, b)
-        var edited = m
-        edited.splits[0].shards[0].crc32 = hex32(h.payloadCRC)
-        try writeFile(out + "/manifest.json", try edited.jsonBytes())
-        let stream = try SplitStream(directory: out, manifest: try manifest, split: "train")
-        var x = [Int32](repeating: 0, count: 32), y = x
-        assertCorrupt(path, "out of the vocabulary's range") { _ = try stream.load(0, inputs: &x, targets: &y) }
+        let original = try readBytes(path)
+        XCTAssertEqual(m.tokenBytes, 2)
+        let T = sh.steps, V = m.vocabSize
+        // An input (row 0, column 0) and, separately, a target only (row 1, column T: the last of its row).
+        for (offset, row, column) in [(64, 0, 0), (64 + ((info.batchSize > 1 ? 1 : 0) * (T + 1) + T) * 2, info.batchSize > 1 ? 1 : 0, T)] {
+            var b = original
+            b[offset] = 0xFF; b[offset + 1] = 0xFF
+            var h = try b.withUnsafeBytes { try ShardFormat.Header.decode($0, path: path) }
+            h.payloadCRC = CRC32.checksum(Array(b[64...]))
+            b.replaceSubrange(0..<64, with: h.encode())
+            try writeFile(path, b)
+            var edited = m
+            edited.splits[0].shards[0].crc32 = hex32(h.payloadCRC)
+            try writeFile(out + "/manifest.json", try edited.jsonBytes())
+            let stream = try SplitStream(directory: out, manifest: try manifest, split: "train")
+            var x = [Int32](repeating: 0, count: info.batchSize * T), y = x
+            assertCorrupt(path, "byte offset \(offset) (minibatch 0, row \(row), column \(column)): token id 65535 is outside the vocabulary's 0..<\(V)") {
+                _ = try stream.load(0, inputs: &x, targets: &y)
+            }
+        }
     }
 }

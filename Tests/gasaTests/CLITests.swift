@@ -282,6 +282,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(good.status, 0, good.stderr)
         let shards = try Manifest.load(directory: dir + "/prep").splits.reduce(0) { $0 + $1.shards.count }
         XCTAssert(good.stdout.contains("verified \(shards) shard(s)"), good.stdout)
+        XCTAssert(good.stdout.contains("ids within the vocabulary"), good.stdout)
         XCTAssert(good.stdout.contains("char, nfc"), good.stdout)
         // One flipped byte in the middle of the val shard's payload.
         let path = dir + "/prep/val-00000.bin"
@@ -304,6 +305,7 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssert(missing.stderr.contains("not a prepared folder"), missing.stderr)
     }
+
     func testDirectoryInputsAreWalkedInPathOrderWithoutHiddenFiles() throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: dir + "/songs/sub", withIntermediateDirectories: true)

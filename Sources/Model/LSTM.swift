@@ -1,7 +1,7 @@
 // One LSTM layer over T steps of B rows, forward and backward side by side, over flat buffers.
 //
-//   G   = X W_ih^T + (b_ih + b_hh)            all T steps in one GEMM          (N, 4H)
-//   G_t += h_{t-1} W_hh^T                      one GEMM per step                (B, 4H)
+//   G   = X W_ih^T                             all T steps in one GEMM          (N, 4H)
+//   G_t += h_{t-1} W_hh^T + (b_ih + b_hh)      one GEMM per step, bias in the cell pass (B, 4H)
 //   i, f, g, o = sigmoid, sigmoid, tanh, sigmoid of G_t's four column blocks  (gate order i, f, g, o)
 //   c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t)
 // The nonlinearities and the cell update are one fused pass; the backward pass fuses the cell's
@@ -10,20 +10,21 @@
 import Numerics
 
 enum LSTMLayer {
-    /// Fused forward of one step: gates (B, 4H) in: pre-activations, out: activations;
-    /// cPrev (B, H) in; cOut, hOut (B, H) out.
+    /// Fused forward of one step: gates (B, 4H) in: pre-activations (less `bias` (4H), which is added
+    /// here), out: activations; cPrev (B, H) in; cOut, hOut (B, H) out.
     @inline(__always)
-    static func cellForward(batch B: Int, hidden H: Int, gates: UnsafeMutablePointer<Float>,
+    static func cellForward(batch B: Int, hidden H: Int, gates: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>,
                             cPrev: UnsafePointer<Float>, cOut: UnsafeMutablePointer<Float>,
                             hOut: UnsafeMutablePointer<Float>) {
         let H8 = H & ~7
+        let bi = bias, bf = bias + H, bg = bias + 2 * H, bo = bias + 3 * H
         for b in 0..<B {
             let gi = gates + b * 4 * H, gf = gi + H, gg = gi + 2 * H, go = gi + 3 * H
             let cp = cPrev + b * H, cn = cOut + b * H, hn = hOut + b * H
             var j = 0
             while j < H8 {
-                let i = fastSigmoid(load8(gi + j)), f = fastSigmoid(load8(gf + j))
-                let g = fastTanh(load8(gg + j)), o = fastSigmoid(load8(go + j))
+                let i = fastSigmoid(load8(gi + j) + load8(bi + j)), f = fastSigmoid(load8(gf + j) + load8(bf + j))
+                let g = fastTanh(load8(gg + j) + load8(bg + j)), o = fastSigmoid(load8(go + j) + load8(bo + j))
                 let c = f * load8(cp + j) + i * g
                 store8(i, gi + j); store8(f, gf + j); store8(g, gg + j); store8(o, go + j)
                 store8(c, cn + j)
@@ -31,7 +32,8 @@ enum LSTMLayer {
                 j += 8
             }
             while j < H {
-                let i = fastSigmoid(gi[j]), f = fastSigmoid(gf[j]), g = fastTanh(gg[j]), o = fastSigmoid(go[j])
+                let i = fastSigmoid(gi[j] + bi[j]), f = fastSigmoid(gf[j] + bf[j])
+                let g = fastTanh(gg[j] + bg[j]), o = fastSigmoid(go[j] + bo[j])
                 let c = f * cp[j] + i * g
                 gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o
                 cn[j] = c
@@ -87,15 +89,14 @@ enum LSTMLayer {
                         bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>, biasSum: UnsafeMutablePointer<Float>,
                         gates: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>) {
         let N = B * T, G = 4 * H
-        for k in 0..<G { biasSum[k] = bih[k] + bhh[k] }
-        for r in 0..<N { (gates + r * G).update(from: biasSum, count: G) }
+        for k in 0..<G { biasSum[k] = bih[k] + bhh[k] }   // added by cellForward
         BLAS.gemm(transA: false, transB: true, m: N, n: G, k: In, a: x, lda: In, b: wih, ldb: In,
-                  beta: 1, c: gates, ldc: G)
+                  beta: 0, c: gates, ldc: G)
         for t in 0..<T {
             let gt = gates + t * B * G
             BLAS.gemm(transA: false, transB: false, m: B, n: G, k: H, a: h + t * B * H, lda: H, b: whhT, ldb: G,
                       beta: 1, c: gt, ldc: G)
-            cellForward(batch: B, hidden: H, gates: gt, cPrev: c + t * B * H, cOut: c + (t + 1) * B * H,
+            cellForward(batch: B, hidden: H, gates: gt, bias: biasSum, cPrev: c + t * B * H, cOut: c + (t + 1) * B * H,
                         hOut: h + (t + 1) * B * H)
         }
     }

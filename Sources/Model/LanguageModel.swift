@@ -433,13 +433,12 @@ public final class LanguageModel {
         for l in 0..<config.layers {
             let In = config.inputSize(layer: l)
             let h = state.h(l), c = state.c(l)
-            gates.update(from: p + bihOffset[l], count: G)
-            let bhh = p + bhhOffset[l]
-            for k in 0..<G { gates[k] += bhh[k] }
-            BLAS.gemv(trans: false, m: G, n: In, a: p + wihOffset[l], lda: In, x: x, beta: 1, y: gates)
+            let bias = ws.biasSum.pointer, bih = p + bihOffset[l], bhh = p + bhhOffset[l]
+            for k in 0..<G { bias[k] = bih[k] + bhh[k] }
+            BLAS.gemv(trans: false, m: G, n: In, a: p + wihOffset[l], lda: In, x: x, beta: 0, y: gates)
             BLAS.gemv(trans: false, m: G, n: H, a: p + whhOffset[l], lda: H, x: h, beta: 1, y: gates)
             // c and h are updated in place: each element reads its own previous value before writing.
-            LSTMLayer.cellForward(batch: 1, hidden: H, gates: gates, cPrev: c, cOut: c, hOut: h)
+            LSTMLayer.cellForward(batch: 1, hidden: H, gates: gates, bias: bias, cPrev: c, cOut: c, hOut: h)
             x = UnsafePointer(h)
         }
         logits.update(from: p + headBOffset, count: V)

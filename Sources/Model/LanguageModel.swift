@@ -180,11 +180,13 @@ public final class LanguageModel {
     /// Forward only, without dropout, carrying `state` the same way; returns the summed loss in nats over
     /// the B*steps targets. Any steps count is accepted: it runs in chunks of the workspace's steps.
     /// rowLoss, if given, receives each target's loss at [b*steps + t].
+    /// `refreshWeights: false` skips copying W_hh^T from the parameters: for callers that evaluate parts of
+    /// a batch on several threads at once, after one call of prepareForEvaluation().
     public func evaluate(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int,
                          state: RecurrentState, workspace ws: Workspace,
-                         rowLoss: UnsafeMutablePointer<Float>? = nil) -> Double {
+                         rowLoss: UnsafeMutablePointer<Float>? = nil, refreshWeights: Bool = true) -> Double {
         precondition(state.batch == ws.batch)
-        transposeRecurrentWeights()
+        if refreshWeights { transposeRecurrentWeights() }
         var total = 0.0
         var s0 = 0
         var unused = RNG(seed: 0)
@@ -197,6 +199,9 @@ public final class LanguageModel {
         }
         return total
     }
+
+    /// Readies the weights for evaluate(..., refreshWeights: false) calls until the parameters change.
+    public func prepareForEvaluation() { transposeRecurrentWeights() }
 
     /// whhT from the current parameters (see its declaration), in 32 x 32 tiles.
     private func transposeRecurrentWeights() {

@@ -96,6 +96,24 @@ final class TrainerTests: XCTestCase {
     }
 
     /// 2N iterations in one go and N then N more after --resume end with the same bits and the same log.
+    func testSplitEvaluationOverRowBlocksMatchesOneThread() throws {
+        // The val split (B 4) scored in 1, 2, 3 and 4 row blocks on their own threads: the same loss, each
+        // block carrying its rows' state from minibatch to minibatch; and twice in a row, the same result.
+        let manifest = try Manifest.load(directory: Self.prepared)
+        var rng = RNG(seed: 11)
+        let model = LanguageModel(config: ModelConfig(vocabSize: manifest.vocabSize, embeddingSize: 12, hiddenSize: 12,
+                                                      layers: 2, dropout: 0), rng: &rng)
+        let one = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: "val"))
+        XCTAssertGreaterThan(one.stream.count, 1, "several minibatches, so that state is carried")
+        let reference = try XCTUnwrap(try one.run(model))
+        for parts in [2, 3, 4] {
+            let ev = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: "val", parts: parts))
+            let r = try XCTUnwrap(try ev.run(model))
+            XCTAssertEqual(r.nats, reference.nats, accuracy: 1e-6 * reference.nats, "\(parts) parts")
+            XCTAssertEqual(try XCTUnwrap(try ev.run(model)).nats, r.nats, "deterministic")
+        }
+    }
+
     func testResumeIsBitExact() throws {
         let n = 25   // crosses the epoch boundary, so the state reset and the epoch count are covered too
         _ = try Trainer(options: options("whole", iters: 2 * n, evalEvery: 5, dropout: 0.25)).run()

@@ -52,6 +52,16 @@ public enum Hangul {
         return nil
     }
 
+    /// The modern conjoining jamo a compatibility jamo stands for, the inverse of `compatibility`: a
+    /// consonant's leading form first (then its final form, where it has both), a vowel's medial form.
+    public static func conjoining(fromCompatibility c: UInt32) -> [UInt32] {
+        var out: [UInt32] = []
+        if let i = leadToCompat.firstIndex(of: c) { out.append(lBase + UInt32(i)) }
+        if let i = trailToCompat.firstIndex(of: c) { out.append(tBase + 1 + UInt32(i)) }
+        if c >= 0x314F && c <= 0x314F + vCount - 1 { out.append(vBase + (c - 0x314F)) }
+        return out
+    }
+
     // ㄱ ㄲ ㄴ ㄷ ㄸ ㄹ ㅁ ㅂ ㅃ ㅅ ㅆ ㅇ ㅈ ㅉ ㅊ ㅋ ㅌ ㅍ ㅎ
     private static let leadToCompat: [UInt32] = [
         0x3131, 0x3132, 0x3134, 0x3137, 0x3138, 0x3139, 0x3141, 0x3142, 0x3143, 0x3145,

@@ -77,8 +77,13 @@ public final class Generator {
         if prime.isEmpty { return try start() }
         var ids: [Int32] = []
         var missing: [String] = []
+        let spellsJamo = vocab.granularity == .jamo || vocab.granularity == .coda
         for piece in try pipeline.tokenize(prime) {
             if let id = vocab.id(piece) {
+                ids.append(id)
+            } else if spellsJamo, piece.count == 1,
+                      let id = Hangul.conjoining(fromCompatibility: piece[0]).lazy.compactMap({ self.vocab.id(single: $0) }).first {
+                // A lone jamo this model printed as a compatibility letter (ㅋ, ㅏ) reads back as that jamo.
                 ids.append(id)
             } else {
                 switch unknown {

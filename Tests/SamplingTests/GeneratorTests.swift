@@ -94,6 +94,16 @@ final class GeneratorTests: XCTestCase {
         let (jg, _) = try fixture("jamo")
         XCTAssertNoThrow(try generate(jg, prime: "국민민주", length: 5))
         XCTAssertEqual(try jg.primeIDs("국", unknown: .error).count, 3)
+        // What the jamo model prints for lone jamo (compatibility letters) reads back as those jamo.
+        XCTAssertEqual(try jg.primeIDs("ㄱㅏㅄ", unknown: .error),
+                       [0x1100, 0x1161, 0x11B9].map { jg.vocab.id(single: $0)! }, "ㄱ as a leading consonant, ㅏ, ㅄ as a final")
+        XCTAssertNil(g.vocab.id(single: 0x314B))
+        XCTAssertThrowsError(try g.primeIDs("ㅋ", unknown: .error), "a char model has no such fallback")
+        for c in UInt32(0x3131)...UInt32(0x3163) {
+            let forms = Hangul.conjoining(fromCompatibility: c)
+            XCTAssertFalse(forms.isEmpty, String(c, radix: 16))
+            for f in forms { XCTAssertEqual(Hangul.compatibility(f), c, "\(String(c, radix: 16)) -> \(String(f, radix: 16))") }
+        }
     }
 }
 

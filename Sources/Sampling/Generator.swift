@@ -70,12 +70,21 @@ public final class Generator {
     /// Ids of the prime text, per the unknown-character policy.
     /// An empty prime, or one whose every character was skipped, starts after a newline.
     public func primeIDs(_ prime: String, unknown: UnknownPolicy) throws -> [Int32] {
-        let start = { () throws -> [Int32] in
-            guard let nl = self.vocab.id(single: 0x0A) else { throw GenerationError.noStart }
-            return [nl]
-        }
-        if prime.isEmpty { return try start() }
+        let ids = try primeTokens(prime, unknown: unknown).ids
+        if !ids.isEmpty { return ids }
+        guard let nl = vocab.id(single: 0x0A) else { throw GenerationError.noStart }
+        return [nl]
+    }
+
+    /// The prime as the model reads it, for echoing before the sample: normalised like the training text,
+    /// without the characters --unknown skip drops.
+    public func primeText(_ prime: String, unknown: UnknownPolicy) throws -> String {
+        try pipeline.detokenize(try primeTokens(prime, unknown: unknown).shown)
+    }
+
+    private func primeTokens(_ prime: String, unknown: UnknownPolicy) throws -> (ids: [Int32], shown: [[UInt32]]) {
         var ids: [Int32] = []
+        var shown: [[UInt32]] = []
         var missing: [String] = []
         let spellsJamo = vocab.granularity == .jamo || vocab.granularity == .coda
         for piece in try pipeline.tokenize(prime) {
@@ -88,15 +97,16 @@ public final class Generator {
             } else {
                 switch unknown {
                 case .error: if !missing.contains(string(of: piece)) { missing.append(string(of: piece)) }
-                case .skip: break
+                case .skip: continue
                 case .unk:
                     guard let u = vocab.unkID else { throw GenerationError.noUnk }
                     ids.append(Int32(u))
                 }
             }
+            shown.append(piece)
         }
         if !missing.isEmpty { throw GenerationError.unknownCharacters(missing) }
-        return ids.isEmpty ? try start() : ids
+        return (ids, shown)
     }
 
     /// Generates text; `emit` receives each piece of final text as soon as it is known.

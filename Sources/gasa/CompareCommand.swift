@@ -106,7 +106,7 @@ struct CompareCommand: ParsableCommand {
             var rng = RNG(seed: seed)
             // One run that cannot sample (no newline to start from) does not cost the others their samples.
             do {
-                r.sample = prime + (try g.generate(config, rng: &rng) { _ in }).text
+                r.sample = try g.primeText(prime, unknown: .skip) + (try g.generate(config, rng: &rng) { _ in }).text
             } catch let e as GenerationError {
                 r.sample = "(no sample: \(e))"
             }

@@ -83,12 +83,13 @@ struct SampleCommand: ParsableCommand {
         config.stopAt = stopAt.map(unescape)
         config.sampler = SamplerConfig(temperature: temperature, topK: topK, topP: topP)
         _ = try generator.primeIDs(primeText, unknown: unknown)   // refuse a bad prime before printing anything
+        let echo = try generator.primeText(primeText, unknown: unknown)
         let firstSeed = seed ?? UInt64.random(in: 1...999_999)
         var all: [GenerationStats] = []
         for k in 0..<numSamples {
             if k > 0 { Output.stdout("\n\n") }
             var rng = RNG(seed: firstSeed &+ UInt64(k))
-            if !primeText.isEmpty { Output.stdout(primeText) }
+            Output.stdout(echo)
             let s = try generator.generate(config, rng: &rng) { piece in Output.stdout(piece) }
             all.append(s)
         }

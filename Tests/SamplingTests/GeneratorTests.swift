@@ -97,6 +97,8 @@ final class GeneratorTests: XCTestCase {
         // What the jamo model prints for lone jamo (compatibility letters) reads back as those jamo.
         XCTAssertEqual(try jg.primeIDs("ㄱㅏㅄ", unknown: .error),
                        [0x1100, 0x1161, 0x11B9].map { jg.vocab.id(single: $0)! }, "ㄱ as a leading consonant, ㅏ, ㅄ as a final")
+        // The prime is echoed as the model reads it: normalised, without skipped characters.
+        XCTAssertEqual(Array(try g.primeText("\u{1100}\u{1161} 😀국민", unknown: .skip).unicodeScalars), Array("가 국민".unicodeScalars))
         XCTAssertNil(g.vocab.id(single: 0x314B))
         XCTAssertThrowsError(try g.primeIDs("ㅋ", unknown: .error), "a char model has no such fallback")
         for c in UInt32(0x3131)...UInt32(0x3163) {

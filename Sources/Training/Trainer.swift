@@ -155,16 +155,6 @@ public final class Trainer {
                 metrics.append(r)
                 state.intervalLossSum = 0; state.intervalCount = 0; state.intervalTokens = 0; state.intervalSeconds = 0
             }
-            if progress.due(iteration: state.iteration, now: after) {
-                let done = state.iteration - startIteration
-                let perIter = (after - t0) / Double(max(1, done))
-                var eta = limit == Int.max ? Double.infinity : Double(limit - state.iteration) * perIter
-                if c.maxMinutes > 0 { eta = min(eta, c.maxMinutes * 60 - (after - t0)) }
-                progress.draw(progressText(limit: limit, loss: loss, tokensPerSecond: Double(windowTokens) / max(windowSeconds, 1e-9),
-                                           lr: lr, elapsed: elapsed(after), eta: eta), now: after)
-                windowSeconds = 0; windowTokens = 0
-            }
-
             if c.evalEvery > 0 && state.iteration % c.evalEvery == 0 && valEvaluator != nil {
                 guard let improved = try validate(elapsed: { elapsed(Numerics.monotonicSeconds()) }) else {
                     reason = .interrupted
@@ -173,6 +163,16 @@ public final class Trainer {
                 state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
                 try save(best: improved)
                 if c.patience > 0 && state.evalsWithoutImprovement >= c.patience { reason = .patience }
+            }
+            // After the evaluation, so that the line of an evaluation's iteration shows its new val loss.
+            if progress.due(iteration: state.iteration, now: after) {
+                let done = state.iteration - startIteration
+                let perIter = (after - t0) / Double(max(1, done))
+                var eta = limit == Int.max ? Double.infinity : Double(limit - state.iteration) * perIter
+                if c.maxMinutes > 0 { eta = min(eta, c.maxMinutes * 60 - (after - t0)) }
+                progress.draw(progressText(limit: limit, loss: loss, tokensPerSecond: Double(windowTokens) / max(windowSeconds, 1e-9),
+                                           lr: lr, elapsed: elapsed(after), eta: eta), now: after)
+                windowSeconds = 0; windowTokens = 0
             }
         }
         progress.endLine()

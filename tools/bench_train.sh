@@ -3,7 +3,7 @@
 # same corpus and layout: char granularity, 95% train / 5% val, batch 50, seq 50, same thread count.
 # Configurations: K = 3 x 300, dropout 0.4 (char-rnn-kor's shape); S = 2 x 128, dropout 0.
 # Prints steady-state tokens/s of both (warm-up and evaluation excluded), their ratio, and peak RSS; then
-# the FLOP rate each reached (6 x the forward FLOPs per token, the same arithmetic for both) beside the
+# the FLOP rate each reached (3 x the forward FLOPs per token, the same arithmetic for both) beside the
 # machine's FMA ceiling from tools/peak_flops.c, which no implementation can pass.
 # Usage: bash tools/bench_train.sh [iterations] [configs]    (default 60 iterations, "K S")
 # gasa runs twice per configuration: --parallel batch (rows split over the threads) and --parallel blas.
@@ -78,8 +78,10 @@ echo "(steady state: first iterations and evaluation excluded; $iters iterations
 echo
 echo "== FLOP rates (embedding size = rnn size, V = $vocab)"
 printf '%s\n' "${rates[@]}"
-if command -v cc >/dev/null && cc -O2 -pthread -o "$work/peak_flops" tools/peak_flops.c 2>"$work/cc.err"; then
+if ! command -v cc >/dev/null; then
+    echo "FMA peak: not measured (no C compiler: apt-get install -y gcc)"
+elif cc -O2 -pthread -o "$work/peak_flops" tools/peak_flops.c 2>"$work/cc.err"; then
     "$work/peak_flops" "$threads"
 else
-    echo "FMA peak: not measured (no C compiler: apt-get install -y gcc)"
+    echo "FMA peak: not measured (tools/peak_flops.c did not compile: $(head -1 "$work/cc.err"))"
 fi

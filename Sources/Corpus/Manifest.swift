@@ -170,7 +170,7 @@ public final class SplitStream {
             let b = i / sh.steps, column = i % sh.steps + (inputs[i] >= 0 && inputs[i] < vocab ? 1 : 0)
             let id = column == i % sh.steps ? inputs[i] : targets[i]
             let offset = ShardFormat.headerSize + (((k - sh.first) * info.batchSize + b) * (sh.steps + 1) + column) * manifest.tokenBytes
-            throw CorpusError.corruptFile(path: reader.path, problem: "byte offset \(offset) (minibatch \(k - sh.first), row \(b), column \(column)): "
+            throw CorpusError.corruptFile(path: reader.path, problem: "byte offset \(offset) (minibatch \(k - sh.first) of this file, row \(b), column \(column)): "
                                                                       + "token id \(id) is outside the vocabulary's 0..<\(vocab)")
         }
         return sh.steps

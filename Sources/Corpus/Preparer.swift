@@ -310,32 +310,49 @@ public final class Preparer {
         return report
     }
 
-    /// What --force may replace: an empty folder, a prepared folder (it holds manifest.json), or a folder
-    /// of prepared folders (as several granularities write), and never one that holds an input or the
-    /// working directory. Anything else is refused: --force is not a way to delete a user's files.
+    /// What --force may replace: an empty folder, a prepared folder, or a folder of prepared folders (as
+    /// several granularities write), holding nothing gasa prepare does not write; never one that holds an
+    /// input or the working directory. Anything else is refused: --force is not a way to delete a user's files.
     public static func checkReplaceable(_ output: String, inputs: [String]) throws {
         let fm = FileManager.default
         guard isDirectory(output) else {
             throw CorpusError.badInput("\(output) exists and is not a folder; --force only replaces prepared folders. Choose another --out")
         }
-        let target = canonicalPath(output)
-        for i in inputs where canonicalPath(i).hasPrefix(target + "/") {
+        let targets = [canonicalPath(output), lexicalPath(output)]
+        func inside(_ p: String) -> Bool {
+            [canonicalPath(p), lexicalPath(p)].contains { r in targets.contains { r == $0 || r.hasPrefix($0 + "/") } }
+        }
+        for i in inputs where inside(i) {
             throw CorpusError.badInput("\(output) holds the input \(i); --force would delete it. Choose another --out")
         }
-        let here = canonicalPath(fm.currentDirectoryPath)
-        if here == target || here.hasPrefix(target + "/") {
+        if inside(fm.currentDirectoryPath) {
             throw CorpusError.badInput("\(output) is the working directory or holds it; choose another --out")
         }
         let entries = (try? fm.contentsOfDirectory(atPath: output)) ?? []
-        let prepared = { (dir: String) in fileExists(dir + "/" + Manifest.fileName) }
-        let isPreparedParent = !entries.isEmpty && entries.allSatisfy { e in
-            let sub = output + "/" + e
-            return isDirectory(sub) && prepared(sub)
+        let isParent = !entries.isEmpty && entries.allSatisfy { e in
+            e.contains(".tmp-") || e.contains(".old-") || isPreparedFolder(output + "/" + e)
         }
-        guard entries.isEmpty || prepared(output) || isPreparedParent else {
-            throw CorpusError.badInput("\(output) exists and is not a prepared folder (no \(Manifest.fileName)); --force only replaces "
-                                       + "prepared folders. Choose another --out")
+        guard entries.isEmpty || isPreparedFolder(output) || isParent else {
+            let foreign = entries.filter { !isPreparedEntry($0) }.sorted().prefix(3).joined(separator: ", ")
+            throw CorpusError.badInput("\(output) exists and is not a prepared folder" + (foreign.isEmpty ? "" : " (it holds \(foreign))")
+                                       + "; --force only replaces prepared folders. Choose another --out")
         }
+    }
+
+    /// Names gasa prepare writes in a prepared folder (files being written atomically end in .tmp-PID).
+    static func isPreparedEntry(_ name: String) -> Bool {
+        if [Manifest.fileName, "vocab.json", "report.json"].contains(name) || name.contains(".tmp-") { return true }
+        // Shards: <split>-NNNNN.bin
+        guard name.hasSuffix(".bin"), let dash = name.lastIndex(of: "-") else { return false }
+        let number = name[name.index(after: dash)..<name.index(name.endIndex, offsetBy: -4)]
+        return !number.isEmpty && number.allSatisfy(\.isNumber)
+    }
+
+    /// A folder holding a manifest and nothing gasa prepare does not write.
+    static func isPreparedFolder(_ path: String) -> Bool {
+        guard isDirectory(path), fileExists(path + "/" + Manifest.fileName),
+              let entries = try? FileManager.default.contentsOfDirectory(atPath: path) else { return false }
+        return entries.allSatisfy(isPreparedEntry)
     }
 
     /// Lays a split (`s.tokens` ids from `firstToken` of `tokens`) out as B streams of L targets and writes

@@ -180,8 +180,9 @@ public final class LanguageModel {
     /// Forward only, without dropout, carrying `state` the same way; returns the summed loss in nats over
     /// the B*steps targets. Any steps count is accepted: it runs in chunks of the workspace's steps.
     /// rowLoss, if given, receives each target's loss at [b*steps + t].
-    /// `refreshWeights: false` skips copying W_hh^T from the parameters: for callers that evaluate parts of
-    /// a batch on several threads at once, after one call of prepareForEvaluation().
+    /// By default it first copies W_hh^T from the parameters into a buffer of the model's, so calls on one
+    /// model must not overlap; callers that evaluate parts of a batch on several threads at once call
+    /// prepareForEvaluation() once and then pass `refreshWeights: false`.
     public func evaluate(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int,
                          state: RecurrentState, workspace ws: Workspace,
                          rowLoss: UnsafeMutablePointer<Float>? = nil, refreshWeights: Bool = true) -> Double {

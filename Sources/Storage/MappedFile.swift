@@ -100,6 +100,24 @@ extension Array where Element == UInt8 {
 
 public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+/// `path` made absolute against the working directory with "." and ".." removed by name, links not
+/// followed: where a path points by its spelling (canonicalPath says where it leads).
+public func lexicalPath(_ path: String) -> String {
+    var base: [Substring] = []
+    if !path.hasPrefix("/") {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        if getcwd(&buffer, buffer.count) != nil {
+            base = String(cString: buffer).split(separator: "/")
+        }
+    }
+    for part in path.split(separator: "/") {
+        if part == "." { continue }
+        if part == ".." { if !base.isEmpty { base.removeLast() }; continue }
+        base.append(part)
+    }
+    return "/" + base.joined(separator: "/")
+}
+
 /// The absolute path with symbolic links, "." and ".." resolved (the path as given if it cannot be).
 public func canonicalPath(_ path: String) -> String {
     guard let r = realpath(path, nil) else { return path }

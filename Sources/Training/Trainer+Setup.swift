@@ -77,7 +77,7 @@ extension Trainer {
         let replacing = fileExists(o.run)
         if replacing {
             guard o.force else {
-                let isRun = fileExists(o.run + "/" + MetricsLog.fileName) || fileExists(o.run + "/" + Checkpoint.latest)
+                let isRun = Trainer.isRunFolder(o.run)
                 throw TrainingError.badRun(isRun ? "\(o.run) already exists; continue it with --resume \(o.run), replace it with --force, or choose another --out"
                                                  : isDirectory(o.run) && ((try? FileManager.default.contentsOfDirectory(atPath: o.run)) ?? ["?"]).isEmpty
                                                  ? "\(o.run) already exists (an empty folder); add --force to use it, or choose another --out"
@@ -109,13 +109,20 @@ extension Trainer {
         } else {
             model = LanguageModel(config: modelConfig, rng: &rng)
         }
-        // Only now, with --init-from's weights in memory (they may come from the folder being replaced).
-        if replacing { try FileManager.default.removeItem(atPath: o.run) }
-        try makeDirectories(o.run)
-        // Until the first checkpoint is saved, the folder is this run's scratch: a failure (a full disk, say)
-        // removes it, so that what is left is never a run folder without a checkpoint.
+        // Only now, with --init-from's weights in memory (they may come from the folder being replaced), the
+        // old folder is moved aside; it is removed once the new run holds its first checkpoint. Until then
+        // the new folder is scratch: a failure (a full disk, say) removes it and puts the old one back, so
+        // that what is left is never a run folder without a checkpoint, nor no run at all.
+        let aside = o.run + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+        if replacing { try FileManager.default.moveItem(atPath: o.run, toPath: aside) }
         var started = false
-        defer { if !started { try? FileManager.default.removeItem(atPath: o.run) } }
+        defer {
+            if !started {
+                try? FileManager.default.removeItem(atPath: o.run)
+                if replacing { try? FileManager.default.moveItem(atPath: aside, toPath: o.run) }
+            }
+        }
+        try makeDirectories(o.run)
         try AtomicFile.write(vocabBytes, to: o.run + "/" + Checkpoint.vocabFile)
         let optimizer = Optimizer(kind: c.optimizer, count: modelConfig.parameterCount)
         let recurrent = model.makeState(batch: trainInfo.batchSize)
@@ -127,21 +134,37 @@ extension Trainer {
         // A run folder always holds a loadable checkpoint, from iteration 0 on.
         try save(best: false)
         started = true
+        if replacing { try? FileManager.default.removeItem(atPath: aside) }
     }
 
-    /// What --force may replace: an empty folder or a run folder, never one holding `keeping` (the
-    /// prepared folder) or the working directory.
+    /// Names gasa train writes in a run folder (checkpoint folders with their .new/.old twins of an
+    /// interrupted save, and files being written atomically, NAME.tmp-PID).
+    static func isRunEntry(_ name: String) -> Bool {
+        let checkpoints = [Checkpoint.latest, Checkpoint.best]
+        return checkpoints.contains(name) || checkpoints.contains { name == $0 + ".new" || name == $0 + ".old" }
+            || [MetricsLog.fileName, LossPlot.fileName, Checkpoint.vocabFile].contains(name) || name.contains(".tmp-")
+    }
+
+    /// A folder holding a checkpoint or a metrics log and nothing gasa train does not write.
+    static func isRunFolder(_ path: String) -> Bool {
+        guard isDirectory(path), let entries = try? FileManager.default.contentsOfDirectory(atPath: path) else { return false }
+        let marks = [MetricsLog.fileName, Checkpoint.latest, Checkpoint.latest + ".old"]
+        return entries.contains { marks.contains($0) } && entries.allSatisfy(isRunEntry)
+    }
+
+    /// What --force may replace: an empty folder or a run folder holding only what gasa train writes,
+    /// never one holding `keeping` (the prepared folder, even through a link) or the working directory.
     static func checkRunFolder(_ path: String, keeping: [String]) throws {
         let fm = FileManager.default
         let entries = (try? fm.contentsOfDirectory(atPath: path)) ?? []
-        let looksLikeRun = entries.contains(MetricsLog.fileName) || entries.contains(Checkpoint.latest) || entries.contains(Checkpoint.latest + ".old")
-        guard isDirectory(path), entries.isEmpty || looksLikeRun else {
-            throw TrainingError.badRun("\(path) exists and is not a gasa run folder; --force only replaces run folders. Choose another --out")
+        guard isDirectory(path), entries.isEmpty || isRunFolder(path) else {
+            let foreign = entries.filter { !isRunEntry($0) }.sorted().prefix(3).joined(separator: ", ")
+            throw TrainingError.badRun("\(path) exists and is not a gasa run folder" + (foreign.isEmpty ? "" : " (it holds \(foreign))")
+                                       + "; --force only replaces run folders. Choose another --out")
         }
-        let target = canonicalPath(path)
+        let targets = [canonicalPath(path), lexicalPath(path)]
         for k in keeping + [fm.currentDirectoryPath] {
-            let r = canonicalPath(k)
-            if r == target || r.hasPrefix(target + "/") {
+            for r in [canonicalPath(k), lexicalPath(k)] where targets.contains(where: { r == $0 || r.hasPrefix($0 + "/") }) {
                 throw TrainingError.badRun("\(path) holds \(k); --force would delete it. Choose another --out")
             }
         }

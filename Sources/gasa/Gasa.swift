@@ -1,6 +1,9 @@
 // gasa: the command-line face of the library. The root command is a table of contents;
 // each subcommand lives in its own file and only parses, calls the library and prints.
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct Gasa: ParsableCommand {
@@ -27,4 +30,16 @@ struct Gasa: ParsableCommand {
         """,
         version: "0.1.0",
         subcommands: Gasa.allSubcommands)
+
+    /// SIGPIPE is ignored so that a reader going away is an EPIPE that Output handles (a quiet exit 141
+    /// for results; progress on stderr simply stops), not a signal that kills a training mid-step.
+    static func main() {
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -58,7 +58,7 @@ struct PrepareCommand: ParsableCommand {
     @Option(help: "Threads for writing ids and shards (0: one per core). The output is the same for any number.")
     var threads = 0
 
-    @Flag(help: "Replace an existing output folder: a prepared folder or an empty one (never one holding other files or an input).")
+    @Flag(help: "Replace an existing output folder: a prepared folder, a folder of them or an empty one (never one holding other files, an input or the working directory).")
     var force = false
 
     @Flag(name: .shortAndLong, help: "Print only errors.")

@@ -95,7 +95,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Iterations per progress line when stderr is not a terminal (default 100).")
     var printEvery: Int?
 
-    @Flag(help: "Replace an existing run folder (or an empty folder; never one holding the prepared folder).")
+    @Flag(help: "Replace an existing run folder or an empty folder (never one holding other files, the prepared folder or the working directory).")
     var force = false
 
     @Flag(name: .shortAndLong, help: "No progress on stderr.")

@@ -210,7 +210,7 @@ final class IntegrityTests: XCTestCase {
             try writeFile(out + "/manifest.json", try edited.jsonBytes())
             let stream = try SplitStream(directory: out, manifest: try manifest, split: "train")
             var x = [Int32](repeating: 0, count: info.batchSize * T), y = x
-            assertCorrupt(path, "byte offset \(offset) (minibatch 0, row \(row), column \(column)): token id 65535 is outside the vocabulary's 0..<\(V)") {
+            assertCorrupt(path, "byte offset \(offset) (minibatch 0 of this file, row \(row), column \(column)): token id 65535 is outside the vocabulary's 0..<\(V)") {
                 _ = try stream.load(0, inputs: &x, targets: &y)
             }
         }

@@ -95,7 +95,6 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(r.bitsPerCharacter, r.nats / Double(m.split("val")!.targetCharacters) / log(2), accuracy: 1e-12)
     }
 
-    /// 2N iterations in one go and N then N more after --resume end with the same bits and the same log.
     func testSplitEvaluationOverRowBlocksMatchesOneThread() throws {
         // The val split (B 4) scored in 1, 2, 3 and 4 row blocks on their own threads: the same loss, each
         // block carrying its rows' state from minibatch to minibatch; and twice in a row, the same result.
@@ -112,7 +111,18 @@ final class TrainerTests: XCTestCase {
             XCTAssertEqual(r.nats, reference.nats, accuracy: 1e-6 * reference.nats, "\(parts) parts")
             XCTAssertEqual(try XCTUnwrap(try ev.run(model)).nats, r.nats, "deterministic")
         }
+        // Changed parameters are seen by the next pass of an existing evaluator (W_hh^T is not stale).
+        let two = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: "val", parts: 2))
+        _ = try two.run(model)
+        let p = model.parameters
+        for k in 0..<p.count { p[k] *= 0.5 }
+        let after = try XCTUnwrap(try two.run(model)).nats
+        let fresh = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: "val"))
+        XCTAssertEqual(after, try XCTUnwrap(try fresh.run(model)).nats, accuracy: 1e-6 * after)
+        XCTAssertNotEqual(after, reference.nats, accuracy: 1e-3)
     }
+
+    /// 2N iterations in one go and N then N more after --resume end with the same bits and the same log.
 
     func testResumeIsBitExact() throws {
         let n = 25   // crosses the epoch boundary, so the state reset and the epoch count are covered too

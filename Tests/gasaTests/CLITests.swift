@@ -149,6 +149,11 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(inside.status, 1)
         XCTAssert(inside.stderr.contains("holds the input prep/corpus.txt"), inside.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/prep/corpus.txt"))
+        // A prepared folder that also holds the user's files is not replaced either.
+        let extra = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
+        XCTAssertEqual(extra.status, 1)
+        XCTAssert(extra.stderr.contains("not a prepared folder (it holds corpus.txt)"), extra.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/prep/corpus.txt"))
     }
 
     func testTrainForceKeepsInitFromWeightsInsideTheReplacedRun() throws {
@@ -159,13 +164,55 @@ final class CLITests: XCTestCase {
         let again = try run(["train", "prep", "--out", "run", "--force", "--init-from", "run/latest"] + model)
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/latest/model.safetensors"))
-        let prepInRun = try run(["train", "run/prep", "--out", "run", "--force"] + model)
-        XCTAssertNotEqual(prepInRun.status, 0)
+        // A run folder holding something gasa did not write is not replaced, even with --force...
+        _ = FileManager.default.createFile(atPath: dir + "/run/notes.txt", contents: Data("mine".utf8))
+        let notes = try run(["train", "prep", "--out", "run", "--force"] + model)
+        XCTAssertEqual(notes.status, 1)
+        XCTAssert(notes.stderr.contains("not a gasa run folder (it holds notes.txt)"), notes.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/notes.txt"))
+        try FileManager.default.removeItem(atPath: dir + "/run/notes.txt")
+        // ... nor one holding the prepared folder, there or through a link.
         try FileManager.default.moveItem(atPath: dir + "/prep", toPath: dir + "/run/prep")
         let holds = try run(["train", "run/prep", "--out", "run", "--force"] + model)
         XCTAssertEqual(holds.status, 1)
-        XCTAssert(holds.stderr.contains("--force would delete it"), holds.stderr)
+        XCTAssert(holds.stderr.contains("--force would delete it") || holds.stderr.contains("not a gasa run folder"), holds.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/prep/manifest.json"))
+        try FileManager.default.moveItem(atPath: dir + "/run/prep", toPath: dir + "/prep")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/run/latest.new", withDestinationPath: dir + "/prep")
+        let linked = try run(["train", "run/latest.new", "--out", "run", "--force"] + model)
+        XCTAssertEqual(linked.status, 1)
+        XCTAssert(linked.stderr.contains("--force would delete it"), linked.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/latest/model.safetensors"), "the old run is intact")
+    }
+
+    func testSampleReadsFilesWithInvalidPolicyAndExitsQuietlyOnAClosedPipe() throws {
+        try writeCorpus()
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        XCTAssertEqual(try run(["train", "prep", "--out", "run", "--rnn-size", "8", "--max-iters", "3", "--quiet"]).status, 0)
+        try Data([0xEC, 0x82, 0xAC, 0xFF, 0x0A]).write(to: URL(fileURLWithPath: dir + "/prime.txt"))   // 사, then a stray byte
+        let strict = try gasa("sample", "run", "--prime-file", "prime.txt", "--length", "5", "--seed", "1")
+        XCTAssertEqual(strict.status, 1)
+        XCTAssert(strict.stderr.contains("prime.txt: line 1, byte offset 3") && strict.stderr.contains("--invalid replace"), strict.stderr)
+        XCTAssertEqual(strict.stdout, "", "nothing printed before the error")
+        let lenient = try gasa("sample", "run", "--prime-file", "prime.txt", "--invalid", "replace", "--unknown", "skip",
+                               "--length", "5", "--seed", "1")
+        XCTAssertEqual(lenient.status, 0, lenient.stderr)
+        XCTAssert(lenient.stdout.hasPrefix("사\n"), lenient.stdout)
+        // A reader that went away: a quiet exit with 141, no trap and no message.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.binary))
+        p.arguments = ["sample", "run", "--length", "100000", "--seed", "2"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let pipe = Pipe(), errors = dir + "/sample.err"
+        _ = FileManager.default.createFile(atPath: errors, contents: nil)
+        p.standardOutput = pipe
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        try pipe.fileHandleForReading.close()
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 141)
+        XCTAssertEqual(try String(contentsOfFile: errors, encoding: .utf8), "")
     }
 
     func testVocabularyOfOnlyUnkIsRefused() throws {

@@ -123,7 +123,7 @@ public final class Trainer {
                     hint: "Lower --learning-rate (now \(lr)) or --grad-clip; the last good checkpoint \(options.run)/\(Checkpoint.latest) "
                         + "(iteration \(lastCheckpointIteration)) was kept")
             }
-            optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr)
+            optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr, threads: c.effectiveThreads)
             state.optimizerSteps = optimizer.steps
             let after = Numerics.monotonicSeconds()
             let seconds = after - now

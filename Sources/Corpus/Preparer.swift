@@ -88,7 +88,10 @@ public final class Preparer {
         let totalBytes = inputs.reduce(0) { $0 + fileSize($1) }
         let temp = output + ".tmp-\(ProcessInfo.processInfo.processIdentifier)"
         try? FileManager.default.removeItem(atPath: temp)
-        try makeDirectories(temp)
+        do { try makeDirectories(temp) } catch {
+            // The error names the temporary folder beside the output; the user knows the output's name.
+            throw CorpusError.badInput("\(error)".replacingOccurrences(of: temp, with: output) + "; choose another --out")
+        }
         var committed = false
         defer { if !committed { try? FileManager.default.removeItem(atPath: temp) } }
 

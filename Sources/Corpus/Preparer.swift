@@ -78,8 +78,9 @@ public final class Preparer {
 
     /// Runs both passes and writes `output` (which must not exist unless `force`).
     public func run(output: String, force: Bool) throws -> PrepareReport {
+        let output = withoutTrailingSlashes(output)
         let t0 = monotonicSeconds()
-        if fileExists(output) {
+        if fileExists(output) || isSymbolicLink(output) {
             guard force else {
                 throw CorpusError.badInput("\(output) already exists; choose another --out or add --force to replace it")
             }
@@ -318,8 +319,8 @@ public final class Preparer {
     /// input or the working directory. Anything else is refused: --force is not a way to delete a user's files.
     public static func checkReplaceable(_ output: String, inputs: [String]) throws {
         let fm = FileManager.default
-        guard isDirectory(output) else {
-            throw CorpusError.badInput("\(output) exists and is not a folder; --force only replaces prepared folders. Choose another --out")
+        guard isDirectory(output), !isSymbolicLink(output) else {
+            throw CorpusError.badInput("\(output) exists and is a link or not a folder; --force only replaces prepared folders. Choose another --out")
         }
         let targets = [canonicalPath(output), lexicalPath(output)]
         func inside(_ p: String) -> Bool {
@@ -331,9 +332,15 @@ public final class Preparer {
         if inside(fm.currentDirectoryPath) {
             throw CorpusError.badInput("\(output) is the working directory or holds it; choose another --out")
         }
-        let entries = (try? fm.contentsOfDirectory(atPath: output)) ?? []
+        guard let entries = try? fm.contentsOfDirectory(atPath: output) else {
+            throw CorpusError.badInput("\(output): cannot list its contents, so --force cannot tell what it would delete. Choose another --out")
+        }
+        // A folder of prepared folders: each entry one of them, or one left by an interrupted prepare
+        // (NAME.tmp-PID or NAME.old-PID holding only what prepare writes there).
         let isParent = !entries.isEmpty && entries.allSatisfy { e in
-            e.contains(".tmp-") || e.contains(".old-") || isPreparedFolder(output + "/" + e)
+            let sub = output + "/" + e
+            return isPreparedFolder(sub) || (leftover(e) != nil && isDirectory(sub) && !isSymbolicLink(sub)
+                && ((try? fm.contentsOfDirectory(atPath: sub))?.allSatisfy { isPreparedEntry($0) || scratchFiles.contains($0) } ?? false))
         }
         guard entries.isEmpty || isPreparedFolder(output) || isParent else {
             let foreign = entries.filter { !isPreparedEntry($0) }.sorted().prefix(3).joined(separator: ", ")
@@ -342,18 +349,32 @@ public final class Preparer {
         }
     }
 
-    /// Names gasa prepare writes in a prepared folder (files being written atomically end in .tmp-PID).
-    static func isPreparedEntry(_ name: String) -> Bool {
-        if [Manifest.fileName, "vocab.json", "report.json"].contains(name) || name.contains(".tmp-") { return true }
-        // Shards: <split>-NNNNN.bin
-        guard name.hasSuffix(".bin"), let dash = name.lastIndex(of: "-") else { return false }
-        let number = name[name.index(after: dash)..<name.index(name.endIndex, offsetBy: -4)]
-        return !number.isEmpty && number.allSatisfy(\.isNumber)
+    /// Scratch files of the temporary folder prepare works in.
+    static let scratchFiles = ["text.utf16", "tokens.bin"]
+
+    /// NAME for NAME.tmp-DIGITS or NAME.old-DIGITS (what atomic writes and replacements leave), else nil.
+    static func leftover(_ name: String) -> String? {
+        for mark in [".tmp-", ".old-"] {
+            guard let r = name.range(of: mark, options: .backwards) else { continue }
+            let digits = name[r.upperBound...]
+            if !digits.isEmpty && digits.allSatisfy({ $0.isASCII && $0.isNumber }) { return String(name[..<r.lowerBound]) }
+        }
+        return nil
     }
 
-    /// A folder holding a manifest and nothing gasa prepare does not write.
+    /// Names gasa prepare writes in a prepared folder: manifest, vocabulary, report, shards
+    /// (<split>-NNNNN.bin), and any of them being written atomically (NAME.tmp-PID).
+    static func isPreparedEntry(_ name: String) -> Bool {
+        if let base = leftover(name), name.contains(".tmp-") { return isPreparedEntry(base) }
+        if [Manifest.fileName, "vocab.json", "report.json"].contains(name) { return true }
+        guard name.hasSuffix(".bin"), let dash = name.lastIndex(of: "-") else { return false }
+        let split = name[..<dash], number = name[name.index(after: dash)..<name.index(name.endIndex, offsetBy: -4)]
+        return ["train", "val", "test"].contains(split) && !number.isEmpty && number.allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
+    /// A real folder (not a link) holding a manifest and nothing gasa prepare does not write.
     static func isPreparedFolder(_ path: String) -> Bool {
-        guard isDirectory(path), fileExists(path + "/" + Manifest.fileName),
+        guard isDirectory(path), !isSymbolicLink(path), fileExists(path + "/" + Manifest.fileName),
               let entries = try? FileManager.default.contentsOfDirectory(atPath: path) else { return false }
         return entries.allSatisfy(isPreparedEntry)
     }

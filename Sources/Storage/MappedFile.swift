@@ -100,6 +100,20 @@ extension Array where Element == UInt8 {
 
 public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+/// Whether `path` itself is a symbolic link (dangling or not).
+public func isSymbolicLink(_ path: String) -> Bool {
+    var st = stat()
+    return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+}
+
+/// `path` without trailing slashes ("prep/" -> "prep"; "/" stays), so that names built from it
+/// ("prep.tmp-1") land beside the folder, not inside it.
+public func withoutTrailingSlashes(_ path: String) -> String {
+    var p = Substring(path)
+    while p.count > 1 && p.hasSuffix("/") { p = p.dropLast() }
+    return String(p)
+}
+
 /// `path` made absolute against the working directory with "." and ".." removed by name, links not
 /// followed: where a path points by its spelling (canonicalPath says where it leads).
 public func lexicalPath(_ path: String) -> String {

@@ -13,9 +13,6 @@ func removeTree(_ path: String) throws {
     if fileExists(path) || isSymbolicLink(path) { try FileManager.default.removeItem(atPath: path) }
 }
 
-func isSymbolicLink(_ path: String) -> Bool {
-    (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil
-}
 
 /// An absolute, standardised form of `path` (for recording where data came from).
 func absolutePath(_ path: String) -> String {

@@ -74,10 +74,10 @@ extension Trainer {
 
     private convenience init(fresh o: Options, manifest: Manifest, trainInfo: SplitInfo, vocabBytes: [UInt8]) throws {
         let c = o.config
-        let replacing = fileExists(o.run)
+        let replacing = fileExists(o.run) || isSymbolicLink(o.run)
         if replacing {
             guard o.force else {
-                let isRun = Trainer.isRunFolder(o.run)
+                let isRun = (try? Checkpoint.resolve(o.run, prefer: [Checkpoint.latest])) != nil
                 throw TrainingError.badRun(isRun ? "\(o.run) already exists; continue it with --resume \(o.run), replace it with --force, or choose another --out"
                                                  : isDirectory(o.run) && ((try? FileManager.default.contentsOfDirectory(atPath: o.run)) ?? ["?"]).isEmpty
                                                  ? "\(o.run) already exists (an empty folder); add --force to use it, or choose another --out"
@@ -112,8 +112,10 @@ extension Trainer {
         // Only now, with --init-from's weights in memory (they may come from the folder being replaced), the
         // old folder is moved aside; it is removed once the new run holds its first checkpoint. Until then
         // the new folder is scratch: a failure (a full disk, say) removes it and puts the old one back, so
-        // that what is left is never a run folder without a checkpoint, nor no run at all.
-        let aside = o.run + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+        // that what is left is never a run folder without a checkpoint, nor no run at all. (A process killed
+        // in between leaves the old run as RUN.old-PID.)
+        var aside = o.run + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+        while fileExists(aside) || isSymbolicLink(aside) { aside += "0" }
         if replacing { try FileManager.default.moveItem(atPath: o.run, toPath: aside) }
         var started = false
         defer {
@@ -140,14 +142,18 @@ extension Trainer {
     /// Names gasa train writes in a run folder (checkpoint folders with their .new/.old twins of an
     /// interrupted save, and files being written atomically, NAME.tmp-PID).
     static func isRunEntry(_ name: String) -> Bool {
+        if let r = name.range(of: ".tmp-", options: .backwards) {
+            let digits = name[r.upperBound...]
+            return !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber } && isRunEntry(String(name[..<r.lowerBound]))
+        }
         let checkpoints = [Checkpoint.latest, Checkpoint.best]
         return checkpoints.contains(name) || checkpoints.contains { name == $0 + ".new" || name == $0 + ".old" }
-            || [MetricsLog.fileName, LossPlot.fileName, Checkpoint.vocabFile].contains(name) || name.contains(".tmp-")
+            || [MetricsLog.fileName, LossPlot.fileName, Checkpoint.vocabFile].contains(name)
     }
 
     /// A folder holding a checkpoint or a metrics log and nothing gasa train does not write.
     static func isRunFolder(_ path: String) -> Bool {
-        guard isDirectory(path), let entries = try? FileManager.default.contentsOfDirectory(atPath: path) else { return false }
+        guard isDirectory(path), !isSymbolicLink(path), let entries = try? FileManager.default.contentsOfDirectory(atPath: path) else { return false }
         let marks = [MetricsLog.fileName, Checkpoint.latest, Checkpoint.latest + ".old"]
         return entries.contains { marks.contains($0) } && entries.allSatisfy(isRunEntry)
     }
@@ -156,8 +162,11 @@ extension Trainer {
     /// never one holding `keeping` (the prepared folder, even through a link) or the working directory.
     static func checkRunFolder(_ path: String, keeping: [String]) throws {
         let fm = FileManager.default
-        let entries = (try? fm.contentsOfDirectory(atPath: path)) ?? []
-        guard isDirectory(path), entries.isEmpty || isRunFolder(path) else {
+        guard isDirectory(path), !isSymbolicLink(path), let entries = try? fm.contentsOfDirectory(atPath: path) else {
+            throw TrainingError.badRun("\(path) exists and is a link, not a folder, or cannot be listed; --force only replaces run folders. "
+                                       + "Choose another --out")
+        }
+        guard entries.isEmpty || isRunFolder(path) else {
             let foreign = entries.filter { !isRunEntry($0) }.sorted().prefix(3).joined(separator: ", ")
             throw TrainingError.badRun("\(path) exists and is not a gasa run folder" + (foreign.isEmpty ? "" : " (it holds \(foreign))")
                                        + "; --force only replaces run folders. Choose another --out")

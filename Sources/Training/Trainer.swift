@@ -23,7 +23,7 @@ public final class Trainer {
 
         public init(prepared: String, run: String) {
             self.prepared = prepared
-            self.run = run
+            self.run = withoutTrailingSlashes(run)
         }
     }
 
@@ -123,7 +123,7 @@ public final class Trainer {
                     hint: "Lower --learning-rate (now \(lr)) or --grad-clip; the last good checkpoint \(options.run)/\(Checkpoint.latest) "
                         + "(iteration \(lastCheckpointIteration)) was kept")
             }
-            optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr, threads: c.effectiveThreads)
+            optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr, threads: c.replicas)
             state.optimizerSteps = optimizer.steps
             let after = Numerics.monotonicSeconds()
             let seconds = after - now

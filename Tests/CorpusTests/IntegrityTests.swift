@@ -187,6 +187,24 @@ final class IntegrityTests: XCTestCase {
         XCTAssertThrowsError(try Manifest.load(directory: out)) { e in XCTAssert("\(e)".contains("not a prepared folder"), "\(e)") }
     }
 
+    func testForceRecognisesOnlyWhatPrepareWrites() {
+        for name in ["manifest.json", "vocab.json", "report.json", "train-00000.bin", "val-00012.bin", "test-99999.bin",
+                     "manifest.json.tmp-4242", "train-00003.bin.tmp-17"] {
+            XCTAssertTrue(Preparer.isPreparedEntry(name), name)
+        }
+        for name in ["notes.txt", "firmware-2023.bin", "train-½.bin", "train-٣.bin", "train-.bin", "data.tmp-backup",
+                     "notes.tmp-12", "manifest.json.tmp-", "report.json.old-3", "prep"] {
+            XCTAssertFalse(Preparer.isPreparedEntry(name), name)
+        }
+        XCTAssertEqual(Preparer.leftover("char.tmp-123"), "char")
+        XCTAssertEqual(Preparer.leftover("char.old-9"), "char")
+        XCTAssertNil(Preparer.leftover("notes.old-v2.txt"))
+        XCTAssertEqual(withoutTrailingSlashes("prep///"), "prep")
+        XCTAssertEqual(withoutTrailingSlashes("/"), "/")
+        XCTAssertEqual(lexicalPath("/a/b/../c/./d/"), "/a/c/d")
+        XCTAssertEqual(lexicalPath("/../x"), "/x")
+    }
+
     func testOutOfRangeIdsAreRefusedByTheLoader() throws {
         // A shard whose checksums were recomputed over ids beyond the vocabulary (a foreign or
         // hand-made shard) still cannot feed an embedding lookup out of range.

@@ -95,6 +95,15 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(r.bitsPerCharacter, r.nats / Double(m.split("val")!.targetCharacters) / log(2), accuracy: 1e-12)
     }
 
+    func testForceRecognisesOnlyWhatTrainWrites() {
+        for name in ["latest", "best", "latest.new", "best.old", "metrics.jsonl", "loss.svg", "vocab.json", "loss.svg.tmp-99"] {
+            XCTAssertTrue(Trainer.isRunEntry(name), name)
+        }
+        for name in ["notes.txt", "latest2", "notes.tmp-12", "loss.svg.tmp-x", "run.old-12", "prep"] {
+            XCTAssertFalse(Trainer.isRunEntry(name), name)
+        }
+    }
+
     func testSplitEvaluationOverRowBlocksMatchesOneThread() throws {
         // The val split (B 4) scored in 1, 2, 3 and 4 row blocks on their own threads: the same loss, each
         // block carrying its rows' state from minibatch to minibatch; and twice in a row, the same result.

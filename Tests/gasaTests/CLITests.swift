@@ -149,6 +149,28 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(inside.status, 1)
         XCTAssert(inside.stderr.contains("holds the input prep/corpus.txt"), inside.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/prep/corpus.txt"))
+        // A trailing slash (as shells complete folder names) names the same folder.
+        try FileManager.default.removeItem(atPath: dir + "/prep/corpus.txt")
+        let slash = try gasa("prepare", "corpus.txt", "--out", "prep/", "--force", "--quiet")
+        XCTAssertEqual(slash.status, 0, slash.stderr)
+        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("prep") }, ["prep"])
+        let fresh = try gasa("prepare", "corpus.txt", "--out", "fresh/", "--quiet")
+        XCTAssertEqual(fresh.status, 0, fresh.stderr)
+        XCTAssertNoThrow(try Manifest.load(directory: dir + "/fresh"))
+        // A folder of prepared folders holding a user's file whose name merely looks like a leftover, and a
+        // link at --out (even a dangling one), are not replaced.
+        try FileManager.default.createDirectory(atPath: dir + "/multi", withIntermediateDirectories: false)
+        try FileManager.default.moveItem(atPath: dir + "/fresh", toPath: dir + "/multi/char")
+        _ = FileManager.default.createFile(atPath: dir + "/multi/notes.old-v2.txt", contents: Data("mine".utf8))
+        let looksLeft = try gasa("prepare", "corpus.txt", "--out", "multi", "--force", "--quiet")
+        XCTAssertEqual(looksLeft.status, 1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/multi/notes.old-v2.txt"))
+        try FileManager.default.createSymbolicLink(atPath: dir + "/dangling", withDestinationPath: dir + "/nowhere")
+        let link = try gasa("prepare", "corpus.txt", "--out", "dangling", "--force", "--quiet")
+        XCTAssertEqual(link.status, 1)
+        XCTAssert(link.stderr.contains("is a link or not a folder"), link.stderr)
+        XCTAssertNotNil(try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/dangling"))
+        try FileManager.default.copyItem(atPath: dir + "/corpus.txt", toPath: dir + "/prep/corpus.txt")
         // A prepared folder that also holds the user's files is not replaced either.
         let extra = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
         XCTAssertEqual(extra.status, 1)
@@ -164,6 +186,15 @@ final class CLITests: XCTestCase {
         let again = try run(["train", "prep", "--out", "run", "--force", "--init-from", "run/latest"] + model)
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/latest/model.safetensors"))
+        // A trailing slash names the same run folder (the old run is moved aside beside it, not into it).
+        let slash = try run(["train", "prep", "--out", "run/", "--force"] + model)
+        XCTAssertEqual(slash.status, 0, slash.stderr)
+        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("run") }, ["run"], "no run.old-PID left")
+        // A dangling link at --out is refused and kept.
+        try FileManager.default.createSymbolicLink(atPath: dir + "/dangling", withDestinationPath: dir + "/nowhere")
+        let link = try run(["train", "prep", "--out", "dangling", "--force"] + model)
+        XCTAssertEqual(link.status, 1)
+        XCTAssertNotNil(try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/dangling"))
         // A run folder holding something gasa did not write is not replaced, even with --force...
         _ = FileManager.default.createFile(atPath: dir + "/run/notes.txt", contents: Data("mine".utf8))
         let notes = try run(["train", "prep", "--out", "run", "--force"] + model)

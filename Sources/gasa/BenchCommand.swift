@@ -55,23 +55,10 @@ struct BenchCommand: ParsableCommand {
         for _ in 0..<iters { _ = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) }
         let train = Double(iters * B * T) / (monotonicSeconds() - t0)
         // Evaluation as training's validation runs it: with --parallel batch, row blocks on their own threads.
-        let parts = min(replicas, B)
-        let blocks = (0..<parts).map { p in (B * p / parts)..<(B * (p + 1) / parts) }
-        let evalStates = blocks.map { model.makeState(batch: $0.count) }
-        let evalWS = blocks.map { model.makeWorkspace(batch: $0.count, steps: min(T, 10), training: false) }
+        let blocks = BlockEvaluator(model: model, batch: B, parts: replicas, chunkSteps: min(T, 10))
+        model.prepareForEvaluation()
         t0 = monotonicSeconds()
-        for _ in 0..<max(1, iters / 2) {
-            model.prepareForEvaluation()
-            x.withUnsafeBufferPointer { xp in
-                y.withUnsafeBufferPointer { yp in
-                    DispatchQueue.concurrentPerform(iterations: parts) { i in
-                        let b0 = blocks[i].lowerBound
-                        _ = model.evaluate(inputs: xp.baseAddress! + b0 * T, targets: yp.baseAddress! + b0 * T, steps: T,
-                                           state: evalStates[i], workspace: evalWS[i], refreshWeights: false)
-                    }
-                }
-            }
-        }
+        for _ in 0..<max(1, iters / 2) { _ = blocks.evaluate(model, inputs: x, targets: y, steps: T) }
         let eval = Double(max(1, iters / 2) * B * T) / (monotonicSeconds() - t0)
         BLAS.setThreads(1)
         let one = model.makeState(batch: 1)

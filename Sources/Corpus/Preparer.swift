@@ -339,7 +339,7 @@ public final class Preparer {
         // (NAME.tmp-PID or NAME.old-PID holding only what prepare writes there).
         let isParent = !entries.isEmpty && entries.allSatisfy { e in
             let sub = output + "/" + e
-            return isPreparedFolder(sub) || (leftover(e) != nil && isDirectory(sub) && !isSymbolicLink(sub)
+            return isPreparedFolder(sub) || (leftoverBase(e) != nil && isDirectory(sub) && !isSymbolicLink(sub)
                 && ((try? fm.contentsOfDirectory(atPath: sub))?.allSatisfy { isPreparedEntry($0) || scratchFiles.contains($0) } ?? false))
         }
         guard entries.isEmpty || isPreparedFolder(output) || isParent else {
@@ -352,20 +352,10 @@ public final class Preparer {
     /// Scratch files of the temporary folder prepare works in.
     static let scratchFiles = ["text.utf16", "tokens.bin"]
 
-    /// NAME for NAME.tmp-DIGITS or NAME.old-DIGITS (what atomic writes and replacements leave), else nil.
-    static func leftover(_ name: String) -> String? {
-        for mark in [".tmp-", ".old-"] {
-            guard let r = name.range(of: mark, options: .backwards) else { continue }
-            let digits = name[r.upperBound...]
-            if !digits.isEmpty && digits.allSatisfy({ $0.isASCII && $0.isNumber }) { return String(name[..<r.lowerBound]) }
-        }
-        return nil
-    }
-
     /// Names gasa prepare writes in a prepared folder: manifest, vocabulary, report, shards
     /// (<split>-NNNNN.bin), and any of them being written atomically (NAME.tmp-PID).
     static func isPreparedEntry(_ name: String) -> Bool {
-        if let base = leftover(name), name.contains(".tmp-") { return isPreparedEntry(base) }
+        if let base = leftoverBase(name, marks: [".tmp-"]) { return isPreparedEntry(base) }
         if [Manifest.fileName, "vocab.json", "report.json"].contains(name) { return true }
         guard name.hasSuffix(".bin"), let dash = name.lastIndex(of: "-") else { return false }
         let split = name[..<dash], number = name[name.index(after: dash)..<name.index(name.endIndex, offsetBy: -4)]

@@ -100,6 +100,20 @@ extension Array where Element == UInt8 {
 
 public func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+/// NAME for a name that an interrupted write or replacement leaves behind, NAME + mark + PID (marks
+/// ".tmp-": AtomicFile's temporary files and folders; ".old-": a folder set aside while replaced), else nil.
+public func leftoverBase(_ name: String, marks: [String] = [".tmp-", ".old-"]) -> String? {
+    let bytes = Array(name.utf8)
+    for mark in marks.map({ Array($0.utf8) }) {
+        var i = bytes.count - mark.count   // the last occurrence of the mark
+        while i >= 0 && !bytes[i..<(i + mark.count)].elementsEqual(mark) { i -= 1 }
+        guard i >= 0 else { continue }
+        let digits = bytes[(i + mark.count)...]
+        if !digits.isEmpty && digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return String(decoding: bytes[..<i], as: UTF8.self) }
+    }
+    return nil
+}
+
 /// Whether `path` itself is a symbolic link (dangling or not).
 public func isSymbolicLink(_ path: String) -> Bool {
     var st = stat()

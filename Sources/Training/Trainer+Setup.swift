@@ -142,10 +142,7 @@ extension Trainer {
     /// Names gasa train writes in a run folder (checkpoint folders with their .new/.old twins of an
     /// interrupted save, and files being written atomically, NAME.tmp-PID).
     static func isRunEntry(_ name: String) -> Bool {
-        if let r = name.range(of: ".tmp-", options: .backwards) {
-            let digits = name[r.upperBound...]
-            return !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber } && isRunEntry(String(name[..<r.lowerBound]))
-        }
+        if let base = leftoverBase(name, marks: [".tmp-"]) { return isRunEntry(base) }
         let checkpoints = [Checkpoint.latest, Checkpoint.best]
         return checkpoints.contains(name) || checkpoints.contains { name == $0 + ".new" || name == $0 + ".old" }
             || [MetricsLog.fileName, LossPlot.fileName, Checkpoint.vocabFile].contains(name)

@@ -196,9 +196,10 @@ final class IntegrityTests: XCTestCase {
                      "notes.tmp-12", "manifest.json.tmp-", "report.json.old-3", "prep"] {
             XCTAssertFalse(Preparer.isPreparedEntry(name), name)
         }
-        XCTAssertEqual(Preparer.leftover("char.tmp-123"), "char")
-        XCTAssertEqual(Preparer.leftover("char.old-9"), "char")
-        XCTAssertNil(Preparer.leftover("notes.old-v2.txt"))
+        XCTAssertEqual(leftoverBase("char.tmp-123"), "char")
+        XCTAssertEqual(leftoverBase("char.old-9"), "char")
+        XCTAssertNil(leftoverBase("char.old-9", marks: [".tmp-"]))
+        XCTAssertNil(leftoverBase("notes.old-v2.txt"))
         XCTAssertEqual(withoutTrailingSlashes("prep///"), "prep")
         XCTAssertEqual(withoutTrailingSlashes("/"), "/")
         XCTAssertEqual(lexicalPath("/a/b/../c/./d/"), "/a/c/d")

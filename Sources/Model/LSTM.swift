@@ -28,8 +28,14 @@ enum LSTMLayer {
                 let c = f * load8(cp + j) + i * g
                 store8(i, gi + j); store8(f, gf + j); store8(g, gg + j); store8(o, go + j)
                 store8(c, cn + j)
-                store8(o * fastTanh(c), hn + j)
                 j += 8
+            }
+            // h = o tanh(c) in a second pass over the row: each pass's iterations are shorter chains of
+            // dependent operations, which the processor overlaps better than one long chain (same values).
+            var k = 0
+            while k < H8 {
+                store8(load8(go + k) * fastTanh(load8(cn + k)), hn + k)
+                k += 8
             }
             while j < H {
                 let i = fastSigmoid(gi[j] + bi[j]), f = fastSigmoid(gf[j] + bf[j])

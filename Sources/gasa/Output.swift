@@ -8,6 +8,10 @@ import Glibc
 import Darwin
 #endif
 
+/// Scratch files (standard input spooled for prepare) that an exit through Output removes: such an exit
+/// skips the defers that remove them otherwise.
+var scratchFiles: [String] = []
+
 enum Output {
     /// Writes all of `bytes` to `fd`, retrying short writes and interrupted calls; returns errno on failure.
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
@@ -30,6 +34,7 @@ enum Output {
         var text = text
         let failure: Int32? = text.withUTF8 { $0.isEmpty ? nil : writeAll(1, UnsafeRawBufferPointer($0)) }
         guard let code = failure else { return }
+        for path in scratchFiles { unlink(path) }
         if code == EPIPE { exit(141) }
         stderr("Error: cannot write to standard output: \(String(cString: strerror(code)))")
         exit(1)

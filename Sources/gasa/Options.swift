@@ -54,7 +54,7 @@ func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: 
             }
             out.append(tmp)
             names[tmp] = "<stdin>"
-            scratchFiles.append(tmp)
+            spooledInputs.append(tmp)
             continue
         }
         var isDir: ObjCBool = false

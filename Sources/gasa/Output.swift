@@ -10,7 +10,7 @@ import Darwin
 
 /// Scratch files (standard input spooled for prepare) that an exit through Output removes: such an exit
 /// skips the defers that remove them otherwise.
-var scratchFiles: [String] = []
+var spooledInputs: [String] = []
 
 enum Output {
     /// Writes all of `bytes` to `fd`, retrying short writes and interrupted calls; returns errno on failure.
@@ -34,7 +34,7 @@ enum Output {
         var text = text
         let failure: Int32? = text.withUTF8 { $0.isEmpty ? nil : writeAll(1, UnsafeRawBufferPointer($0)) }
         guard let code = failure else { return }
-        for path in scratchFiles { unlink(path) }
+        for path in spooledInputs { unlink(path) }
         if code == EPIPE { exit(141) }
         stderr("Error: cannot write to standard output: \(String(cString: strerror(code)))")
         exit(1)

@@ -17,18 +17,18 @@ let package = Package(
     targets: [
         // System libraries: the module maps and shim headers only.
         .systemLibrary(name: "CICU", pkgConfig: "icu-uc", providers: [.apt(["libicu-dev"])]),
-        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        // The only C code: unversioned wrappers over system ICU (see its header for why), and the Linux
-        // calls Swift's Glibc module leaves out.
+        // The only C code: unversioned wrappers over system ICU (see its header for why), the one entry
+        // point into oneDNN (Debian libdnnl-dev), and the Linux calls Swift's Glibc module leaves out.
         .target(name: "ICUShim", dependencies: ["CICU"]),
+        .target(name: "KernelShim", linkerSettings: [.linkedLibrary("dnnl")]),
         .target(name: "SysShim"),
         // Files: atomic writes, memory maps, bounds-checked reads, CRC-32. Shared by every stage.
         .target(name: "Storage", dependencies: ["CZlib", "SysShim"], swiftSettings: optimize),
         .target(name: "Corpus", dependencies: ["ICUShim", "Storage"], swiftSettings: optimize),
-        .target(name: "Numerics", dependencies: ["CBLAS"], swiftSettings: optimize),
-        .target(name: "Model", dependencies: ["Numerics", "Storage"], swiftSettings: optimize),
+        .target(name: "Numerics", dependencies: ["KernelShim"], swiftSettings: optimize),
+        .target(name: "Model", dependencies: ["Numerics", "Storage", "KernelShim"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["Model", "Numerics", "Corpus"], swiftSettings: optimize),
         .target(name: "Sampling", dependencies: ["Model", "Numerics", "Corpus"], swiftSettings: optimize),
         .executableTarget(
@@ -41,7 +41,7 @@ let package = Package(
 
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics", "KernelShim"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Corpus"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Model", "Numerics", "Corpus"], resources: [.copy("Fixtures")]),
         .testTarget(name: "gasaTests", dependencies: ["Corpus", "gasa"]),

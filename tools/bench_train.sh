@@ -31,7 +31,11 @@ gasa=.build/release/gasa
 work=$(mktemp -d "${TMPDIR:-/tmp}/gasa-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset: OpenBLAS detects the CPU)}; gasa's OpenBLAS kernels: $("$gasa" bench --iters 1 --sample-steps 1 --layers 1 --rnn-size 8 | sed -n 's/^OpenBLAS kernels: //p')"
+# As it comes: nothing is set here. Variables that steer kernel libraries are named when the environment has them.
+for v in ONEDNN_MAX_CPU_ISA DNNL_MAX_CPU_ISA ONEDNN_CPU_ISA_HINTS OMP_NUM_THREADS OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; do
+    [ -n "${!v:-}" ] && echo "environment: $v=${!v}"
+done
+echo "CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p'), $(grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | head -1 || true); gasa's $("$gasa" bench --iters 1 --sample-steps 1 --layers 1 --rnn-size 8 --batch-size 2 --seq-length 2 | grep -E '^(kernels|warning):' | tr '\n' ' ')"
 echo "== prepare $corpus (char, B 50, T 50, split 0.95,0.05,0)"
 "$gasa" prepare "$corpus" --out "$work/prep" --granularity char --batch-size 50 --seq-length 50 --split 0.95,0.05,0 -q
 

@@ -1,18 +1,33 @@
 #!/usr/bin/env bash
-# Sets up (apt packages when missing, debug build with tests) and runs the whole test suite.
-# Passing test cases are not listed; failures, skips and the summary are. The suites are XCTest only,
+# Sets up (apt packages when missing, debug build with tests) and runs the whole test suite, once as it
+# comes and once more on each narrower instruction-set path of the kernels (ONEDNN_MAX_CPU_ISA caps
+# oneDNN's products and gasa's elementwise kernels alike): AVX2, and SSE4.1 / SSE2, so every code path
+# the binary can take on another CPU is tested here.
+# Passing test cases are not listed; failures, skips and the summaries are. The suites are XCTest only,
 # so the Swift Testing runner (which would report an empty run of its own) is switched off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh debug
-log=$(mktemp)
-set +e
-swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" | awk '
-    /^Test Case .*(started|passed)/ { next }
-    /^Test Suite / && !/^Test Suite .All tests./ && /(started|passed)/ { next }
-    { print; fflush() }'
-status=${PIPESTATUS[0]}
-set -e
-echo "test summary: $(grep -E 'Executed [0-9]+ tests' "$log" | tail -1 | sed 's/^[[:space:]]*//')"
-rm -f "$log"
+
+status=0
+run_suite() { # label [VAR=value]
+    local label="$1"; shift
+    local log
+    log=$(mktemp)
+    echo "== tests, kernels $label"
+    set +e
+    env "$@" swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" | awk '
+        /^Test Case .*(started|passed)/ { next }
+        /^Test Suite / && !/^Test Suite .All tests./ && /(started|passed)/ { next }
+        { print; fflush() }'
+    local rc=${PIPESTATUS[0]}
+    set -e
+    echo "test summary ($label): $(grep -E 'Executed [0-9]+ tests' "$log" | tail -1 | sed 's/^[[:space:]]*//')"
+    rm -f "$log"
+    [ "$rc" -eq 0 ] || status=$rc
+}
+
+run_suite "as the CPU allows"
+if grep -q -w avx512f /proc/cpuinfo 2>/dev/null; then run_suite "capped at AVX2" ONEDNN_MAX_CPU_ISA=AVX2; fi
+run_suite "capped at SSE4.1 (elementwise SSE2)" ONEDNN_MAX_CPU_ISA=SSE41
 exit "$status"

@@ -1,5 +1,5 @@
 // Forward-only scoring of a batch whose rows are split into blocks, each with its own recurrent state
-// and workspace, scored on its own thread (BLAS single-threaded); the blocks' losses are added in block
+// and workspace, scored on its own thread (products single-threaded); the blocks' losses are added in block
 // order, so the result depends on the block count only. States carry from call to call, as rows of
 // consecutive minibatches continue one another. Used for validation, testing and `gasa bench`.
 import Dispatch

@@ -3,6 +3,7 @@
 // forward and backward passes over one flat parameter buffer (see ModelConfig for its layout).
 // It knows nothing of files, optimisers or data order: callers pass token ids and a carried state.
 import Dispatch
+import KernelShim
 import Numerics
 
 public final class LanguageModel {
@@ -13,7 +14,7 @@ public final class LanguageModel {
     private lazy var grads = FloatBuffer(count: config.parameterCount)
     // W_hh^T of every layer, (H, 4H) each, copied from the parameters at the start of each trainStep and
     // evaluate call: the per-step product h_{t-1} W_hh^T then reads its right operand untransposed, which
-    // OpenBLAS packs faster (the per-step products are small, so packing W_hh is much of their cost).
+    // the kernels take faster (the per-step products are small, so reading W_hh across is much of their cost).
     private lazy var whhT = FloatBuffer(count: config.layers * 4 * config.hiddenSize * config.hiddenSize)
     private let index: [String: TensorView]
     // Offsets of the tensors the passes use.
@@ -62,7 +63,7 @@ public final class LanguageModel {
     }
 
     /// `replicas` > 1 (training only) splits the batch's rows over that many threads (data parallel);
-    /// each thread should then call BLAS single-threaded.
+    /// each thread then calls the products single-threaded.
     public func makeWorkspace(batch: Int, steps: Int, training: Bool = true, replicas: Int = 1) -> Workspace {
         Workspace(config: config, batch: batch, steps: steps, training: training, replicas: training ? replicas : 1)
     }
@@ -136,9 +137,9 @@ public final class LanguageModel {
         var total = ws.replicas[0].loss
         for r in ws.replicas.dropFirst() {
             let t = r.gradientTargets(config: config)
-            BLAS.axpy(config.vocabSize * config.embeddingSize, 1, t.embed, main.embed)
-            BLAS.axpy(config.vocabSize * H, 1, t.headW, main.headW)
-            BLAS.axpy(config.vocabSize, 1, t.headB, main.headB)
+            Kernels.axpy(config.vocabSize * config.embeddingSize, 1, t.embed, main.embed)
+            Kernels.axpy(config.vocabSize * H, 1, t.headW, main.headW)
+            Kernels.axpy(config.vocabSize, 1, t.headB, main.headB)
             total += r.loss
         }
         return total
@@ -294,10 +295,11 @@ public final class LanguageModel {
         }
     }
 
-    /// dst[k] = src[k] * scale where the mask keeps value k, else 0 (dst may be src).
+    /// dst[k] = src[k] * scale where the mask keeps value k, else 0 (dst may be src): KernelShim's
+    /// gasa_apply_mask, sixteen values per step on the CPU's vectors.
     private func applyMask(_ mask: UnsafePointer<UInt8>, count n: Int, _ src: UnsafePointer<Float>,
                            _ dst: UnsafeMutablePointer<Float>, scale: Float) {
-        for k in 0..<n { dst[k] = mask[k >> 3] & (1 << (k & 7)) != 0 ? src[k] * scale : 0 }
+        gasa_apply_mask(mask, Int64(n), src, dst, scale)
     }
 
     /// Layer l's output after dropout, rebuilt from h and the mask into `dst` (the same values as the
@@ -342,11 +344,11 @@ public final class LanguageModel {
             total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: ws.targets + r0,
                                                gradScale: scale)
             let first = r0 == 0
-            BLAS.gemm(transA: true, transB: false, m: V, n: H, k: rows, a: logits, lda: V, b: top + r0 * H, ldb: H,
+            Kernels.gemm(transA: true, transB: false, m: V, n: H, k: rows, a: logits, lda: V, b: top + r0 * H, ldb: H,
                       beta: first ? 0 : 1, c: g.headW, ldc: H)
-            BLAS.gemv(trans: true, m: rows, n: V, a: logits, lda: V, x: ws.ones.pointer, beta: first ? 0 : 1,
+            Kernels.gemv(trans: true, m: rows, n: V, a: logits, lda: V, x: ws.ones.pointer, beta: first ? 0 : 1,
                       y: g.headB)
-            BLAS.gemm(transA: false, transB: false, m: rows, n: H, k: V, a: logits, lda: V, b: w, ldb: H,
+            Kernels.gemm(transA: false, transB: false, m: rows, n: H, k: V, a: logits, lda: V, b: w, ldb: H,
                       beta: 0, c: ws.dA.pointer + r0 * H, ldc: H)
             r0 += rows
         }
@@ -359,7 +361,7 @@ public final class LanguageModel {
         let p = UnsafePointer(params.pointer)
         let logits = ws.logits.pointer
         for r in 0..<rows { (logits + r * V).update(from: p + headBOffset, count: V) }
-        BLAS.gemm(transA: false, transB: true, m: rows, n: V, k: H, a: top, lda: H, b: p + headWOffset, ldb: H,
+        Kernels.gemm(transA: false, transB: true, m: rows, n: V, k: H, a: top, lda: H, b: p + headWOffset, ldb: H,
                   beta: 1, c: logits, ldc: V)
         return logits
     }
@@ -441,13 +443,13 @@ public final class LanguageModel {
             let h = state.h(l), c = state.c(l)
             let bias = ws.biasSum.pointer, bih = p + bihOffset[l], bhh = p + bhhOffset[l]
             for k in 0..<G { bias[k] = bih[k] + bhh[k] }
-            BLAS.gemv(trans: false, m: G, n: In, a: p + wihOffset[l], lda: In, x: x, beta: 0, y: gates)
-            BLAS.gemv(trans: false, m: G, n: H, a: p + whhOffset[l], lda: H, x: h, beta: 1, y: gates)
+            Kernels.gemv(trans: false, m: G, n: In, a: p + wihOffset[l], lda: In, x: x, beta: 0, y: gates)
+            Kernels.gemv(trans: false, m: G, n: H, a: p + whhOffset[l], lda: H, x: h, beta: 1, y: gates)
             // c and h are updated in place: each element reads its own previous value before writing.
             LSTMLayer.cellForward(batch: 1, hidden: H, gates: gates, bias: bias, cPrev: c, cOut: c, hOut: h)
             x = UnsafePointer(h)
         }
         logits.update(from: p + headBOffset, count: V)
-        BLAS.gemv(trans: false, m: V, n: H, a: p + headWOffset, lda: H, x: x, beta: 1, y: logits)
+        Kernels.gemv(trans: false, m: V, n: H, a: p + headWOffset, lda: H, x: x, beta: 1, y: logits)
     }
 }

@@ -28,7 +28,7 @@ public enum GradientClip {
         guard maxNorm > 0, total.isFinite else { return total }
         let coef = maxNorm / (total + 1e-6)
         if coef < 1 {
-            BLAS.scale(gradients.count, Float(coef), gradients.baseAddress!)
+            Kernels.scale(gradients.count, Float(coef), gradients.baseAddress!)
         }
         return total
     }

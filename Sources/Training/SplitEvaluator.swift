@@ -1,7 +1,7 @@
 // Forward passes over a whole split (val or test) with their own recurrent state and workspace sized
 // for that split's batch size, which may differ from train's. The state starts at zero and is carried
 // from minibatch to minibatch, as the rows continue one another. No dropout, no gradients.
-// With `parts` > 1 (training's data-parallel threads, BLAS single-threaded) each minibatch's rows are
+// With `parts` > 1 (training's data-parallel threads, products single-threaded) each minibatch's rows are
 // split into that many blocks evaluated on their own threads, and their losses added in block order.
 import Corpus
 import Model

@@ -23,7 +23,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var maxIters = 0                            // stop at this iteration (0: no limit)
     public var maxMinutes = 0.0                        // stop after this many minutes of this invocation (0: no limit)
     public var threads = 0                             // threads (0: one per core)
-    public var parallel: String? = nil                 // "batch" (default): rows split over threads; "blas": threads inside BLAS
+    public var parallel: String? = nil                 // "batch" (default): rows split over threads; "blas": threads inside each product
     public var printEvery = 100                        // progress line period when stderr is not a terminal
 
     public init() {}
@@ -53,7 +53,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     /// Threads in use: --threads, else one per core.
     public var effectiveThreads: Int { threads > 0 ? threads : max(1, ProcessInfo.processInfo.activeProcessorCount) }
-    /// Data-parallel replicas of the training step (1: the step is one call and BLAS gets the threads).
+    /// Data-parallel replicas of the training step (1: the step is one call and its products get the threads).
     public var replicas: Int { (parallel ?? "batch") == "batch" ? effectiveThreads : 1 }
     public var blasThreads: Int { replicas > 1 ? 1 : effectiveThreads }
 

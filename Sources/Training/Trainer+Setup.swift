@@ -17,7 +17,7 @@ extension Trainer {
         }
         let vocabBytes = try readFileBytes(o.prepared + "/" + manifest.vocabFile, limit: 256 << 20)
         try o.config.validate()
-        BLAS.setThreads(o.config.blasThreads)
+        Kernels.setThreads(o.config.blasThreads)
 
         if o.resume {
             try self.init(resuming: o, manifest: manifest, trainInfo: trainInfo, vocabBytes: vocabBytes)

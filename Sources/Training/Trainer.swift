@@ -32,7 +32,7 @@ public final class Trainer {
     public let model: LanguageModel
     public let optimizer: Optimizer
     public internal(set) var state: TrainingState
-    let config: TrainConfig                        // settings in force for this invocation
+    public let config: TrainConfig                       // settings in force for this invocation
     let preparedPath: String
     let trainStream: SplitStream
     let recurrent: RecurrentState
@@ -115,11 +115,11 @@ public final class Trainer {
                                        workspace: workspace, rng: &state.rng)
             let loss = nats / Double(tokens)
             let gradNorm = GradientClip.clip(model.gradients, maxNorm: c.gradClip)
-            guard loss.isFinite, gradNorm.isFinite else {
+            guard Trainer.isSane(loss), gradNorm.isFinite else {
                 progress.endLine()
                 throw TrainingError.diverged(
                     iteration: state.iteration + 1,
-                    what: loss.isFinite ? "the gradient norm is not finite (\(gradNorm))" : "the training loss is not finite (\(loss))",
+                    what: !Trainer.isSane(loss) ? "the training loss is \(Trainer.describe(loss))" : "the gradient norm is not finite (\(gradNorm))",
                     hint: "Lower --learning-rate (now \(lr)) or --grad-clip; the last good checkpoint \(options.run)/\(Checkpoint.latest) "
                         + "(iteration \(lastCheckpointIteration)) was kept")
             }
@@ -231,14 +231,27 @@ public final class Trainer {
         return s
     }
 
+    /// A mean loss (nats per token) above this means the weights have blown up: the model then gives the
+    /// average target a probability below e^-1000, where an untrained one gives 1/V (ln V is about 7 for
+    /// V = 1209). A blown-up model need not produce NaN: once products overflow, the matrix kernels may
+    /// return an infinity where IEEE arithmetic would give NaN (oneDNN's do), and the saturating
+    /// nonlinearities then keep every value finite.
+    static let blownUpLoss = 1000.0
+
+    static func isSane(_ loss: Double) -> Bool { loss.isFinite && loss <= blownUpLoss }
+
+    static func describe(_ loss: Double) -> String {
+        loss.isFinite ? "\(loss) nats per token (above \(Int(blownUpLoss)): the weights have blown up)" : "not finite (\(loss))"
+    }
+
     /// Validates over the whole val split, logs it and updates the best. Returns whether it is a new best,
     /// or nil if a stop was requested meanwhile.
     private func validate(elapsed: () -> Double) throws -> Bool? {
         guard let ev = valEvaluator else { return false }
         guard let r = try ev.run(model, shouldStop: { StopSignal.requested }) else { return nil }
-        guard r.natsPerToken.isFinite else {
+        guard Trainer.isSane(r.natsPerToken) else {
             progress.endLine()
-            throw TrainingError.diverged(iteration: state.iteration, what: "the validation loss is \(r.natsPerToken)",
+            throw TrainingError.diverged(iteration: state.iteration, what: "the validation loss is \(Trainer.describe(r.natsPerToken))",
                                          hint: "Lower --learning-rate or --grad-clip; the last good checkpoint \(options.run)/\(Checkpoint.latest) "
                                             + "(iteration \(lastCheckpointIteration)) was kept")
         }

@@ -26,7 +26,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed training iterations (after 3 untimed).") var iters = 20
     @Option(help: "Sampling steps to time (batch 1, one thread).") var sampleSteps = 3000
     @Option(help: "Threads for training.") var threads = 2
-    @Option(help: "How threads are used: 'batch' splits each batch's rows over the threads (data parallel, BLAS single-threaded), 'blas' gives them to BLAS.") var parallel: ParallelMode = .batch
+    @Option(help: "How threads are used: 'batch' splits each batch's rows over the threads (data parallel, products single-threaded), 'blas' gives them to each matrix product.") var parallel: ParallelMode = .batch
 
     func validate() throws {
         guard layers >= 1, rnnSize >= 1, batchSize >= 1, seqLength >= 1, iters >= 1 else {
@@ -42,7 +42,7 @@ struct BenchCommand: ParsableCommand {
                                  layers: layers, dropout: dropout)
         try config.validate()
         let replicas = parallel == .batch ? threads : 1
-        BLAS.setThreads(replicas > 1 ? 1 : threads)
+        Kernels.setThreads(replicas > 1 ? 1 : threads)
         var rng = RNG(seed: 1)
         let model = LanguageModel(config: config, rng: &rng)
         let B = batchSize, T = seqLength
@@ -60,7 +60,7 @@ struct BenchCommand: ParsableCommand {
         t0 = monotonicSeconds()
         for _ in 0..<max(1, iters / 2) { _ = blocks.evaluate(model, inputs: x, targets: y, steps: T) }
         let eval = Double(max(1, iters / 2) * B * T) / (monotonicSeconds() - t0)
-        BLAS.setThreads(1)
+        Kernels.setThreads(1)
         let one = model.makeState(batch: 1)
         let stepWS = model.makeWorkspace(batch: 1, steps: 1, training: false)
         var logits = [Float](repeating: 0, count: vocab)
@@ -69,7 +69,8 @@ struct BenchCommand: ParsableCommand {
         let sample = Double(sampleSteps) / (monotonicSeconds() - t0)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        emit("OpenBLAS kernels: \(BLASKernels.current)")
+        emit(KernelInfo.summary)
+        if let w = KernelInfo.shortfall { emit(w) }
         emit("config: \(layers) x \(rnnSize), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), batch \(B), seq \(T), \(config.parameterCount) parameters")
         emit(String(format: "train: %.0f tokens/s (%d threads, %@)   eval: %.0f tokens/s   sample: %.0f tokens/s (batch 1, 1 thread)   peak RSS: %.1f MiB",
                      train, threads, parallel.rawValue, eval, sample, Double(usage.ru_maxrss) / 1024))

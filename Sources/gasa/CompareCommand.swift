@@ -51,7 +51,7 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         if fileExists(svg) && !force { throw CLIError("\(svg) exists; pass --force to overwrite it or --svg to choose another file") }
-        BLAS.setThreads(1)
+        Kernels.setThreads(1)
         var rows: [Row] = []
         for run in runs {
             do { rows.append(try row(run)) } catch let e as TrainingError { throw CLIError("\(e)") } catch { throw CLIError("\(run): \(error)") }

@@ -2,7 +2,6 @@
 import ArgumentParser
 import Corpus
 import Foundation
-import Numerics
 
 struct PrepareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -99,7 +98,6 @@ struct PrepareCommand: ParsableCommand {
 
     func run() throws {
         let gs = try granularities()
-        BLAS.stopWorkers()   // prepare makes no products: its own threads get the cores
         // Refused combinations are refused before anything is written, not after the first subfolder.
         for g in gs { try checkLossless(granularity: g, normalization: textOptions.normalization) }
         let (paths, names) = try expandInputs(inputs)

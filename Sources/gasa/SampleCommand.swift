@@ -61,7 +61,7 @@ struct SampleCommand: ParsableCommand {
     }
 
     private func generate() throws {
-        BLAS.setThreads(1)   // batch-1 matrix-vector work: one core is fastest
+        Kernels.setThreads(1)   // batch-1 matrix-vector work: one core is fastest
         let loaded = try Checkpoint.load(path: checkpoint)
         let generator = try Generator(model: loaded.model, vocab: loaded.vocabulary)
         // Files are read with the model's normalisation and --invalid; both are read before any output.

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Corpus
 import Foundation
+import Numerics
 import Model
 import Training
 
@@ -148,6 +149,10 @@ struct TrainCommand: ParsableCommand {
                        + "\(m.parameterCount) parameters, dropout \(m.dropout)) on \(preparedDir): B \(trainer.manifest.split("train")!.batchSize), "
                        + "T \(trainer.manifest.seqLength), \(trainer.manifest.split("train")!.minibatches) minibatches per epoch; "
                        + "\(config.optimizer.rawValue), lr \(config.learningRate)")
+            let c = trainer.config
+            printError("\(KernelInfo.summary); \(c.effectiveThreads) thread\(c.effectiveThreads == 1 ? "" : "s"), "
+                       + (c.replicas > 1 ? "rows split over them (--parallel batch)" : "inside each product (--parallel blas)"))
+            if let w = KernelInfo.shortfall { printError(w) }
         }
         let s = try trainer.run()
         report(s)

@@ -1,0 +1,112 @@
+// The fused elementwise kernels, written once and compiled three times by elementwise.c (for SSE2, AVX2
+// and AVX-512), each name suffixed by V(): the LSTM cell forward and backward, and the dropout mask. Sixteen lanes of generic
+// vectors, which each instruction set splits into its own registers, and a scalar twin for a row's
+// tail that performs the same IEEE operations in the same order, so every path and every tail
+// position gives the same bits. No multiply-add is fused (elementwise.c turns contraction off).
+//
+//   forward:  i, f, g, o = sigmoid, sigmoid, tanh, sigmoid of (G + bias)'s four blocks of H
+//             c = f c_prev + i g;   h = o tanh(c);   G <- (i, f, g, o)
+//   backward: dc_t = dh o (1 - tanh(c)^2) + dc;      G <- (dc_t g i (1 - i), dc_t c_prev f (1 - f),
+//             dc_t i (1 - g^2), dh tanh(c) o (1 - o));   dc <- dc_t f
+// exp is Cephes' expf (range reduction by ln 2, degree-6 polynomial); sigmoid(x) = 1 / (1 + exp(-x)),
+// tanh(x) = 2 / (1 + exp(-2x)) - 1, as Numerics/FastMath.swift computes them.
+
+static inline __attribute__((always_inline)) VF V(vmin)(VF a, VF b) { VI m = b < a; return (VF)(((VI)b & m) | ((VI)a & ~m)); }
+static inline __attribute__((always_inline)) VF V(vmax)(VF a, VF b) { VI m = b > a; return (VF)(((VI)b & m) | ((VI)a & ~m)); }
+
+static inline __attribute__((always_inline)) VF V(vexp)(VF x) {
+    x = V(vmax)(V(vmin)(x, SPLAT(EXP_HI)), SPLAT(EXP_LO));
+    VF r = x * LOG2E + ROUND_MAGIC;
+    VF n = r - ROUND_MAGIC;
+    VI ni = (VI)r - 0x4B400000;
+    VF f = x - n * LN2_HI - n * LN2_LO;
+    VF p = SPLAT(P0);
+    p = p * f + P1;
+    p = p * f + P2;
+    p = p * f + P3;
+    p = p * f + P4;
+    p = p * f + P5;
+    VF y = p * (f * f) + f + 1.0f;
+    return y * (VF)((ni + 127) << 23);
+}
+static inline __attribute__((always_inline)) VF V(vsigmoid)(VF x) { return 1.0f / (1.0f + V(vexp)(-x)); }
+static inline __attribute__((always_inline)) VF V(vtanh)(VF x) { return 2.0f / (1.0f + V(vexp)(-2.0f * x)) - 1.0f; }
+static inline __attribute__((always_inline)) VF V(load)(const float *p) { VF v; memcpy(&v, p, sizeof v); return v; }
+static inline __attribute__((always_inline)) void V(store)(VF v, float *p) { memcpy(p, &v, sizeof v); }
+
+static void V(cell_forward)(int64_t B, int64_t H, float *restrict gates, const float *restrict bias,
+                       const float *cprev, float *cout, float *hout) {
+    const int64_t HV = H & ~(int64_t)(LANES - 1);
+    const float *bi = bias, *bf = bias + H, *bg = bias + 2 * H, *bo = bias + 3 * H;
+    for (int64_t b = 0; b < B; b++) {
+        float *gi = gates + b * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
+        const float *cp = cprev + b * H;
+        float *cn = cout + b * H, *hn = hout + b * H;
+        int64_t j = 0;
+        for (; j < HV; j += LANES) {
+            VF i = V(vsigmoid)(V(load)(gi + j) + V(load)(bi + j)), f = V(vsigmoid)(V(load)(gf + j) + V(load)(bf + j));
+            VF g = V(vtanh)(V(load)(gg + j) + V(load)(bg + j)), o = V(vsigmoid)(V(load)(go + j) + V(load)(bo + j));
+            VF c = f * V(load)(cp + j) + i * g;
+            V(store)(i, gi + j); V(store)(f, gf + j); V(store)(g, gg + j); V(store)(o, go + j);
+            V(store)(c, cn + j);
+        }
+        // h = o tanh(c) in a second pass: shorter chains of dependent operations per iteration.
+        for (int64_t k = 0; k < HV; k += LANES) V(store)(V(load)(go + k) * V(vtanh)(V(load)(cn + k)), hn + k);
+        for (; j < H; j++) {
+            float i = scalar_sigmoid(gi[j] + bi[j]), f = scalar_sigmoid(gf[j] + bf[j]);
+            float g = scalar_tanh(gg[j] + bg[j]), o = scalar_sigmoid(go[j] + bo[j]);
+            float c = f * cp[j] + i * g;
+            gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
+            cn[j] = c;
+            hn[j] = o * scalar_tanh(c);
+        }
+    }
+}
+
+static void V(cell_backward)(int64_t B, int64_t H, float *restrict gates, const float *restrict c,
+                        const float *restrict cprev, const float *restrict dh, float *restrict dc) {
+    const int64_t HV = H & ~(int64_t)(LANES - 1);
+    const VF one = SPLAT(1.0f);
+    for (int64_t b = 0; b < B; b++) {
+        float *gi = gates + b * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
+        const float *ct = c + b * H, *cp = cprev + b * H, *dhb = dh + b * H;
+        float *dcb = dc + b * H;
+        int64_t j = 0;
+        for (; j < HV; j += LANES) {
+            VF i = V(load)(gi + j), f = V(load)(gf + j), g = V(load)(gg + j), o = V(load)(go + j);
+            VF tc = V(vtanh)(V(load)(ct + j));
+            VF d = V(load)(dhb + j);
+            VF dct = d * o * (one - tc * tc) + V(load)(dcb + j);
+            V(store)(dct * g * i * (one - i), gi + j);
+            V(store)(dct * V(load)(cp + j) * f * (one - f), gf + j);
+            V(store)(dct * i * (one - g * g), gg + j);
+            V(store)(d * tc * o * (one - o), go + j);
+            V(store)(dct * f, dcb + j);
+        }
+        for (; j < H; j++) {
+            float i = gi[j], f = gf[j], g = gg[j], o = go[j];
+            float tc = scalar_tanh(ct[j]);
+            float d = dhb[j];
+            float dct = d * o * (1 - tc * tc) + dcb[j];
+            gi[j] = dct * g * i * (1 - i);
+            gf[j] = dct * cp[j] * f * (1 - f);
+            gg[j] = dct * i * (1 - g * g);
+            go[j] = d * tc * o * (1 - o);
+            dcb[j] = dct * f;
+        }
+    }
+}
+
+// dst = src * scale where the mask keeps a value, else +0 (dst may be src). Mask bit k % 8 of byte k / 8
+// is value k; sixteen values take two bytes, spread over the lanes and compared, then one select.
+static void V(apply_mask)(const uint8_t *restrict mask, int64_t n, const float *src, float *dst, float scale) {
+    const VI bits = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+    const int64_t nv = n & ~(int64_t)(LANES - 1);
+    int64_t k = 0;
+    for (; k < nv; k += LANES) {
+        int32_t word = (int32_t)mask[k >> 3] | (int32_t)mask[(k >> 3) + 1] << 8;
+        VI keep = ((VI){0} + word & bits) != 0;
+        V(store)((VF)((VI)(V(load)(src + k) * scale) & keep), dst + k);
+    }
+    for (; k < n; k++) dst[k] = mask[k >> 3] & (1 << (k & 7)) ? src[k] * scale : 0.0f;
+}

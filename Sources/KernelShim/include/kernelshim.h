@@ -1,0 +1,40 @@
+// The calls gasa makes into oneDNN, with the thread count of the library's OpenMP pool kept per calling
+// thread (see kernelshim.c), and the CPU's own report of its vector instruction sets.
+#ifndef GASA_KERNELSHIM_H
+#define GASA_KERNELSHIM_H
+#include <stdint.h>
+
+/// Threads each product may use from now on, on whichever thread calls it (at least 1).
+void gasa_kernels_set_threads(int threads);
+
+/// C (m x n) = alpha op(A) op(B) + beta C, row-major; 0 on success, else oneDNN's status code.
+int gasa_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+               const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+/// oneDNN's effective instruction set (a dnnl_cpu_isa_t value) and version.
+int gasa_kernels_isa(void);
+void gasa_kernels_version(int *major, int *minor, int *patch);
+
+/// The widest f32 instruction set the CPU reports (cpuid) in oneDNN's terms: 0x27 avx512_core (F, BW,
+/// VL, DQ), 0x7 avx2 (with FMA), 0x3 avx, 0x1 sse41, 0 none of these.
+int gasa_cpu_vector_isa(void);
+
+// MARK: - Fused elementwise kernels (elementwise.c), on the widest vectors the CPU has
+
+/// Vector width in bits of the path chosen for the elementwise kernels: 512, 256 or 128.
+int gasa_elementwise_bits(void);
+
+/// One step's cell forward. gates (B, 4H) in: pre-activations without `bias` (4H), which is added here;
+/// out: the activations i, f, g, o. c_prev (B, H) in; c_out, h_out (B, H) out. c_out and h_out may be
+/// c_prev and the hidden state itself (batch-1 sampling updates them in place).
+void gasa_lstm_cell_forward(int64_t batch, int64_t hidden, float *gates, const float *bias, const float *c_prev,
+                            float *c_out, float *h_out);
+
+/// One step's cell backward. gates (B, 4H) in: activations, out: gradients of the pre-activations;
+/// c, c_prev, dh (B, H) in; dc (B, H) in: dL/dc_t from step t+1, out: dL/dc_{t-1}.
+void gasa_lstm_cell_backward(int64_t batch, int64_t hidden, float *gates, const float *c, const float *c_prev,
+                             const float *dh, float *dc);
+
+/// dst[k] = src[k] * scale where bit k % 8 of mask[k / 8] is set, else 0, for k < count (dst may be src).
+void gasa_apply_mask(const uint8_t *mask, int64_t count, const float *src, float *dst, float scale);
+#endif

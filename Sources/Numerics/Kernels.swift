@@ -1,0 +1,137 @@
+// The matrix products of training, evaluation and sampling, on oneDNN's SGEMM (Debian libdnnl-dev), whose
+// kernels are generated at run time for the instruction sets the CPU reports (AVX2, AVX-512, ...), so
+// one binary runs its fastest path on any x86-64 CPU without settings. Row-major Float32 buffers; shapes
+// are named at the call sites. This file is the only place that knows which library does the products.
+import KernelShim
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public enum Kernels {
+    /// Threads each product may use (1: the calling thread only). Applies on every thread that calls a
+    /// product afterwards: the data-parallel step sets 1 and calls products from each of its threads.
+    public static func setThreads(_ n: Int) { gasa_kernels_set_threads(Int32(clamping: max(1, n))) }
+
+    /// C (m x n) = alpha * op(A) * op(B) + beta * C, row-major; op(A) is m x k, op(B) is k x n.
+    @inline(__always)
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let status = gasa_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda),
+                                b, Int64(ldb), beta, c, Int64(ldc))
+        // Only malformed shapes fail, which callers never pass: a bug, not a user error.
+        precondition(status == 0, "oneDNN sgemm failed (status \(status)) for \(m) x \(n) x \(k)")
+    }
+
+    /// y (len m, or n when trans) = alpha * op(A) * x + beta * y, A row-major m x n. A product with one
+    /// column: oneDNN has no separate matrix-vector call, and its SGEMM takes this shape as fast as a
+    /// BLAS gemv (both are bound by reading A).
+    @inline(__always)
+    public static func gemv(trans: Bool, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                            x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
+        if trans {   // y^T (1 x n) = x^T (1 x m) A (m x n)
+            gemm(transA: false, transB: false, m: 1, n: n, k: m, alpha: alpha, a: x, lda: m, b: a, ldb: lda,
+                 beta: beta, c: y, ldc: n)
+        } else {     // y^T (1 x m) = x^T (1 x n) A^T
+            gemm(transA: false, transB: true, m: 1, n: m, k: n, alpha: alpha, a: x, lda: n, b: a, ldb: lda,
+                 beta: beta, c: y, ldc: m)
+        }
+    }
+
+    /// x *= alpha.
+    @inline(__always)
+    public static func scale(_ n: Int, _ alpha: Float, _ x: UnsafeMutablePointer<Float>) {
+        let n8 = n & ~7
+        var k = 0
+        while k < n8 { store8(load8(x + k) * alpha, x + k); k += 8 }
+        while k < n { x[k] *= alpha; k += 1 }
+    }
+
+    /// y += alpha * x (a multiply, then an add: no fused multiply-add, so every path rounds the same way).
+    @inline(__always)
+    public static func axpy(_ n: Int, _ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let n8 = n & ~7
+        var k = 0
+        while k < n8 { store8(load8(y + k) + load8(x + k) * alpha, y + k); k += 8 }
+        while k < n { y[k] += x[k] * alpha; k += 1 }
+    }
+}
+
+/// A 64-byte aligned Float buffer that lives as long as its owner (no copy-on-write, no allocation later).
+public final class FloatBuffer {
+    public let count: Int
+    public let pointer: UnsafeMutablePointer<Float>
+
+    public init(count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
+        pointer.initialize(repeating: 0, count: max(1, count))
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+    public func zero() { pointer.update(repeating: 0, count: count) }
+}
+
+/// What runs the products on this machine: oneDNN's version and the instruction set it generates code for,
+/// against the widest one the CPU reports. Printed by `gasa bench` and the first progress line of `gasa train`.
+public enum KernelInfo {
+    /// An instruction-set level in oneDNN's numbering (dnnl_cpu_isa_t).
+    public struct ISA: Comparable, CustomStringConvertible, Sendable {
+        public let code: Int
+        public static func < (a: ISA, b: ISA) -> Bool { a.rank < b.rank }
+        /// oneDNN's codes are bit sets in which each level contains the ones below it.
+        private var rank: Int { code.nonzeroBitCount }
+        public var description: String {
+            switch code {
+            case 0x1: return "sse41"
+            case 0x3: return "avx"
+            case 0x7: return "avx2"
+            case 0x407: return "avx2_vnni"
+            case 0xf: return "avx512_mic"
+            case 0x1f: return "avx512_mic_4ops"
+            case 0x27: return "avx512_core"
+            case 0x67: return "avx512_core_vnni"
+            case 0xe7: return "avx512_core_bf16"
+            case 0x3e7: return "avx512_core_amx"
+            case 0: return "no vector extension"
+            default: return "isa 0x" + String(code, radix: 16)
+            }
+        }
+        /// Vector width in bits of the float kernels at this level.
+        public var vectorBits: Int { code & 0x28 != 0 ? 512 : code & 0x2 != 0 ? 256 : 128 }
+    }
+
+    public static var version: String {
+        var major: Int32 = 0, minor: Int32 = 0, patch: Int32 = 0
+        gasa_kernels_version(&major, &minor, &patch)
+        return "\(major).\(minor).\(patch)"
+    }
+    /// The instruction set oneDNN's kernels use here (lowered by ONEDNN_MAX_CPU_ISA when that is set).
+    public static var effective: ISA { ISA(code: Int(gasa_kernels_isa())) }
+    /// The widest float instruction set the CPU reports (avx512_core, avx2, ...).
+    public static var cpu: ISA { ISA(code: Int(gasa_cpu_vector_isa())) }
+
+    /// Vector width in bits of the fused elementwise kernels (the LSTM cell): 512, 256 or 128.
+    public static var elementwiseBits: Int { Int(gasa_elementwise_bits()) }
+    static var elementwiseName: String { elementwiseBits == 512 ? "avx512" : elementwiseBits == 256 ? "avx2" : "sse2" }
+
+    /// One line, e.g. "kernels: oneDNN 2.6.3, avx512_core_bf16; elementwise avx512".
+    public static var summary: String { "kernels: oneDNN \(version), \(effective); elementwise \(elementwiseName)" }
+
+    /// A warning when the kernels use narrower vectors than the CPU has, with what to do; nil otherwise.
+    public static var shortfall: String? {
+        let e = effective, c = cpu
+        guard min(e.vectorBits, elementwiseBits) < c.vectorBits else { return nil }
+        let why: String
+        if let v = getenv("ONEDNN_MAX_CPU_ISA") ?? getenv("DNNL_MAX_CPU_ISA") {
+            why = "ONEDNN_MAX_CPU_ISA=\(String(cString: v)) limits them; unset it for the full speed"
+        } else {
+            why = "this oneDNN does not use them here; a newer libdnnl may"
+        }
+        return "warning: the CPU has \(c) but the kernels run \(e) and \(elementwiseName) "
+            + "(\(min(e.vectorBits, elementwiseBits))-bit vectors): \(why)"
+    }
+}

@@ -1,10 +1,12 @@
-// The fused elementwise kernels (elementwise_body.h: the LSTM cell, the dropout mask) for three
+// The fused elementwise kernels (elementwise_body.h: the LSTM cell, the dropout mask, column sums,
+// softmax cross-entropy) for three
 // instruction sets, and the choice among them, made
 // once from what the CPU reports: AVX-512 where it has AVX-512F, else AVX2, else SSE2 (every x86-64).
 // ONEDNN_MAX_CPU_ISA, the variable that caps oneDNN's kernels, caps this choice the same way, so one
 // setting forces one path for every kernel (the test suite runs once per path that way).
 #include "kernelshim.h"
 #include <ctype.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +75,10 @@ static inline float scalar_tanh(float x) { return 2.0f / (1.0f + scalar_exp(-2.0
 typedef void (*Forward)(int64_t, int64_t, float *, const float *, const float *, float *, float *);
 typedef void (*Backward)(int64_t, int64_t, float *, const float *, const float *, const float *, float *);
 typedef void (*Mask)(const uint8_t *, int64_t, const float *, float *, float);
-static struct { Forward forward; Backward backward; Mask mask; int bits; } path = {
-    cell_forward_sse2, cell_backward_sse2, apply_mask_sse2, 128};
+typedef void (*Sums)(int64_t, int64_t, const float *, int64_t, float, float *);
+typedef double (*Softmax)(int64_t, int64_t, float *, const int32_t *, int, float, float *);
+static struct { Forward forward; Backward backward; Mask mask; Sums sums; Softmax softmax; int bits; } path = {
+    cell_forward_sse2, cell_backward_sse2, apply_mask_sse2, column_sums_sse2, softmax_xent_sse2, 128};
 static pthread_once_t chosen = PTHREAD_ONCE_INIT;
 
 // The widest path ONEDNN_MAX_CPU_ISA allows (its names: SSE41, AVX, AVX2, AVX2_VNNI, AVX512_CORE, ...,
@@ -96,9 +100,11 @@ static void choose(void) {
     int cap = cap_bits();
     if (cap >= 512 && __builtin_cpu_supports("avx512f")) {
         path.forward = cell_forward_avx512; path.backward = cell_backward_avx512; path.mask = apply_mask_avx512;
+        path.sums = column_sums_avx512; path.softmax = softmax_xent_avx512;
         path.bits = 512;
     } else if (cap >= 256 && __builtin_cpu_supports("avx2")) {
         path.forward = cell_forward_avx2; path.backward = cell_backward_avx2; path.mask = apply_mask_avx2;
+        path.sums = column_sums_avx2; path.softmax = softmax_xent_avx2;
         path.bits = 256;
     }
 }
@@ -120,4 +126,15 @@ void gasa_lstm_cell_backward(int64_t batch, int64_t hidden, float *gates, const 
 void gasa_apply_mask(const uint8_t *mask, int64_t count, const float *src, float *dst, float scale) {
     pthread_once(&chosen, choose);
     path.mask(mask, count, src, dst, scale);
+}
+
+void gasa_column_sums(int64_t rows, int64_t cols, const float *a, int64_t lda, float beta, float *y) {
+    pthread_once(&chosen, choose);
+    path.sums(rows, cols, a, lda, beta, y);
+}
+
+double gasa_softmax_xent(int64_t rows, int64_t classes, float *logits, const int32_t *targets, int grad,
+                         float grad_scale, float *row_loss) {
+    pthread_once(&chosen, choose);
+    return path.softmax(rows, classes, logits, targets, grad, grad_scale, row_loss);
 }

@@ -1,5 +1,6 @@
 // The fused elementwise kernels, written once and compiled three times by elementwise.c (for SSE2, AVX2
-// and AVX-512), each name suffixed by V(): the LSTM cell forward and backward, and the dropout mask. Sixteen lanes of generic
+// and AVX-512), each name suffixed by V(): the LSTM cell forward and backward, the dropout mask, the
+// column sums of the bias gradients, and softmax cross-entropy. Sixteen lanes of generic
 // vectors, which each instruction set splits into its own registers, and a scalar twin for a row's
 // tail that performs the same IEEE operations in the same order, so every path and every tail
 // position gives the same bits. No multiply-add is fused (elementwise.c turns contraction off).
@@ -109,4 +110,59 @@ static void V(apply_mask)(const uint8_t *restrict mask, int64_t n, const float *
         V(store)((VF)((VI)(V(load)(src + k) * scale) & keep), dst + k);
     }
     for (; k < n; k++) dst[k] = mask[k >> 3] & (1 << (k & 7)) ? src[k] * scale : 0.0f;
+}
+
+// y[j] = beta y[j] + sum over i of a[i lda + j], j < cols (beta 0 or 1). Row after row into y, which
+// stays in L1, so each column is summed in row order whatever the vector width.
+static void V(column_sums)(int64_t rows, int64_t cols, const float *restrict a, int64_t lda, float beta,
+                           float *restrict y) {
+    if (beta == 0.0f) memset(y, 0, (size_t)cols * sizeof(float));
+    const int64_t cv = cols & ~(int64_t)(LANES - 1);
+    for (int64_t i = 0; i < rows; i++) {
+        const float *r = a + i * lda;
+        int64_t j = 0;
+        for (; j < cv; j += LANES) V(store)(V(load)(y + j) + V(load)(r + j), y + j);
+        for (; j < cols; j++) y[j] += r[j];
+    }
+}
+
+// Softmax cross-entropy over n rows of v logits, fused: one pass for the maximum, one for the
+// exponentials and their sum (sixteen partial sums, added lane by lane in order, then the tail), one to
+// turn them into the gradient in place when `grad` (logits <- grad_scale (softmax - onehot(target))).
+// Returns the summed loss in nats, accumulated in double; row_loss, if given, receives each row's.
+static double V(softmax_xent)(int64_t n, int64_t v, float *restrict logits, const int32_t *restrict targets,
+                              int grad, float grad_scale, float *restrict row_loss) {
+    const int64_t vv = v & ~(int64_t)(LANES - 1);
+    double total = 0;
+    for (int64_t r = 0; r < n; r++) {
+        float *x = logits + r * v;
+        VF mx16 = SPLAT(-3.40282347e38f);
+        int64_t j = 0;
+        for (; j < vv; j += LANES) mx16 = V(vmax)(mx16, V(load)(x + j));
+        float mx = -3.40282347e38f;
+        for (int l = 0; l < LANES; l++) mx = mx16[l] > mx ? mx16[l] : mx;
+        for (; j < v; j++) mx = x[j] > mx ? x[j] : mx;
+        const int64_t t = targets[r];
+        const float target = x[t] - mx;
+        VF s16 = SPLAT(0.0f);
+        j = 0;
+        if (grad) {
+            for (; j < vv; j += LANES) { VF e = V(vexp)(V(load)(x + j) - mx); V(store)(e, x + j); s16 += e; }
+        } else {
+            for (; j < vv; j += LANES) s16 += V(vexp)(V(load)(x + j) - mx);
+        }
+        float s = 0;
+        for (int l = 0; l < LANES; l++) s += s16[l];
+        for (; j < v; j++) { float e = scalar_exp(x[j] - mx); if (grad) x[j] = e; s += e; }
+        const double loss = (double)logf(s) - (double)target;
+        total += loss;
+        if (row_loss) row_loss[r] = (float)loss;
+        if (grad) {
+            const float k = grad_scale / s;
+            for (j = 0; j < vv; j += LANES) V(store)(V(load)(x + j) * k, x + j);
+            for (; j < v; j++) x[j] *= k;
+            x[t] -= grad_scale;
+        }
+    }
+    return total;
 }

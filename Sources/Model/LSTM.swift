@@ -78,7 +78,7 @@ enum LSTMLayer {
     /// dbhh is left to the caller (it equals dbih).
     static func weightGradients(batch B: Int, steps T: Int, input In: Int, hidden H: Int, rows: Range<Int>,
                                 x: UnsafePointer<Float>, gates: UnsafePointer<Float>, h: UnsafePointer<Float>,
-                                ones: UnsafePointer<Float>, dwih: UnsafeMutablePointer<Float>,
+                                dwih: UnsafeMutablePointer<Float>,
                                 dwhh: UnsafeMutablePointer<Float>, dbih: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let N = B * T, G = 4 * H, r0 = rows.lowerBound, m = rows.count
         let beta: Float = accumulate ? 1 : 0
@@ -86,7 +86,7 @@ enum LSTMLayer {
                   beta: beta, c: dwih + r0 * In, ldc: In)
         Kernels.gemm(transA: true, transB: false, m: m, n: H, k: N, a: gates + r0, lda: G, b: h, ldb: H,
                   beta: beta, c: dwhh + r0 * H, ldc: H)
-        Kernels.gemv(trans: true, m: N, n: m, a: gates + r0, lda: G, x: ones, beta: beta, y: dbih + r0)
+        Kernels.columnSums(rows: N, cols: m, a: gates + r0, lda: G, beta: beta, y: dbih + r0)
     }
 
     /// dL/dx (N, In) = dG W_ih. dx may be the memory of the layer's input x once its weight gradients are done.

@@ -128,7 +128,7 @@ public final class LanguageModel {
                     let w = r.workspace
                     LSTMLayer.weightGradients(batch: w.batch, steps: steps, input: In, hidden: H, rows: rows,
                                               x: layerInputs[i], gates: w.gates[l].pointer, h: w.h[l].pointer,
-                                              ones: w.ones.pointer, dwih: g + wihOffset[l], dwhh: g + whhOffset[l],
+                                              dwih: g + wihOffset[l], dwhh: g + whhOffset[l],
                                               dbih: g + bihOffset[l], accumulate: i > 0)
                 }
                 (g + bhhOffset[l] + rows.lowerBound).update(from: g + bihOffset[l] + rows.lowerBound, count: rows.count)
@@ -346,7 +346,7 @@ public final class LanguageModel {
             let first = r0 == 0
             Kernels.gemm(transA: true, transB: false, m: V, n: H, k: rows, a: logits, lda: V, b: top + r0 * H, ldb: H,
                       beta: first ? 0 : 1, c: g.headW, ldc: H)
-            Kernels.gemv(trans: true, m: rows, n: V, a: logits, lda: V, x: ws.ones.pointer, beta: first ? 0 : 1,
+            Kernels.columnSums(rows: rows, cols: V, a: logits, lda: V, beta: first ? 0 : 1,
                       y: g.headB)
             Kernels.gemm(transA: false, transB: false, m: rows, n: H, k: V, a: logits, lda: V, b: w, ldb: H,
                       beta: 0, c: ws.dA.pointer + r0 * H, ldc: H)
@@ -408,7 +408,7 @@ public final class LanguageModel {
             if let lstm = g.lstm {
                 LSTMLayer.weightGradients(batch: B, steps: T, input: In, hidden: H, rows: 0..<(4 * H),
                                           x: rebuildInput(l, steps: T, ws: ws, into: other),
-                                          gates: ws.gates[l].pointer, h: ws.h[l].pointer, ones: ws.ones.pointer,
+                                          gates: ws.gates[l].pointer, h: ws.h[l].pointer,
                                           dwih: lstm + wihOffset[l], dwhh: lstm + whhOffset[l], dbih: lstm + bihOffset[l],
                                           accumulate: false)
                 (lstm + bhhOffset[l]).update(from: lstm + bihOffset[l], count: 4 * H)

@@ -27,7 +27,6 @@ public final class Workspace {
     let logits: FloatBuffer          // (headRows, V)
     let rowLoss: FloatBuffer         // (headRows) per-row losses of a head chunk
     let dc: FloatBuffer              // (B, H) gradient flowing back through c
-    let ones: FloatBuffer            // (N) all 1, for column sums by gemv
     let biasSum: FloatBuffer         // (4H) b_ih + b_hh of the layer at hand
     let tokens: UnsafeMutablePointer<Int32>    // (N) time-major inputs
     let targets: UnsafeMutablePointer<Int32>   // (N) time-major targets
@@ -85,8 +84,6 @@ public final class Workspace {
         logits = FloatBuffer(count: headRows * V)
         rowLoss = FloatBuffer(count: headRows)
         dc = FloatBuffer(count: training ? batch * H : 0)
-        ones = FloatBuffer(count: N)
-        ones.pointer.update(repeating: 1, count: N)
         biasSum = FloatBuffer(count: 4 * H)
         tokens = .allocate(capacity: max(1, N))
         tokens.initialize(repeating: 0, count: max(1, N))

@@ -38,6 +38,16 @@ public enum Kernels {
         }
     }
 
+    /// y (cols) = beta * y + the column sums of A (rows x cols, row stride lda), beta 0 or 1: the bias
+    /// gradients. A vector loop rather than a product with a vector of ones, which oneDNN's SGEMM would
+    /// pack (the whole gate-gradient matrix, about 6 MB for K, on every call).
+    @inline(__always)
+    public static func columnSums(rows: Int, cols: Int, a: UnsafePointer<Float>, lda: Int, beta: Float,
+                                  y: UnsafeMutablePointer<Float>) {
+        precondition(beta == 0 || beta == 1)
+        gasa_column_sums(Int64(rows), Int64(cols), a, Int64(lda), beta, y)
+    }
+
     /// x *= alpha.
     @inline(__always)
     public static func scale(_ n: Int, _ alpha: Float, _ x: UnsafeMutablePointer<Float>) {

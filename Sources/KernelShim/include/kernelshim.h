@@ -37,4 +37,14 @@ void gasa_lstm_cell_backward(int64_t batch, int64_t hidden, float *gates, const 
 
 /// dst[k] = src[k] * scale where bit k % 8 of mask[k / 8] is set, else 0, for k < count (dst may be src).
 void gasa_apply_mask(const uint8_t *mask, int64_t count, const float *src, float *dst, float scale);
+
+/// y[j] = beta y[j] + the sum of column j of a (rows x cols, row stride lda), each column in row order;
+/// beta is 0 or 1.
+void gasa_column_sums(int64_t rows, int64_t cols, const float *a, int64_t lda, float beta, float *y);
+
+/// Softmax cross-entropy over rows of logits (rows x classes): the summed loss in nats. When grad is
+/// non-zero the logits are overwritten with grad_scale (softmax - onehot(target)); row_loss, if not
+/// null, receives each row's loss.
+double gasa_softmax_xent(int64_t rows, int64_t classes, float *logits, const int32_t *targets, int grad,
+                         float grad_scale, float *row_loss);
 #endif

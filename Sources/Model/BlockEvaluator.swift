@@ -3,18 +3,23 @@
 // order, so the result depends on the block count only. States carry from call to call, as rows of
 // consecutive minibatches continue one another. Used for validation, testing and `gasa bench`.
 import Dispatch
+import Numerics
 
 public final class BlockEvaluator {
     public let batch: Int
     private let blocks: [(rows: Range<Int>, state: RecurrentState, workspace: Workspace)]
 
-    /// `parts` blocks (at most one per row); each workspace runs `chunkSteps` steps at a time.
-    public init(model: LanguageModel, batch B: Int, parts: Int, chunkSteps: Int) {
+    /// `parts` blocks (at most one per row); each workspace runs `chunkSteps` steps at a time. Block i
+    /// carves its scratch out of `borrowing[i]` where given (a training workspace's evaluationScratch,
+    /// whose owner must not run while this evaluates).
+    public init(model: LanguageModel, batch B: Int, parts: Int, chunkSteps: Int, borrowing scratch: [FloatBuffer] = []) {
         batch = B
         let n = min(max(1, parts), max(1, B))
         blocks = (0..<n).map { p in
             let rows = (B * p / n)..<(B * (p + 1) / n)
-            return (rows, model.makeState(batch: rows.count), model.makeWorkspace(batch: rows.count, steps: chunkSteps, training: false))
+            let ws = Workspace(config: model.config, batch: rows.count, steps: chunkSteps, training: false,
+                               borrowing: p < scratch.count ? scratch[p] : nil)
+            return (rows, model.makeState(batch: rows.count), ws)
         }
     }
 

@@ -5,7 +5,9 @@
 // mask of N*H; shared: the input rows of the layer at hand (embeddings, or the layer below's output after
 // dropout, rebuilt from h and the mask when the backward pass needs it again) and one gradient buffer,
 // N*max(E,H) each, and the head chunk's logits Nc*V. For inference only (training: false) one layer's
-// buffers are shared by all layers, so evaluation can run in short chunks of steps with little memory.
+// buffers are shared by all layers, so evaluation can run in short chunks of steps with little memory,
+// and its float buffers can be carved out of scratch that a training workspace lends while it is idle
+// (validation between training steps: evaluationScratch), instead of memory of their own.
 import Numerics
 
 public final class Workspace {
@@ -33,7 +35,10 @@ public final class Workspace {
 
     let replicas: [Replica]          // data-parallel parts (empty: this workspace does the work itself)
 
-    public init(config: ModelConfig, batch: Int, steps: Int, training: Bool = true, replicas: Int = 1) {
+    /// `borrowing` (inference only): carve the float buffers out of that scratch while it lasts; its
+    /// contents are overwritten by every call, and its owner must not run at the same time.
+    public init(config: ModelConfig, batch: Int, steps: Int, training: Bool = true, replicas: Int = 1,
+                borrowing scratch: FloatBuffer? = nil) {
         precondition(batch >= 1 && steps >= 1)
         self.batch = batch
         self.steps = steps
@@ -57,6 +62,12 @@ public final class Workspace {
         // Head chunk: whole steps, about 256 rows (keeps the logits small and in cache).
         let stepsPerChunk = max(1, min(steps, 256 / batch))
         headRows = parts > 1 ? 0 : stepsPerChunk * batch
+        var used = 0
+        func buffer(_ count: Int) -> FloatBuffer {
+            guard !training, let scratch, used + count <= scratch.count else { return FloatBuffer(count: count) }
+            defer { used += (count + 15) & ~15 }   // each view starts on a 64-byte boundary
+            return FloatBuffer(viewOf: scratch, offset: used, count: count)
+        }
         if training && L > 0 {
             for _ in 0..<L {
                 gates.append(FloatBuffer(count: N * 4 * H))
@@ -69,9 +80,9 @@ public final class Workspace {
                 }
             }
         } else if L > 0 {
-            let g = FloatBuffer(count: N * 4 * H)
-            let hs = [FloatBuffer(count: (N + batch) * H), FloatBuffer(count: (N + batch) * H)]
-            let cs = FloatBuffer(count: (N + batch) * H)
+            let g = buffer(N * 4 * H)
+            let hs = [buffer((N + batch) * H), buffer((N + batch) * H)]
+            let cs = buffer((N + batch) * H)
             for l in 0..<L {
                 gates.append(g)
                 h.append(hs[l % 2])
@@ -79,16 +90,24 @@ public final class Workspace {
             }
         }
         let widest = max(E, H)
-        input = FloatBuffer(count: N * widest)
+        input = buffer(N * widest)
         dA = FloatBuffer(count: training ? N * widest : 0)
-        logits = FloatBuffer(count: headRows * V)
-        rowLoss = FloatBuffer(count: headRows)
+        logits = buffer(headRows * V)
+        rowLoss = buffer(headRows)
         dc = FloatBuffer(count: training ? batch * H : 0)
-        biasSum = FloatBuffer(count: 4 * H)
+        biasSum = buffer(4 * H)
         tokens = .allocate(capacity: max(1, N))
         tokens.initialize(repeating: 0, count: max(1, N))
         targets = .allocate(capacity: max(1, N))
         targets.initialize(repeating: 0, count: max(1, N))
+    }
+
+    /// Scratch this training workspace can lend to evaluation between its calls, one buffer per data-parallel
+    /// part (each part's first gate buffer, N x 4H, the largest it has), or [] for an inference workspace.
+    public var evaluationScratch: [FloatBuffer] {
+        guard training else { return [] }
+        if !replicas.isEmpty { return replicas.map { $0.workspace.gates[0] } }
+        return gates.isEmpty ? [] : [gates[0]]
     }
 
     deinit {

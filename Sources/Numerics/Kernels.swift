@@ -67,19 +67,30 @@ public enum Kernels {
     }
 }
 
-/// A 64-byte aligned Float buffer that lives as long as its owner (no copy-on-write, no allocation later).
+/// A 64-byte aligned Float buffer that lives as long as its owner (no copy-on-write, no allocation later),
+/// or a view of part of another one, which it keeps alive (scratch memory lent while its owner is idle).
 public final class FloatBuffer {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>
+    private let lender: FloatBuffer?
 
     public init(count: Int) {
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
         pointer.initialize(repeating: 0, count: max(1, count))
+        lender = nil
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    /// `count` floats of `lender` from `offset` (no copy, contents as they are).
+    public init(viewOf lender: FloatBuffer, offset: Int, count: Int) {
+        precondition(offset >= 0 && count >= 0 && offset + count <= lender.count, "view outside its buffer")
+        self.count = count
+        pointer = lender.pointer + offset
+        self.lender = lender
+    }
+
+    deinit { if lender == nil { UnsafeMutableRawPointer(pointer).deallocate() } }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public func zero() { pointer.update(repeating: 0, count: count) }

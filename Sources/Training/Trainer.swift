@@ -64,7 +64,9 @@ public final class Trainer {
         inputs = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
         targets = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
         progress = ProgressLine(every: config.printEvery, quiet: o.quiet)
-        valEvaluator = try SplitEvaluator(model: model, directory: o.prepared, manifest: manifest, split: "val", parts: config.replicas)
+        // Validation runs between training steps, in memory the training workspace lends meanwhile.
+        valEvaluator = try SplitEvaluator(model: model, directory: o.prepared, manifest: manifest, split: "val", parts: config.replicas,
+                                          borrowing: workspace.evaluationScratch)
         if valEvaluator == nil && !o.quiet {
             progress.message("note: \(o.prepared) has no validation minibatch; no validation, no best checkpoint, --patience has no effect")
         }
@@ -282,7 +284,8 @@ public final class Trainer {
     /// Scores the test split once, with the best weights if there are any, else the current ones.
     private func scoreTest(elapsedMinutes: Double) throws -> (EvalResult?, String?) {
         let scored = model
-        guard let ev = try SplitEvaluator(model: scored, directory: preparedPath, manifest: manifest, split: "test", parts: config.replicas) else {
+        guard let ev = try SplitEvaluator(model: scored, directory: preparedPath, manifest: manifest, split: "test", parts: config.replicas,
+                                          borrowing: workspace.evaluationScratch) else {
             return (nil, nil)
         }
         var which = Checkpoint.latest

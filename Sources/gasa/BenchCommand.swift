@@ -55,7 +55,7 @@ struct BenchCommand: ParsableCommand {
         for _ in 0..<iters { _ = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) }
         let train = Double(iters * B * T) / (monotonicSeconds() - t0)
         // Evaluation as training's validation runs it: with --parallel batch, row blocks on their own threads.
-        let blocks = BlockEvaluator(model: model, batch: B, parts: replicas, chunkSteps: min(T, 10))
+        let blocks = BlockEvaluator(model: model, batch: B, parts: replicas, chunkSteps: min(T, 10), borrowing: ws.evaluationScratch)
         model.prepareForEvaluation()
         t0 = monotonicSeconds()
         for _ in 0..<max(1, iters / 2) { _ = blocks.evaluate(model, inputs: x, targets: y, steps: T) }

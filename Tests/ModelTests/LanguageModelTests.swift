@@ -229,6 +229,40 @@ final class LanguageModelTests: XCTestCase {
         }
     }
 
+    /// Evaluation in scratch lent by a training workspace scores exactly as in memory of its own, and the
+    /// training step after it computes exactly what it computes without that evaluation in between.
+    func testEvaluationInBorrowedScratchChangesNeitherItsLossNorTraining() {
+        let cfg = ModelConfig(vocabSize: 29, embeddingSize: 10, hiddenSize: 18, layers: 2, dropout: 0.3)
+        for replicas in [1, 2] {
+            var rng = RNG(seed: 21)
+            let model = LanguageModel(config: cfg, rng: &rng)
+            let B = 6, T = 9
+            let x = randomTokens(B * T, 29, &rng), y = randomTokens(B * T, 29, &rng)
+            let ws = model.makeWorkspace(batch: B, steps: T, replicas: replicas)
+            XCTAssertEqual(ws.evaluationScratch.count, replicas)
+            func step(_ state: RecurrentState) -> (Double, [Float]) {
+                var r = RNG(seed: 5)
+                let loss = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &r)
+                return (loss, Array(model.gradients))
+            }
+            let plain = step(model.makeState(batch: B))
+            let own = BlockEvaluator(model: model, batch: B, parts: replicas, chunkSteps: 4)
+            let lent = BlockEvaluator(model: model, batch: B, parts: replicas, chunkSteps: 4, borrowing: ws.evaluationScratch)
+            model.prepareForEvaluation()
+            let a = own.evaluate(model, inputs: x, targets: y, steps: T)
+            let b = lent.evaluate(model, inputs: x, targets: y, steps: T)
+            XCTAssertEqual(a.bitPattern, b.bitPattern, "replicas \(replicas)")
+            let after = step(model.makeState(batch: B))
+            XCTAssertEqual(plain.0.bitPattern, after.0.bitPattern)
+            XCTAssertEqual(plain.1.map(\.bitPattern), after.1.map(\.bitPattern))
+            // And evaluating again after that step still agrees (the step overwrote the lent scratch).
+            model.prepareForEvaluation()
+            own.reset(); lent.reset()
+            XCTAssertEqual(own.evaluate(model, inputs: x, targets: y, steps: T).bitPattern,
+                           lent.evaluate(model, inputs: x, targets: y, steps: T).bitPattern)
+        }
+    }
+
     func testDataParallelStepWithDropoutIsTheSumOfItsParts() {
         // With dropout, each replica draws its masks from its own seed (the step's generator's next values,
         // in order), so the step must equal the replicas' rows trained one by one with those seeds, their

@@ -1,5 +1,6 @@
-// `gasa bench model`: raw speed of the model's kernels on random tokens, without data loading:
-// training steps (forward + backward), evaluation and batch-1 sampling steps, plus peak memory.
+// `gasa bench`: raw speed of the model's kernels on random tokens, without data loading: training
+// steps (forward + backward), evaluation and batch-1 sampling steps, plus peak memory; with --products,
+// the one-thread rate of each matrix product a training step of this shape makes, as gasa calls it.
 // The side-by-side comparison with PyTorch on the real corpus is tools/bench_train.sh.
 import ArgumentParser
 import Foundation
@@ -14,6 +15,7 @@ struct BenchCommand: ParsableCommand {
         Examples:
           gasa bench --layers 3 --rnn-size 300 --dropout 0.4 --vocab 1209      (char-rnn-korean's configuration)
           gasa bench --layers 2 --rnn-size 128 --vocab 1209 --threads 1
+          gasa bench --layers 3 --rnn-size 300 --vocab 1209 --products             (GFLOP/s of each product)
         """)
 
     @Option(help: "LSTM layers.") var layers = 2
@@ -26,6 +28,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed training iterations (after 3 untimed).") var iters = 20
     @Option(help: "Sampling steps to time (batch 1, one thread).") var sampleSteps = 3000
     @Option(help: "Threads for training.") var threads = 2
+    @Flag(help: "Time each matrix product of a training step on one thread instead (GFLOP/s, best of 5).")
+    var products = false
     @Option(help: "How threads are used: 'batch' splits each batch's rows over the threads (data parallel, products single-threaded), 'blas' gives them to each matrix product.") var parallel: ParallelMode = .batch
 
     func validate() throws {
@@ -41,6 +45,7 @@ struct BenchCommand: ParsableCommand {
         let config = ModelConfig(vocabSize: vocab, embeddingSize: embeddingSize ?? rnnSize, hiddenSize: rnnSize,
                                  layers: layers, dropout: dropout)
         try config.validate()
+        if products { return timeProducts(config) }
         let replicas = parallel == .batch ? threads : 1
         Kernels.setThreads(replicas > 1 ? 1 : threads)
         var rng = RNG(seed: 1)
@@ -74,6 +79,70 @@ struct BenchCommand: ParsableCommand {
         emit("config: \(layers) x \(rnnSize), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), batch \(B), seq \(T), \(config.parameterCount) parameters")
         emit(String(format: "train: %.0f tokens/s (%d threads, %@)   eval: %.0f tokens/s   sample: %.0f tokens/s (batch 1, 1 thread)   peak RSS: %.1f MiB",
                      train, threads, parallel.rawValue, eval, sample, Double(usage.ru_maxrss) / 1024))
+    }
+}
+
+extension BenchCommand {
+    /// One product of the training step: C (m x n) = op(A) op(B) + beta C, as the model calls it.
+    struct Product {
+        let name: String
+        let m: Int, n: Int, k: Int
+        let transA: Bool, transB: Bool, beta: Float
+        var lda: Int? = nil   // A's row stride when the call reads a block of a wider matrix
+        var shape: String { "\(m) x \(n) x \(k)" + (transA ? " (A^T)" : "") + (transB ? " (B^T)" : "") }
+    }
+
+    /// The products of one training step with this model and batch, per data-parallel part (rows B / threads
+    /// with --parallel batch), each timed alone on one thread: best of five runs of about 0.2 GFLOP.
+    func timeProducts(_ config: ModelConfig) {
+        Kernels.setThreads(1)
+        let parts = parallel == .batch ? min(threads, batchSize) : 1
+        let b = batchSize / parts, n = b * seqLength, H = config.hiddenSize, G = 4 * H, V = vocab
+        let E = config.embeddingSize
+        let headRows = max(1, min(seqLength, 256 / b)) * b   // the head's chunk of whole steps (Workspace)
+        var list = [
+            Product(name: "per-step forward h W_hh^T", m: b, n: G, k: H, transA: false, transB: false, beta: 1),
+            Product(name: "per-step backward dG W_hh", m: b, n: H, k: G, transA: false, transB: false, beta: 1),
+            Product(name: "input product X W_ih^T", m: n, n: G, k: H, transA: false, transB: true, beta: 0),
+            // Each thread takes a block of rows of the weight gradients, reading its columns of dG (stride 4H).
+            Product(name: "weight gradient dG^T X", m: G / parts, n: H, k: n, transA: true, transB: false, beta: 0, lda: G),
+            Product(name: "input gradient dG W_ih", m: n, n: H, k: G, transA: false, transB: false, beta: 0),
+            Product(name: "head logits", m: headRows, n: V, k: H, transA: false, transB: true, beta: 1),
+            Product(name: "head weight gradient", m: V, n: H, k: headRows, transA: true, transB: false, beta: 1),
+            Product(name: "head input gradient", m: headRows, n: H, k: V, transA: false, transB: false, beta: 0),
+            Product(name: "sampling step (batch 1)", m: 1, n: G, k: H, transA: false, transB: true, beta: 1),
+        ]
+        if E != H {
+            list.insert(Product(name: "input product, layer 0", m: n, n: G, k: E, transA: false, transB: true, beta: 0), at: 3)
+        }
+        emit(KernelInfo.summary)
+        if let w = KernelInfo.shortfall { emit(w) }
+        emit("products of one training step, \(layers) x \(H), batch \(batchSize) in \(parts) part\(parts == 1 ? "" : "s") of \(b) rows, "
+             + "seq \(seqLength), vocab \(V); one thread, best of 5")
+        emit(table([["product", "m x n x k", "GFLOP/s"]] + list.map { p in [p.name, p.shape, String(format: "%6.1f", rate(p))] }))
+    }
+
+    private func rate(_ p: Product) -> Double {
+        var rng = RNG(seed: 7)
+        let lda = p.lda ?? (p.transA ? p.m : p.k), ldb = p.transB ? p.k : p.n
+        let aCount = (p.transA ? p.k : p.m) * lda, bCount = p.k * p.n
+        let a = FloatBuffer(count: aCount), bm = FloatBuffer(count: bCount), c = FloatBuffer(count: p.m * p.n)
+        for i in 0..<aCount { a.pointer[i] = rng.uniform() - 0.5 }
+        for i in 0..<bCount { bm.pointer[i] = rng.uniform() - 0.5 }
+        let flops = 2.0 * Double(p.m) * Double(p.n) * Double(p.k)
+        let reps = max(1, Int(2e8 / flops))
+        func once() {
+            Kernels.gemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: p.k, a: a.pointer, lda: lda,
+                         b: bm.pointer, ldb: ldb, beta: p.beta, c: c.pointer, ldc: p.n)
+        }
+        once()   // builds and caches the kernel for this shape
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let t0 = monotonicSeconds()
+            for _ in 0..<reps { once() }
+            best = min(best, (monotonicSeconds() - t0) / Double(reps))
+        }
+        return flops / best / 1e9
     }
 }
 

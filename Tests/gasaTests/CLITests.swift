@@ -3,6 +3,7 @@
 // that building the tests builds the binary too.
 import Corpus
 import Foundation
+import Numerics
 import XCTest
 
 final class CLITests: XCTestCase {
@@ -40,10 +41,12 @@ final class CLITests: XCTestCase {
 
     /// Runs gasa with `arguments` in the test's folder, feeding `stdin`; stdout or stderr go to the given
     /// paths instead of being captured when named (e.g. /dev/full).
-    func run(_ arguments: [String], stdin: [UInt8] = [], stdoutTo: String? = nil, stderrTo: String? = nil) throws -> Result {
+    func run(_ arguments: [String], stdin: [UInt8] = [], stdoutTo: String? = nil, stderrTo: String? = nil,
+             environment: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.binary))
         p.arguments = arguments
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.currentDirectoryURL = URL(fileURLWithPath: dir)
         // Files rather than pipes: nothing can block on a full pipe buffer. Kept outside the test's
         // folder so that they never show up in listings of it.
@@ -406,5 +409,38 @@ final class CLITests: XCTestCase {
         let missing = try gasa("prepare", "nothing.txt", "--out", "prep3")
         XCTAssertNotEqual(missing.status, 0)
         XCTAssert(missing.stderr.contains("nothing.txt: no such file or directory"), missing.stderr)
+    }
+}
+
+/// What `gasa bench` and `gasa train` say about the kernels that run.
+extension CLITests {
+    func testBenchNamesTheKernelsAndTimesEachProduct() throws {
+        let r = try gasa("bench", "--layers", "1", "--rnn-size", "16", "--vocab", "40", "--batch-size", "4", "--seq-length", "5",
+                         "--threads", "2", "--products")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.first?.hasPrefix("kernels: oneDNN ") ?? false, r.stdout)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("products of one training step, 1 x 16, batch 4 in 2 parts of 2 rows") }, r.stdout)
+        for name in ["per-step forward h W_hh^T", "per-step backward dG W_hh", "input product X W_ih^T", "weight gradient dG^T X",
+                     "input gradient dG W_ih", "head logits", "head weight gradient", "head input gradient", "sampling step (batch 1)"] {
+            let row = try XCTUnwrap(lines.first { $0.hasPrefix(name) }, "no row for \(name)")
+            let rate = try XCTUnwrap(Double(row.split(separator: " ").last.map(String.init) ?? ""), row)
+            XCTAssertGreaterThan(rate, 0, row)
+        }
+        // The per-step forward of 2 rows reads W_hh^T (16 x 64).
+        XCTAssertTrue(lines.contains { $0.hasPrefix("per-step forward h W_hh^T") && $0.contains("2 x 64 x 16") }, r.stdout)
+    }
+
+    func testTrainSaysWhichKernelsRunAndWarnsWhenCapped() throws {
+        try writeCorpus()
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        let r = try run(["train", "prep", "--out", "run", "--layers", "1", "--rnn-size", "8", "--max-iters", "2", "--threads", "1"],
+                        environment: ["ONEDNN_MAX_CPU_ISA": "SSE41"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("kernels: oneDNN "), r.stderr)
+        XCTAssertTrue(r.stderr.contains("sse41; elementwise sse2; 1 thread, inside each product"), r.stderr)
+        if KernelInfo.cpu.vectorBits > 128 {
+            XCTAssertTrue(r.stderr.contains("ONEDNN_MAX_CPU_ISA=SSE41 limits them; unset it for the full speed"), r.stderr)
+        }
     }
 }

@@ -35,7 +35,7 @@ trap 'rm -rf "$work"' EXIT
 for v in ONEDNN_MAX_CPU_ISA DNNL_MAX_CPU_ISA ONEDNN_CPU_ISA_HINTS OMP_NUM_THREADS OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; do
     [ -n "${!v:-}" ] && echo "environment: $v=${!v}"
 done
-echo "CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p'), $(grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | head -1 || true); gasa's $("$gasa" bench --iters 1 --sample-steps 1 --layers 1 --rnn-size 8 --batch-size 2 --seq-length 2 | grep -E '^(kernels|warning):' | tr '\n' ' ')"
+echo "CPU: $(lscpu 2>/dev/null | awk -F': *' '/^Vendor ID/{v=$2} /^Model name/{n=$2} /^CPU family/{f=$2} /^Model:/{m=$2} END{printf "%s %s, family %s, model %s", v, n, f, m}'), $(grep -q -w avx512f /proc/cpuinfo && echo AVX-512 || (grep -q -w avx2 /proc/cpuinfo && echo AVX2 || echo 'no AVX2')); gasa's $("$gasa" bench --iters 1 --sample-steps 1 --layers 1 --rnn-size 8 --batch-size 2 --seq-length 2 | grep -E '^(kernels|warning):' | tr '\n' ' ')"
 echo "== prepare $corpus (char, B 50, T 50, split 0.95,0.05,0)"
 "$gasa" prepare "$corpus" --out "$work/prep" --granularity char --batch-size 50 --seq-length 50 --split 0.95,0.05,0 -q
 

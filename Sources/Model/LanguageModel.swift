@@ -114,8 +114,7 @@ public final class LanguageModel {
             }
         }
         let g = grads.pointer
-        let layerInputs = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: R)
-        defer { layerInputs.deallocate() }
+        let layerInputs = ws.layerInputs
         for l in 0..<L {
             DispatchQueue.concurrentPerform(iterations: R) { i in
                 let w = ws.replicas[i].workspace

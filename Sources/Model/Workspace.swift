@@ -34,6 +34,8 @@ public final class Workspace {
     let targets: UnsafeMutablePointer<Int32>   // (N) time-major targets
 
     let replicas: [Replica]          // data-parallel parts (empty: this workspace does the work itself)
+    // Per part, the input rows of the layer whose weight gradients are being computed (data parallel).
+    let layerInputs: UnsafeMutablePointer<UnsafePointer<Float>>
 
     /// `borrowing` (inference only): carve the float buffers out of that scratch while it lasts; its
     /// contents are overwritten by every call, and its owner must not run at the same time.
@@ -56,6 +58,7 @@ public final class Workspace {
         } else {
             self.replicas = []
         }
+        layerInputs = .allocate(capacity: max(1, self.replicas.count))
         let H = config.hiddenSize, E = config.embeddingSize, V = config.vocabSize
         let L = parts > 1 ? 0 : config.layers
         let N = parts > 1 ? 0 : batch * steps
@@ -111,6 +114,7 @@ public final class Workspace {
     }
 
     deinit {
+        layerInputs.deallocate()
         for m in masks { m.deallocate() }
         tokens.deallocate()
         targets.deallocate()

@@ -25,6 +25,25 @@ public struct SplitInfo: Codable, Sendable, Equatable {
     public var shards: [ShardInfo]
 }
 
+/// The largest minibatch gasa prepares or reads, in one place for prepare's options and the manifest
+/// reader, so that no count from a file or the command line can ask for an allocation out of reach.
+public enum MinibatchLimits {
+    public static let maxBatchSize = 1 << 16            // B: rows (parallel streams)
+    public static let maxSeqLength = 1 << 20            // T: steps
+    public static let maxTokens = 1 << 24               // B x T: 16 Mi tokens (64 MiB of inputs as Int32)
+
+    /// nil when B and T are within the limits, else what is wrong, naming the options.
+    public static func problem(batchSize b: Int, seqLength t: Int) -> String? {
+        guard b >= 1, t >= 1 else { return "batch size and sequence length must be positive (batch \(b), seq \(t))" }
+        guard b <= maxBatchSize else { return "batch size \(b) is above the most gasa takes, \(maxBatchSize)" }
+        guard t <= maxSeqLength else { return "sequence length \(t) is above the most gasa takes, \(maxSeqLength)" }
+        guard b * t <= maxTokens else {
+            return "batch size x sequence length = \(b * t) tokens per minibatch is above the most gasa takes, \(maxTokens)"
+        }
+        return nil
+    }
+}
+
 public struct Manifest: Codable, Sendable {
     public static let fileName = "manifest.json"
     public static let format = "gasa-manifest"
@@ -75,7 +94,7 @@ public struct Manifest: Codable, Sendable {
         }
         guard isPlainFileName(m.vocabFile) else { throw bad("vocabulary file name \"\(m.vocabFile)\" is not a plain file name") }
         guard m.tokenBytes == (m.vocabSize <= 65536 ? 2 : 4), m.vocabSize > 0 else { throw bad("token size does not fit the vocabulary size") }
-        guard m.seqLength > 0, m.batchSize > 0 else { throw bad("batch size and sequence length must be positive") }
+        if let p = MinibatchLimits.problem(batchSize: m.batchSize, seqLength: m.seqLength) { throw bad("seq_length/batch_size: " + p) }
         let vocabPath = directory + "/" + m.vocabFile
         let vocabBytes = try readFileBytes(vocabPath, limit: 256 << 20)
         guard hex32(CRC32.checksum(vocabBytes)) == m.vocabChecksum else {
@@ -93,16 +112,25 @@ public struct Manifest: Codable, Sendable {
         }
         for s in m.splits {
             guard s.batchSize > 0 || s.minibatches == 0 else { throw bad("split \(s.name): batch size must be positive") }
+            if s.minibatches > 0, let p = MinibatchLimits.problem(batchSize: s.batchSize, seqLength: m.seqLength) {
+                throw bad("split \(s.name): " + p)
+            }
+            guard s.minibatches >= 0, s.streamLength >= 0, s.characters >= 0, s.targetCharacters >= 0, s.tokens >= 0 else {
+                throw bad("split \(s.name): a count is negative")
+            }
             var next = 0
             for sh in s.shards {
                 guard isPlainFileName(sh.file) else { throw bad("shard file name \"\(sh.file)\" is not a plain file name") }
                 guard sh.first == next, sh.minibatches > 0, sh.steps > 0, sh.steps <= m.seqLength else {
                     throw bad("split \(s.name): shard \(sh.file) does not continue the previous one")
                 }
-                next += sh.minibatches
+                let (end, overflow) = next.addingReportingOverflow(sh.minibatches)
+                guard !overflow else { throw bad("split \(s.name): shard \(sh.file): minibatch count \(sh.minibatches) is out of range") }
+                next = end
             }
             guard next == s.minibatches else { throw bad("split \(s.name): shards hold \(next) minibatches, manifest says \(s.minibatches)") }
-            guard s.servedTargets == s.batchSize * s.streamLength, s.targetCharacters <= s.characters else {
+            let (served, overflow) = s.batchSize.multipliedReportingOverflow(by: s.streamLength)
+            guard !overflow, s.servedTargets == served, s.targetCharacters <= s.characters else {
                 throw bad("split \(s.name): inconsistent counts")
             }
         }

@@ -70,7 +70,9 @@ public final class Preparer {
               abs(options.splitFractions.reduce(0, +) - 1) < 1e-6, options.splitFractions[0] > 0 else {
             throw CorpusError.badInput("--split needs three non-negative shares for train,val,test that add up to 1, e.g. 0.9,0.05,0.05")
         }
-        guard options.batchSize > 0, options.seqLength > 0 else { throw CorpusError.badInput("--batch-size and --seq-length must be positive") }
+        if let p = MinibatchLimits.problem(batchSize: options.batchSize, seqLength: options.seqLength) {
+            throw CorpusError.badInput("--batch-size/--seq-length: " + p)
+        }
         guard !inputs.isEmpty else { throw CorpusError.badInput("no input files") }
         self.options = options
         self.inputs = inputs

@@ -289,9 +289,12 @@ private final class BlockReader: @unchecked Sendable {
         var pending = buffer()
         defer { pending.free() }
         for path in inputs {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
             let name = displayNames[path] ?? path
-            if fd < 0 { throw CorpusError.badInput("\(name): cannot open (\(String(cString: strerror(errno))))") }
+            // prepare reads its inputs twice: a FIFO or device is refused (use '-' for a stream).
+            let fd: Int32
+            do { fd = try openRegularFile(path).fd } catch let e as FileError {
+                throw CorpusError.badInput("\(name): " + e.message + (e.message.contains("FIFO") ? "; pipe it to '-' instead" : ""))
+            }
             defer { close(fd) }
             var decoder = UTF8StreamDecoder(file: name, keepCR: text.keepCR, replace: text.invalid == .replace)
             var carried = 0              // undecoded bytes kept at the front of `raw`

@@ -74,7 +74,7 @@ public enum SafeTensors {
             .badCheckpoint(path: path, problem: problem + " (not a valid safetensors file; was it truncated or overwritten?)")
         }
         let file: MappedFile
-        do { file = try MappedFile(path: path) } catch { throw ModelError.badCheckpoint(path: path, problem: "\(error)") }
+        do { file = try MappedFile(path: path) } catch let e as FileError { throw ModelError.badCheckpoint(path: path, problem: e.message) }
         let bytes = file.bytes
         guard bytes.count >= 8 else { throw bad("file is \(bytes.count) bytes, shorter than the 8-byte header length") }
         var n: UInt64 = 0

@@ -18,6 +18,13 @@ public struct GenerationConfig: Codable, Sendable {
     public var sampler = SamplerConfig()
     public var maxTokens = 0                    // safety limit on sampled tokens (0 = 20 x length + 100)
     public init() {}
+
+    /// Sampled tokens after which generation stops: maxTokens, else 20 per character plus 100, saturating
+    /// at Int.max (a huge --length streams until it is stopped).
+    public var tokenLimit: Int {
+        if maxTokens > 0 { return maxTokens }
+        return length > (Int.max - 100) / 20 ? Int.max : 20 * length + 100
+    }
 }
 
 public struct GenerationStats: Sendable {
@@ -119,7 +126,7 @@ public final class Generator {
         var decoder = StreamingDecoder(granularity: vocab.granularity)
         var counter = CharacterCounter()
         var out = ""
-        let limit = config.maxTokens > 0 ? config.maxTokens : 20 * config.length + 100
+        let limit = config.tokenLimit
         let t0 = Numerics.monotonicSeconds()
         var done = false
         logits.withUnsafeMutableBufferPointer { lp in

@@ -6,6 +6,36 @@
 import Glibc
 #endif
 
+/// Opens `path` for reading only if it is a regular file, and returns the descriptor and its size. The
+/// open does not block (O_NONBLOCK: a FIFO or a device in place of a file would otherwise wait for a
+/// writer forever), the type is checked on the open descriptor (no race with a rename), and the flag is
+/// cleared again for the reads. Every reader of gasa's files opens through here.
+public func openRegularFile(_ path: String) throws -> (fd: Int32, size: Int) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
+    if fd < 0 { throw FileError.errno(path, "cannot open") }
+    var st = stat()
+    if fstat(fd, &st) != 0 {
+        let e = FileError.errno(path, "cannot stat")
+        close(fd)
+        throw e
+    }
+    guard (st.st_mode & S_IFMT) == S_IFREG else {
+        close(fd)
+        let kind: String
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR: kind = "a directory"
+        case S_IFIFO: kind = "a FIFO (named pipe)"
+        case S_IFCHR, S_IFBLK: kind = "a device"
+        case S_IFSOCK: kind = "a socket"
+        default: kind = "not a regular file"
+        }
+        throw FileError(path, "is \(kind), not a regular file")
+    }
+    let flags = fcntl(fd, F_GETFL)
+    if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
+    return (fd, Int(st.st_size))
+}
+
 public final class MappedFile {
     public let path: String
     public let count: Int
@@ -13,13 +43,9 @@ public final class MappedFile {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw FileError.errno(path, "cannot open") }
+        let (fd, size) = try openRegularFile(path)
         defer { close(fd) }
-        var st = stat()
-        if fstat(fd, &st) != 0 { throw FileError.errno(path, "cannot stat") }
-        if (st.st_mode & S_IFMT) != S_IFREG { throw FileError(path, "not a regular file") }
-        count = Int(st.st_size)
+        count = size
         if count == 0 {
             base = nil
             return
@@ -46,9 +72,9 @@ public final class MappedFile {
 
 /// Reads whole files into memory (small files: JSON, headers).
 public func readFileBytes(_ path: String, limit: Int = 1 << 30) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { throw FileError.errno(path, "cannot open") }
+    let (fd, size) = try openRegularFile(path)
     defer { close(fd) }
+    if size > limit { throw FileError(path, "larger than \(limit) bytes; not a file gasa wrote") }
     var out: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
@@ -180,14 +206,7 @@ public final class PositionalFile {
 
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw FileError.errno(path, "cannot open") }
-        var st = stat()
-        if fstat(fd, &st) != 0 {
-            close(fd)
-            throw FileError.errno(path, "cannot stat")
-        }
-        count = Int(st.st_size)
+        (fd, count) = try openRegularFile(path)
     }
 
     deinit { close(fd) }

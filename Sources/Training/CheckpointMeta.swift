@@ -4,6 +4,7 @@
 import Corpus
 import Foundation
 import Model
+import Storage
 
 public struct CheckpointMeta: Codable, Sendable {
     public static let fileName = "meta.json"
@@ -64,7 +65,7 @@ func readFileBytesChecked(_ path: String) throws -> [UInt8] {
     do {
         return try readFileBytesStorage(path)
     } catch {
-        throw TrainingError.badCheckpoint(path: path, problem: "cannot read: \(error)")
+        throw TrainingError.badCheckpoint(path: path, problem: (error as? FileError)?.message ?? "cannot read: \(error)")
     }
 }
 

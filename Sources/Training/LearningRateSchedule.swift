@@ -17,8 +17,10 @@ public struct LearningRateSchedule: Codable, Equatable, Sendable {
     /// Number of decays applied once `completedEpochs` epochs are done.
     public func decays(completedEpochs: Int) -> Int {
         guard decay != 1, completedEpochs > 0 else { return 0 }
-        let first = max(1, Int(decayAfter.rounded(.up)))
-        return max(0, completedEpochs - first + 1)
+        // In Double: a decayAfter beyond any run (up to TrainConfig's bound, or an infinity) never decays.
+        let first = max(1, decayAfter.rounded(.up))
+        guard Double(completedEpochs) >= first else { return 0 }
+        return completedEpochs - Int(first) + 1
     }
 
     /// The rate during the epoch after `completedEpochs` finished ones.

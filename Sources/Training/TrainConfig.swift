@@ -28,6 +28,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// The largest epoch count (and minute count) an option may name: far beyond any run, and small
+    /// enough that epochs times minibatches per epoch stays an exact integer.
+    public static let maxEpochCount = 1e9
+
     public var schedule: LearningRateSchedule {
         LearningRateSchedule(base: learningRate, decay: lrDecay, decayAfter: lrDecayAfter)
     }
@@ -41,12 +45,17 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         guard dropout >= 0 && dropout < 1 else { throw bad("--dropout must be in [0, 1)") }
         guard learningRate > 0, learningRate.isFinite else { throw bad("--learning-rate must be a positive number") }
         guard lrDecay > 0 && lrDecay <= 1 else { throw bad("--lr-decay must be in (0, 1] (1: no decay)") }
-        guard lrDecayAfter >= 0 else { throw bad("--lr-decay-after must not be negative") }
+        guard lrDecayAfter >= 0, lrDecayAfter <= TrainConfig.maxEpochCount else {
+            throw bad("--lr-decay-after must be within 0...\(Int(TrainConfig.maxEpochCount)) epochs")
+        }
         guard gradClip >= 0, gradClip.isFinite else { throw bad("--grad-clip must not be negative (0: no clipping)") }
         guard evalEvery >= 0, patience >= 0 else { throw bad("--eval-every and --patience must not be negative") }
         guard logEvery >= 1 else { throw bad("--log-every must be at least 1") }
         guard printEvery >= 1 else { throw bad("--print-every must be at least 1") }
         guard maxEpochs >= 0, maxIters >= 0, maxMinutes >= 0 else { throw bad("--max-epochs, --max-iters and --max-minutes must not be negative") }
+        guard maxEpochs <= TrainConfig.maxEpochCount, maxMinutes <= TrainConfig.maxEpochCount else {
+            throw bad("--max-epochs and --max-minutes must be at most \(Int(TrainConfig.maxEpochCount)) (0: no limit)")
+        }
         guard threads >= 0 else { throw bad("--threads must not be negative") }
         guard parallel == nil || parallel == "batch" || parallel == "blas" else { throw bad("--parallel must be batch or blas") }
     }

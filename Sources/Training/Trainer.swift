@@ -87,8 +87,8 @@ public final class Trainer {
         var limitReason = TrainingSummary.StopReason.iterations
         if c.maxIters > 0 { limit = c.maxIters }
         if c.maxEpochs > 0 {
-            let e = Int((c.maxEpochs * Double(ipe)).rounded(.up))
-            if e < limit { limit = e; limitReason = .epochs }
+            let e = (c.maxEpochs * Double(ipe)).rounded(.up)   // at most 1e9 x 2^24-ish: exact in Double
+            if e < Double(limit) { limit = Int(e); limitReason = .epochs }
         }
         let schedule = c.schedule
         let t0 = Numerics.monotonicSeconds()

@@ -56,7 +56,22 @@ public struct TrainingState: Codable, Sendable {
         guard s.iteration >= 0, s.epoch >= 0, s.position >= 0, s.position < max(1, s.minibatchesPerEpoch), s.trainBatch > 0 else {
             throw bad("iteration, epoch or position out of range")
         }
-        guard s.optimizerSteps >= 0, s.elapsedSeconds >= 0, s.intervalCount >= 0 else { throw bad("negative counters") }
+        guard s.optimizerSteps >= 0, s.elapsedSeconds >= 0, s.intervalCount >= 0, s.intervalTokens >= 0,
+              s.intervalSeconds >= 0, s.evalsWithoutImprovement >= 0 else { throw bad("negative counters") }
+        // What the counts say of one another: every epoch and every optimizer step took an iteration, and
+        // no validation happened after the last iteration. No run comes near 2^48 iterations.
+        guard s.iteration < 1 << 48, s.minibatchesPerEpoch > 0, s.epoch <= s.iteration, s.optimizerSteps <= s.iteration,
+              (s.bestIteration ?? 0) >= 0, (s.bestIteration ?? 0) <= s.iteration,
+              (s.lastEvalIteration ?? 0) >= 0, (s.lastEvalIteration ?? 0) <= s.iteration,
+              s.evalsWithoutImprovement <= s.iteration, s.intervalCount <= s.iteration else {
+            throw bad("iteration \(s.iteration), epoch \(s.epoch), optimizer steps \(s.optimizerSteps) and the validation "
+                      + "iterations do not agree with one another")
+        }
+        guard s.elapsedSeconds.isFinite, s.intervalSeconds.isFinite, s.intervalLossSum.isFinite,
+              s.learningRate.isFinite, s.learningRate > 0,
+              s.bestValLoss?.isFinite ?? true, s.lastValLoss?.isFinite ?? true, s.lastTrainLoss?.isFinite ?? true else {
+            throw bad("a time, loss or learning rate is not a finite number")
+        }
         do { try s.config.validate() } catch { throw bad("settings: \(error)") }
         return s
     }

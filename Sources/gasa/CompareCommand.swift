@@ -35,6 +35,7 @@ struct CompareCommand: ParsableCommand {
     func validate() throws {
         guard !runs.isEmpty else { throw ValidationError("name at least one run folder") }
         guard length >= 0 else { throw ValidationError("--length must be 0 or more") }
+        if let p = SamplerConfig(temperature: temperature).problem { throw ValidationError(p) }
     }
 
     struct Row {

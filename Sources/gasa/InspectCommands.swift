@@ -132,6 +132,10 @@ struct InspectCommand: ParsableCommand {
     @Option(help: "How many of the most frequent tokens to list.")
     var top = 20
 
+    func validate() throws {
+        guard top >= 0 else { throw ValidationError("--top must be 0 or more") }
+    }
+
     func run() throws {
         let m = try Manifest.load(directory: directory)
         let v = try Vocabulary.load(path: directory + "/" + m.vocabFile)

@@ -22,18 +22,67 @@ struct TextOptionGroup: ParsableArguments {
     var text: TextOptions { TextOptions(normalization: normalization, keepCR: keepCr, invalid: invalid) }
 }
 
-/// Reads all of standard input; a read error (stdin a directory, an I/O error) is a CLIError.
-func readStandardInput() throws -> [UInt8] {
-    var bytes: [UInt8] = []
+/// The most of standard input the commands that hold it whole (normalize, tokenize, detokenize) read,
+/// and the most prepare spools from it (it reads its input twice, so '-' is copied to a file first).
+let standardInputLimit = 1 << 28
+let standardInputSpoolLimit = 1 << 33
+
+/// Calls `body` with each chunk of standard input until its end; a read error (stdin a directory, an
+/// I/O error) is a CLIError.
+func forEachStandardInputChunk(_ body: (ArraySlice<UInt8>) throws -> Void) throws {
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
         let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress!, $0.count) }
-        if n == 0 { return bytes }
+        if n == 0 { return }
         if n < 0 {
             if errno == EINTR { continue }
             throw CLIError("cannot read standard input: \(String(cString: strerror(errno)))")
         }
-        bytes += chunk[0..<n]
+        try body(chunk[0..<n])
+    }
+}
+
+/// Reads all of standard input, at most `limit` bytes (more is an error, not an allocation without end).
+func readStandardInput(limit: Int = standardInputLimit) throws -> [UInt8] {
+    var bytes: [UInt8] = []
+    try forEachStandardInputChunk { chunk in
+        guard bytes.count + chunk.count <= limit else {
+            throw CLIError("standard input holds more than \(limit >> 20) MiB, the most this command reads at once; "
+                           + "split the text, or give it to gasa prepare as a file")
+        }
+        bytes += chunk
+    }
+    return bytes
+}
+
+/// Copies standard input to `path` chunk by chunk (prepare reads it from there like any file), stopping
+/// with an error past 8 GiB or before it would leave less than 1 GiB free on that disk.
+func spoolStandardInput(to path: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw CLIError("cannot spool standard input to \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var fs = statvfs()
+    let free = statvfs(path, &fs) == 0 ? Int(fs.f_bavail) * Int(fs.f_frsize) : Int.max
+    let allowance = min(standardInputSpoolLimit, max(0, free - (1 << 30)))
+    var written = 0
+    try forEachStandardInputChunk { chunk in
+        guard written + chunk.count <= allowance else {
+            throw CLIError("standard input is larger than \(allowance >> 20) MiB, the most prepare spools from it "
+                           + "(8 GiB, or the free space of \((path as NSString).deletingLastPathComponent) less 1 GiB); "
+                           + "give the corpus as a file instead of '-'")
+        }
+        try chunk.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw CLIError("cannot spool standard input to \(path): \(String(cString: strerror(errno)))")
+                }
+                off += n
+            }
+        }
+        written += chunk.count
     }
 }
 
@@ -49,12 +98,11 @@ func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: 
                 throw CLIError("'-' (standard input) is given twice; it can be read only once")
             }
             let tmp = NSTemporaryDirectory() + "gasa-stdin-\(ProcessInfo.processInfo.processIdentifier).txt"
-            guard fm.createFile(atPath: tmp, contents: Data(try readStandardInput())) else {
-                throw CLIError("cannot spool standard input to \(tmp)")
-            }
+            unlink(tmp)   // a leftover of an earlier process with this id
+            spooledInputs.append(tmp)   // removed at exit, also when spooling fails half-way
+            try spoolStandardInput(to: tmp)
             out.append(tmp)
             names[tmp] = "<stdin>"
-            spooledInputs.append(tmp)
             continue
         }
         var isDir: ObjCBool = false

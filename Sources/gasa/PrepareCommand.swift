@@ -64,7 +64,9 @@ struct PrepareCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard batchSize > 0, seqLength > 0 else { throw ValidationError("--batch-size and --seq-length must be positive") }
+        if let p = MinibatchLimits.problem(batchSize: batchSize, seqLength: seqLength) {
+            throw ValidationError("--batch-size/--seq-length: " + p)
+        }
         guard shardMib > 0 else { throw ValidationError("--shard-mib must be positive") }
         guard threads >= 0 else { throw ValidationError("--threads must be 0 (one per core) or more") }
         guard minCount >= 1 else { throw ValidationError("--min-count must be at least 1") }

@@ -47,9 +47,7 @@ struct SampleCommand: ParsableCommand {
 
     func validate() throws {
         guard length >= 1 else { throw ValidationError("--length must be at least 1") }
-        guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be 0 or more") }
-        guard topK >= 0 else { throw ValidationError("--top-k must be 0 (all) or more") }
-        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be within (0, 1]") }
+        if let p = SamplerConfig(temperature: temperature, topK: topK, topP: topP).problem { throw ValidationError(p) }
         guard numSamples >= 1 else { throw ValidationError("--num-samples must be at least 1") }
         guard prime == nil || primeFile == nil else { throw ValidationError("give --prime or --prime-file, not both") }
     }

@@ -183,3 +183,19 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual(r.novel, 1)
     }
 }
+
+final class GenerationLimitTests: XCTestCase {
+    func testTokenLimitSaturatesInsteadOfOverflowing() {
+        var c = GenerationConfig()
+        c.length = 200
+        XCTAssertEqual(c.tokenLimit, 4100)
+        c.length = 500_000_000_000_000_000
+        XCTAssertEqual(c.tokenLimit, Int.max)
+        c.length = (Int.max - 100) / 20
+        XCTAssertEqual(c.tokenLimit, 20 * c.length + 100)
+        c.length = (Int.max - 100) / 20 + 1
+        XCTAssertEqual(c.tokenLimit, Int.max)
+        c.maxTokens = 7
+        XCTAssertEqual(c.tokenLimit, 7)
+    }
+}

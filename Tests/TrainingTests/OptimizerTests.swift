@@ -126,6 +126,12 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual((0...6).map { s.rate(completedEpochs: $0) }, [1, 1, 1, 0.5, 0.25, 0.125, 0.0625])
         let fromStart = LearningRateSchedule(base: 1, decay: 0.5, decayAfter: 0)
         XCTAssertEqual((0...2).map { fromStart.rate(completedEpochs: $0) }, [1, 0.5, 0.25])
+        // A first decay epoch beyond any run never decays, whatever its size (no conversion to Int traps).
+        for late in [1e9, 1e300, Double.infinity] {
+            let never = LearningRateSchedule(base: 1, decay: 0.5, decayAfter: late)
+            XCTAssertEqual(never.rate(completedEpochs: 999_999_999), 1)
+            XCTAssertEqual(never.rate(completedEpochs: Int.max / 2), late > 1e18 ? 1 : 0)
+        }
     }
 
     func testConfigValidation() {

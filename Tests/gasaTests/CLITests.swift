@@ -41,8 +41,10 @@ final class CLITests: XCTestCase {
 
     /// Runs gasa with `arguments` in the test's folder, feeding `stdin`; stdout or stderr go to the given
     /// paths instead of being captured when named (e.g. /dev/full).
+    /// `stdinFrom` reads standard input from that path instead (e.g. /dev/zero). A run still going after
+    /// `timeout` seconds is killed and fails the test (a hang is a defect too).
     func run(_ arguments: [String], stdin: [UInt8] = [], stdoutTo: String? = nil, stderrTo: String? = nil,
-             environment: [String: String] = [:]) throws -> Result {
+             environment: [String: String] = [:], stdinFrom: String? = nil, timeout: Double = 300) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.binary))
         p.arguments = arguments
@@ -56,12 +58,15 @@ final class CLITests: XCTestCase {
         _ = FileManager.default.createFile(atPath: names[1], contents: nil)
         _ = FileManager.default.createFile(atPath: names[2], contents: nil)
         defer { for n in names { try? FileManager.default.removeItem(atPath: n) } }
-        p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: names[0]))
+        p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: stdinFrom ?? names[0]))
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutTo ?? names[1]))
         p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrTo ?? names[2]))
         try p.run()
+        let watchdog = DispatchWorkItem { [p] in if p.isRunning { p.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         p.waitUntilExit()
-        XCTAssertEqual(p.terminationReason, .exit, "gasa \(arguments) crashed")
+        watchdog.cancel()
+        XCTAssertEqual(p.terminationReason, .exit, "gasa \(arguments) crashed or was still running after \(timeout) s")
         func text(_ path: String) throws -> String { String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self) }
         return Result(status: p.terminationStatus, stdout: try text(names[1]), stderr: try text(names[2]))
     }

@@ -1,0 +1,116 @@
+// Hostile inputs through the binary: damaged manifests and training states, options at the edge of
+// their types, FIFOs in place of files, standard input without an end. Each must end in a one-line
+// error naming the file or option and a non-zero status, leaving nothing half-made: never a trap, a
+// hang or an allocation without bound. (One test per class of failure a hostile test found.)
+import Corpus
+import Foundation
+import XCTest
+
+extension CLITests {
+    /// A prepared folder P (B 4, T 8) and, when asked, a run R of a 1 x 8 model trained 6 iterations.
+    func preparedAndRun(run: Bool) throws {
+        try writeCorpus()
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "P", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        if run {
+            let r = try gasa("train", "P", "--out", "R", "--layers", "1", "--rnn-size", "8", "--max-iters", "6", "--eval-every", "3",
+                             "--threads", "1", "-q")
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+    }
+
+    func editJSON(_ path: String, _ edit: (inout String) -> Void) throws {
+        var text = try String(contentsOfFile: dir + "/" + path, encoding: .utf8)
+        edit(&text)
+        try text.write(toFile: dir + "/" + path, atomically: true, encoding: .utf8)
+    }
+
+    func expectRefusal(_ r: Result, mentioning words: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(r.status, 0, "accepted: \(r.stdout)", file: file, line: line)
+        for w in words { XCTAssertTrue(r.stderr.contains(w), "\(w) not in: \(r.stderr)", file: file, line: line) }
+    }
+
+    func testHugeSequenceLengthInAManifestIsRefusedBeforeAnyAllocation() throws {
+        try preparedAndRun(run: false)
+        for huge in ["1000000000000000", "\(Int.max)"] {
+            try? FileManager.default.removeItem(atPath: dir + "/Q")
+            try FileManager.default.copyItem(atPath: dir + "/P", toPath: dir + "/Q")
+            try editJSON("Q/manifest.json") { $0 = $0.replacingOccurrences(of: "\"seq_length\" : 8", with: "\"seq_length\" : \(huge)") }
+            expectRefusal(try gasa("inspect", "Q"), mentioning: ["Q/manifest.json", "sequence length \(huge)"])
+            expectRefusal(try gasa("train", "Q", "--out", "R2", "--max-iters", "1", "-q"), mentioning: ["Q/manifest.json", "sequence length"])
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/R2"), "a half-made run folder was left")
+        }
+    }
+
+    func testPrepareRefusesMinibatchesBeyondItsLimitsAndLeavesNothing() throws {
+        try writeCorpus()
+        for (b, t) in [("4", "100000000"), ("4", "\(Int.max)"), ("100000", "8"), ("65536", "1024")] {
+            let r = try gasa("prepare", "corpus.txt", "--out", "P", "--batch-size", b, "--seq-length", t, "-q")
+            expectRefusal(r, mentioning: ["--batch-size/--seq-length", "the most gasa takes"])
+        }
+        XCTAssertEqual(try entries(dir), ["corpus.txt"], "prepare left files behind")
+    }
+
+    func testOptionsAtTheEdgeOfTheirTypesAreRefused() throws {
+        try preparedAndRun(run: true)
+        expectRefusal(try gasa("inspect", "P", "--top=-1"), mentioning: ["--top"])
+        expectRefusal(try gasa("compare", "R", "--temperature", "nan"), mentioning: ["--temperature", "nan"])
+        expectRefusal(try gasa("sample", "R", "--temperature", "nan"), mentioning: ["--temperature"])
+        expectRefusal(try gasa("train", "P", "--out", "R3", "--max-epochs", "1e300", "-q"), mentioning: ["--max-epochs"])
+        expectRefusal(try gasa("train", "P", "--out", "R3", "--lr-decay-after", "1e300", "-q"), mentioning: ["--lr-decay-after"])
+        expectRefusal(try gasa("train", "P", "--out", "R3", "--max-minutes", "inf", "-q"), mentioning: ["--max-"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/R3"))
+        // The largest accepted epoch count trains as asked.
+        let ok = try gasa("train", "P", "--out", "R4", "--layers", "1", "--rnn-size", "8", "--max-epochs", "1000000000", "--max-iters", "2",
+                          "--threads", "1", "-q")
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+    }
+
+    func testATrainingStateWhoseCountsDisagreeIsRefused() throws {
+        try preparedAndRun(run: true)
+        for (field, value) in [("epoch", "\(Int.max)"), ("optimizer_steps", "7"), ("iteration", "-1")] {
+            try? FileManager.default.removeItem(atPath: dir + "/S")
+            try FileManager.default.copyItem(atPath: dir + "/R", toPath: dir + "/S")
+            try editJSON("S/latest/state.json") { text in
+                let r = try! NSRegularExpression(pattern: "\"\(field)\" : -?[0-9]+")
+                text = r.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "\"\(field)\" : \(value)")
+            }
+            let r = try gasa("train", "P", "--resume", "S", "--max-iters", "8", "-q")
+            expectRefusal(r, mentioning: ["S/latest/state.json"])
+        }
+    }
+
+    func testAFIFOInPlaceOfAnyFileIsRefusedWithoutWaiting() throws {
+        try preparedAndRun(run: true)
+        let files = ["P/manifest.json", "P/vocab.json", "P/train-00000.bin", "R/latest/meta.json", "R/latest/model.safetensors",
+                     "R/latest/state.json", "R/latest/optimizer.safetensors", "R/latest/recurrent.safetensors"]
+        let fm = FileManager.default
+        for f in files {
+            for d in ["Pf", "Rf"] { try? fm.removeItem(atPath: dir + "/" + d) }
+            try fm.copyItem(atPath: dir + "/P", toPath: dir + "/Pf")
+            try fm.copyItem(atPath: dir + "/R", toPath: dir + "/Rf")
+            let g = f.hasPrefix("P/") ? "Pf" + f.dropFirst(1) : "Rf" + f.dropFirst(1)
+            try fm.removeItem(atPath: dir + "/" + g)
+            XCTAssertEqual(mkfifo(dir + "/" + g, 0o644), 0)
+            let r = f.hasPrefix("P/") ? try run(["train", "Pf", "--out", "Rx", "--max-iters", "1", "-q"], timeout: 60)
+                                      : try run(["train", "Pf", "--resume", "Rf", "--max-iters", "8", "-q"], timeout: 60)
+            expectRefusal(r, mentioning: [g, "FIFO"])
+            try? fm.removeItem(atPath: dir + "/Rx")
+        }
+        XCTAssertEqual(mkfifo(dir + "/in.fifo", 0o644), 0)
+        expectRefusal(try run(["prepare", "in.fifo", "--out", "Q", "-q"], timeout: 60), mentioning: ["in.fifo", "FIFO", "'-'"])
+        try fm.removeItem(atPath: dir + "/Pf/train-00000.bin")
+        XCTAssertEqual(mkfifo(dir + "/Pf/train-00000.bin", 0o644), 0)
+        expectRefusal(try run(["inspect", "Pf"], timeout: 60), mentioning: ["Pf/train-00000.bin", "FIFO"])
+    }
+
+    func testStandardInputWithoutAnEndIsAnErrorNotAnAllocation() throws {
+        for command in ["normalize", "tokenize"] {
+            let r = try run([command], stdinFrom: "/dev/zero", timeout: 120)
+            expectRefusal(r, mentioning: ["standard input holds more than 256 MiB"])
+        }
+        // Ordinary input still works.
+        let ok = try gasa("normalize", stdin: "가나다\n")
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(ok.stdout, "가나다\n")
+    }
+}

@@ -110,6 +110,12 @@ public struct Manifest: Codable, Sendable {
             throw bad("granularity/normalisation \(m.granularity)/\(m.normalization) do not match the vocabulary's "
                       + "\(vocab.granularity.rawValue)/\(vocab.normalization.rawValue)")
         }
+        // Both were written from one corpus by one prepare: another corpus's vocabulary is refused even
+        // when the checksum and size in the manifest were made to agree with it.
+        guard vocab.provenance.corpusCrc32 == m.corpusCrc32, vocab.provenance.corpusBytes == m.corpusBytes else {
+            throw bad("corpus_crc32/corpus_bytes \(m.corpusCrc32)/\(m.corpusBytes) differ from the vocabulary's "
+                      + "\(vocab.provenance.corpusCrc32)/\(vocab.provenance.corpusBytes): \(m.vocabFile) was built from another corpus")
+        }
         for s in m.splits {
             guard s.batchSize > 0 || s.minibatches == 0 else { throw bad("split \(s.name): batch size must be positive") }
             if s.minibatches > 0, let p = MinibatchLimits.problem(batchSize: s.batchSize, seqLength: m.seqLength) {
@@ -132,6 +138,19 @@ public struct Manifest: Codable, Sendable {
             let (served, overflow) = s.batchSize.multipliedReportingOverflow(by: s.streamLength)
             guard !overflow, s.servedTargets == served, s.targetCharacters <= s.characters else {
                 throw bad("split \(s.name): inconsistent counts")
+            }
+            // What each granularity's tokens begin: one character each (char), at least one (grapheme,
+            // word: clusters and words cover all their scalars), at most one (jamo, coda: a syllable's
+            // later jamo begin none). A count outside these cannot come from prepare.
+            let g = Granularity(rawValue: m.granularity)!
+            let fits: Bool
+            switch g {
+            case .char: fits = s.targetCharacters == s.servedTargets
+            case .grapheme, .word: fits = s.targetCharacters >= s.servedTargets
+            case .jamo, .coda: fits = s.targetCharacters <= s.servedTargets
+            }
+            guard fits else {
+                throw bad("split \(s.name): target_characters \(s.targetCharacters) cannot go with \(s.servedTargets) served \(g.rawValue) targets")
             }
         }
         return m

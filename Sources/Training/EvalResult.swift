@@ -17,5 +17,7 @@ public struct EvalResult: Codable, Sendable, Equatable {
     }
 
     public var natsPerToken: Double { nats / Double(max(1, targets)) }
-    public var bitsPerCharacter: Double { nats / Double(max(1, characters)) / log(2.0) }
+    /// NaN when the targets begin no character (a tiny jamo split of one syllable's later jamo): undefined,
+    /// written as null in metrics.jsonl, never a made-up number.
+    public var bitsPerCharacter: Double { characters > 0 ? nats / Double(characters) / log(2.0) : .nan }
 }

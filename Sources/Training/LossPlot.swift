@@ -88,10 +88,14 @@ public enum LossPlot {
         let raw = span / 5
         let mag = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
-        var t = (lo / step).rounded(.up) * step
+        // Ticks by index, not by adding step to a running value: when the span is below the values'
+        // resolution (1e17 and its next double), t + step == t and such a loop never ends.
+        let first = (lo / step).rounded(.up), last = ((hi + step * 1e-9) / step).rounded(.down)
+        guard first.isFinite, last.isFinite, last >= first else { return [lo] }
         var out: [Double] = []
-        while t <= hi + step * 1e-9 { out.append(t); t += step }
-        return out
+        var i = 0.0
+        while first + i <= last && out.count < 12 { out.append((first + i) * step); i += 1 }
+        return out.isEmpty ? [lo] : out
     }
 
     private static func label(_ x: Double) -> String {

@@ -111,7 +111,8 @@ struct SampleCommand: ParsableCommand {
             lines.append(String(format: "well-formed syllables: %.2f%% (%d built from jamo, %d ill-formed jamo shown as letters)",
                                 100 * share, syllables, ill))
         }
-        if let text = try corpusText ?? trainingText(loaded: loaded, generator: generator) {
+        let training = try corpusText.map { (text: Optional($0), skipped: String?.none) } ?? trainingText(loaded: loaded, generator: generator)
+        if let text = training.text {
             let index = NoveltyIndex(corpus: text, window: 20)
             var novel = 0, total = 0
             for s in all {
@@ -123,15 +124,24 @@ struct SampleCommand: ParsableCommand {
                 ? String(format: "novelty: %.1f%% of %d generated 20-character windows do not occur in the training text", 100 * Double(novel) / Double(total), total)
                 : "novelty: the samples are shorter than 20 characters")
         } else {
-            lines.append("novelty: skipped (the prepared folder \(loaded.meta.preparedDirectory) is gone; pass --corpus FILE)")
+            lines.append("novelty: " + (training.skipped ?? "skipped"))
         }
         printError(lines.joined(separator: "\n"))
     }
 
-    /// The training text as normalised scalars: the train split rebuilt from its shards.
-    private func trainingText(loaded: LoadedCheckpoint, generator: Generator) throws -> [UInt32]? {
+    /// The training text as normalised scalars: the train split rebuilt from its shards; nil (with the
+    /// reason in `novelty`) when there is none to compare with.
+    private func trainingText(loaded: LoadedCheckpoint, generator: Generator) throws -> (text: [UInt32]?, skipped: String?) {
         let dir = loaded.meta.preparedDirectory
-        guard let manifest = try? Manifest.load(directory: dir) else { return nil }
+        guard let manifest = try? Manifest.load(directory: dir) else {
+            return (nil, "skipped (the prepared folder \(dir) is gone; pass --corpus FILE)")
+        }
+        // The shards' ids index the folder's vocabulary: a folder prepared again since (another corpus,
+        // a larger vocabulary) is not the model's training text.
+        guard manifest.vocabChecksum == loaded.meta.vocabChecksum, manifest.vocabSize == loaded.vocabulary.count else {
+            return (nil, "skipped (\(dir) was prepared again: its vocabulary, checksum \(manifest.vocabChecksum), is not the model's, "
+                    + "\(loaded.meta.vocabChecksum); pass --corpus FILE)")
+        }
         let stream = try SplitStream(directory: dir, manifest: manifest, split: "train")
         let B = stream.batchSize, T = manifest.seqLength
         var rows = [[Int32]](repeating: [], count: B)
@@ -142,7 +152,7 @@ struct SampleCommand: ParsableCommand {
         }
         let vocab = loaded.vocabulary
         let pieces = rows.joined().map { vocab.tokens[Int($0)] }
-        return scalars(of: try generator.pipeline.detokenize(pieces))
+        return (scalars(of: try generator.pipeline.detokenize(pieces)), nil)
     }
 }
 

@@ -157,6 +157,14 @@ final class OptimizerTests: XCTestCase {
 
     func testPlotTicksAndSVG() {
         XCTAssertEqual(LossPlot.ticks(0, 10), [0, 2, 4, 6, 8, 10])
+        // A span below the values' resolution ends (it looped forever), with a few ticks inside the range.
+        let tight = LossPlot.ticks(1e17, 1.0000000000000002e17)
+        XCTAssertFalse(tight.isEmpty)
+        XCTAssertLessThanOrEqual(tight.count, 12)
+        XCTAssertTrue(tight.allSatisfy { $0 >= 1e17 - 64 && $0 <= 1.0000000000000002e17 + 64 })
+        var a = MetricsRecord(type: "train", iter: 1, epoch: 0, minutes: 0), b = a
+        a.trainLoss = 1e17; b.iter = 2; b.trainLoss = 1.0000000000000002e17
+        XCTAssertTrue(LossPlot.svg([a, b], title: "huge").hasPrefix("<svg"))
         var t = MetricsRecord(type: "train", iter: 10, epoch: 0.1, minutes: 0.5)
         t.trainLoss = 3
         var v = MetricsRecord(type: "eval", iter: 10, epoch: 0.1, minutes: 0.5)

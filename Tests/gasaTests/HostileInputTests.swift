@@ -114,3 +114,45 @@ extension CLITests {
         XCTAssertEqual(ok.stdout, "가나다\n")
     }
 }
+
+extension CLITests {
+    func testAManifestThatContradictsItsVocabularyOrItsGranularityIsRefused() throws {
+        try preparedAndRun(run: false)
+        // Zero characters for served char targets would give a bits/char of thousands.
+        try FileManager.default.copyItem(atPath: dir + "/P", toPath: dir + "/Z")
+        try editJSON("Z/manifest.json") { text in
+            let r = try! NSRegularExpression(pattern: "\"target_characters\" : [0-9]+")
+            if let m = r.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) {
+                text = (text as NSString).replacingCharacters(in: m.range, with: "\"target_characters\" : 0")
+            }
+        }
+        expectRefusal(try gasa("inspect", "Z"), mentioning: ["Z/manifest.json", "target_characters 0"])
+        // Another corpus's vocabulary, with the manifest's checksum and size forged to agree with it.
+        try Data((0..<200).map { "다른 말뭉치 \($0) abc" }.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: dir + "/other.txt"))
+        XCTAssertEqual(try gasa("prepare", "other.txt", "--out", "O", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        try FileManager.default.copyItem(atPath: dir + "/P", toPath: dir + "/F")
+        try FileManager.default.removeItem(atPath: dir + "/F/vocab.json")
+        try FileManager.default.copyItem(atPath: dir + "/O/vocab.json", toPath: dir + "/F/vocab.json")
+        let other = try Manifest.load(directory: dir + "/O")
+        try editJSON("F/manifest.json") { text in
+            for (field, value) in [("vocab_checksum", "\"\(other.vocabChecksum)\""), ("vocab_size", "\(other.vocabSize)"),
+                                   ("token_bytes", "\(other.tokenBytes)")] {
+                let r = try! NSRegularExpression(pattern: "\"\(field)\" : [^,\n]+")
+                text = r.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "\"\(field)\" : \(value)")
+            }
+        }
+        expectRefusal(try gasa("inspect", "F"), mentioning: ["F/manifest.json", "built from another corpus"])
+    }
+
+    func testSampleStatsAfterThePreparedFolderWasPreparedAgain() throws {
+        try preparedAndRun(run: true)
+        // A larger corpus: more distinct characters, so ids beyond the model's vocabulary.
+        let more = (0..<300).map { "사랑은 늘 도망가 ㅠㅠ \($0) 👍🏽 가나다라마바사아자차카타파하 \($0 * 7)" }.joined(separator: "\n") + "\n"
+        try Data(more.utf8).write(to: URL(fileURLWithPath: dir + "/corpus.txt"))
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "P", "--force", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        let r = try gasa("sample", "R", "--length", "20", "--stats", "--seed", "1")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("was prepared again"), r.stderr)
+        XCTAssertFalse(r.stdout.isEmpty)
+    }
+}

@@ -15,8 +15,10 @@ public enum SafeTensors {
     static let maxHeader = 100 << 20
 
     /// Writes F32 tensors and string metadata atomically (temp file, fsync, rename), in the given order.
+    /// Returns the CRC-32 of the bytes written (for a checksum recorded beside the file).
+    @discardableResult
     public static func write(path: String, tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)],
-                             metadata: [String: String]) throws {
+                             metadata: [String: String]) throws -> UInt32 {
         var json = "{"
         var entries: [String] = []
         if !metadata.isEmpty {
@@ -37,14 +39,19 @@ public enum SafeTensors {
         let n = UInt64(header.count)
         for k in 0..<8 { prefix[k] = UInt8((n >> (8 * UInt64(k))) & 0xFF) }
         let file = try AtomicFile(path: path)
+        var crc = CRC32()
         try file.write(prefix)
         try file.write(header)
+        prefix.withUnsafeBytes { crc.update($0) }
+        header.withUnsafeBytes { crc.update($0) }
         for t in tensors {
             if t.data.isEmpty { continue }
             // Float32 in memory is little-endian on every platform gasa builds for (x86-64, arm64).
             try file.write(UnsafeRawBufferPointer(t.data))
+            crc.update(UnsafeRawBufferPointer(t.data))
         }
         try file.commit()
+        return crc.value
     }
 
     /// Reads and validates a safetensors file of F32 tensors, in file order.
@@ -158,12 +165,13 @@ public enum SafeTensors {
 
 extension LanguageModel {
     /// Saves the parameters under their PyTorch names and shapes (see ModelConfig).
-    public func saveWeights(path: String, metadata: [String: String] = [:]) throws {
+    @discardableResult
+    public func saveWeights(path: String, metadata: [String: String] = [:]) throws -> UInt32 {
         let base = UnsafePointer(parameters.baseAddress!)
         let tensors = layout.map { v in
             (name: v.name, shape: v.shape, data: UnsafeBufferPointer(start: base + v.offset, count: v.count))
         }
-        try SafeTensors.write(path: path, tensors: tensors, metadata: metadata)
+        return try SafeTensors.write(path: path, tensors: tensors, metadata: metadata)
     }
 
     /// Loads parameters saved by saveWeights (or by PyTorch from the same architecture): every name of the

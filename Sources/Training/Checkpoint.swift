@@ -22,6 +22,7 @@ public enum Checkpoint {
         let meta = try CheckpointMeta.load(directory: dir)
         let (vocab, vocabPath) = try loadVocabulary(directory: dir, meta: meta)
         let model = LanguageModel(config: meta.model)
+        try verify(meta.weightsFile, in: dir, meta: meta)
         try loadWeights(model, path: dir + "/" + meta.weightsFile)
         return LoadedCheckpoint(directory: dir, meta: meta, model: model, vocabulary: vocab, vocabularyPath: vocabPath)
     }
@@ -83,21 +84,26 @@ public enum Checkpoint {
         try removeTree(fresh)
         try makeDirectories(fresh)
         let tag = ["format": CheckpointMeta.format, "iteration": String(c.state.iteration)]
-        try c.model.saveWeights(path: fresh + "/" + c.meta.weightsFile, metadata: tag)
+        var sums: [String: String] = [:]
+        sums[c.meta.weightsFile] = hex(try c.model.saveWeights(path: fresh + "/" + c.meta.weightsFile, metadata: tag))
         var moments: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)] = []
         for t in c.optimizer.tensors { moments.append((t.name, [t.data.count], UnsafeBufferPointer(t.data))) }
-        try SafeTensors.write(path: fresh + "/" + TrainingState.optimizerFile, tensors: moments,
+        sums[TrainingState.optimizerFile] = hex(try SafeTensors.write(path: fresh + "/" + TrainingState.optimizerFile, tensors: moments,
                               metadata: ["optimizer": c.optimizer.kind.rawValue, "steps": String(c.optimizer.steps),
-                                         "layout": "flat, in the order of model.safetensors"])
+                                         "layout": "flat, in the order of model.safetensors"]))
         let r = c.recurrent
         let half = r.layers * r.batch * r.hidden
         let values = UnsafeBufferPointer(r.values)
-        try SafeTensors.write(path: fresh + "/" + TrainingState.recurrentFile,
+        sums[TrainingState.recurrentFile] = hex(try SafeTensors.write(path: fresh + "/" + TrainingState.recurrentFile,
                               tensors: [("h", [r.layers, r.batch, r.hidden], UnsafeBufferPointer(rebasing: values[0..<half])),
                                         ("c", [r.layers, r.batch, r.hidden], UnsafeBufferPointer(rebasing: values[half..<(2 * half)]))],
-                              metadata: ["iteration": String(c.state.iteration)])
-        try AtomicFile.write(Array(try gasaJSONEncoder().encode(c.meta)) + [0x0A], to: fresh + "/" + CheckpointMeta.fileName)
-        try AtomicFile.write(Array(try gasaJSONEncoder().encode(c.state)) + [0x0A], to: fresh + "/" + TrainingState.fileName)
+                              metadata: ["iteration": String(c.state.iteration)]))
+        let stateBytes = Array(try gasaJSONEncoder().encode(c.state)) + [0x0A]
+        try AtomicFile.write(stateBytes, to: fresh + "/" + TrainingState.fileName)
+        sums[TrainingState.fileName] = crcHex(stateBytes)
+        var meta = c.meta
+        meta.checksums = sums
+        try AtomicFile.write(Array(try gasaJSONEncoder().encode(meta)) + [0x0A], to: fresh + "/" + CheckpointMeta.fileName)
         try AtomicFile.write(c.vocabBytes, to: fresh + "/" + c.meta.vocabFile)
         syncDirectory(of: fresh + "/" + CheckpointMeta.fileName)
 
@@ -110,11 +116,36 @@ public enum Checkpoint {
         try removeTree(old)
     }
 
+    private static func hex(_ v: UInt32) -> String { String(format: "%08x", v) }
+
+    /// Checks DIR/NAME against the checksum meta.json recorded for it (older checkpoints record none).
+    static func verify(_ name: String, in dir: String, meta: CheckpointMeta) throws {
+        guard let want = meta.checksums?[name] else { return }
+        let path = dir + "/" + name
+        guard fileExists(path) else { throw TrainingError.badCheckpoint(path: path, problem: "missing") }
+        let file: MappedFile
+        do { file = try MappedFile(path: path) } catch let e as FileError { throw TrainingError.badCheckpoint(path: path, problem: e.message) }
+        var crc = CRC32()
+        crc.update(file.bytes)
+        guard hex(crc.value) == want else {
+            throw TrainingError.badCheckpoint(path: path, problem: "checksum \(hex(crc.value)) differs from meta.json's \(want): "
+                                              + "the file was changed or is damaged; use another checkpoint (best, latest)")
+        }
+    }
+
+    /// Values loaded from a checkpoint file must be finite: a NaN there is damage, not divergence.
+    static func requireFinite(_ values: [Float], tensor: String, path: String) throws {
+        for v in values where !v.isFinite {
+            throw TrainingError.badCheckpoint(path: path, problem: "tensor \(tensor) holds \(v): the file is damaged; use another checkpoint")
+        }
+    }
+
     // MARK: Reading everything back for --resume
 
     /// Restores a training checkpoint folder into live objects already built for its configuration.
     static func restore(directory dir: String, meta: CheckpointMeta, state: TrainingState, model: LanguageModel,
                         optimizer: Optimizer, recurrent: RecurrentState) throws {
+        for f in [meta.weightsFile, TrainingState.optimizerFile, TrainingState.recurrentFile] { try verify(f, in: dir, meta: meta) }
         try loadWeights(model, path: dir + "/" + meta.weightsFile)
         let optPath = dir + "/" + TrainingState.optimizerFile
         let opt = try readTensors(optPath)
@@ -128,6 +159,7 @@ public enum Checkpoint {
             guard saved.shape == [t.data.count], saved.data.count == t.data.count else {
                 throw TrainingError.badCheckpoint(path: optPath, problem: "\(t.name) has shape \(saved.shape), expected [\(t.data.count)]")
             }
+            try requireFinite(saved.data, tensor: t.name, path: optPath)
             _ = t.data.update(from: saved.data)
         }
         guard opt.tensors.count == optimizer.tensors.count else {
@@ -143,6 +175,7 @@ public enum Checkpoint {
             guard let t = rec.tensors.first(where: { $0.name == name }), t.shape == shape, t.data.count == half else {
                 throw TrainingError.badCheckpoint(path: recPath, problem: "\(name) is missing or not of shape \(shape)")
             }
+            try requireFinite(t.data, tensor: name, path: recPath)
             for j in 0..<half { recurrent.values[i * half + j] = t.data[j] }
         }
     }

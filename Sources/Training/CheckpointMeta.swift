@@ -28,6 +28,9 @@ public struct CheckpointMeta: Codable, Sendable {
     public var valBitsPerChar: Double?             // bits per original character of the latest validation
     public var bestValLoss: Double?                // best validation so far, nats per token
     public var bestIteration: Int?
+    /// CRC-32 (hex) of the folder's other files as written: model.safetensors, optimizer.safetensors,
+    /// recurrent.safetensors and state.json. Checked whenever one is loaded; absent in older checkpoints.
+    public var checksums: [String: String]? = nil
 
     /// Reads and checks DIR/meta.json; errors name the file.
     public static func load(directory: String) throws -> CheckpointMeta {

@@ -30,6 +30,7 @@ extension Trainer {
         let dir = try Checkpoint.resolve(o.run, prefer: [Checkpoint.latest])
         let meta = try CheckpointMeta.load(directory: dir)
         var state = try TrainingState.load(directory: dir)
+        try Trainer.crossCheck(meta: meta, state: state, directory: dir)
         let differing = Trainer.differences(o.config.fixedPart, state.config.fixedPart)
         guard differing.isEmpty else {
             throw TrainingError.badOptions("--resume keeps the run's settings; these do not match \(dir)/\(TrainingState.fileName): \(differing.joined(separator: ", ")); "
@@ -184,6 +185,22 @@ extension Trainer {
         return keys.filter { k in "\(da[k] ?? "none")" != "\(db[k] ?? "none")" }.map { k in
             "--" + k.reduce(into: "") { s, ch in if ch.isUppercase { s += "-" + ch.lowercased() } else { s.append(ch) } }
                 + " (\(db[k].map { "\($0)" } ?? "default") in the run, \(da[k].map { "\($0)" } ?? "default") now)"
+        }
+    }
+
+    /// meta.json and state.json of one checkpoint describe the same model at the same iteration.
+    static func crossCheck(meta: CheckpointMeta, state: TrainingState, directory dir: String) throws {
+        let c = state.config, m = meta.model
+        var differing: [String] = []
+        if m.layers != c.layers { differing.append("layers \(m.layers) vs \(c.layers)") }
+        if m.hiddenSize != c.rnnSize { differing.append("rnn size \(m.hiddenSize) vs \(c.rnnSize)") }
+        if m.embeddingSize != (c.embeddingSize ?? c.rnnSize) { differing.append("embedding size \(m.embeddingSize) vs \(c.embeddingSize ?? c.rnnSize)") }
+        if m.dropout != c.dropout { differing.append("dropout \(m.dropout) vs \(c.dropout)") }
+        if meta.iteration != state.iteration { differing.append("iteration \(meta.iteration) vs \(state.iteration)") }
+        guard differing.isEmpty else {
+            throw TrainingError.badCheckpoint(path: dir + "/" + CheckpointMeta.fileName,
+                                              problem: "disagrees with \(TrainingState.fileName) (\(differing.joined(separator: ", "))): "
+                                                + "one of them was changed or is damaged")
         }
     }
 }

@@ -294,7 +294,9 @@ public final class Trainer {
             if state.bestIteration != state.iteration {
                 let dir = try Checkpoint.resolve(options.run, prefer: [Checkpoint.best])
                 // Training is over and saved: the best weights go into the model itself (no second copy in memory).
-                try Checkpoint.loadWeights(model, path: dir + "/" + CheckpointMeta.load(directory: dir).weightsFile)
+                let bestMeta = try CheckpointMeta.load(directory: dir)
+                try Checkpoint.verify(bestMeta.weightsFile, in: dir, meta: bestMeta)
+                try Checkpoint.loadWeights(model, path: dir + "/" + bestMeta.weightsFile)
             }
         }
         guard let r = try ev.run(scored, shouldStop: { StopSignal.requested }) else { return (nil, nil) }

@@ -49,8 +49,11 @@ public struct TrainingState: Codable, Sendable {
 
     public static func load(directory: String) throws -> TrainingState {
         let path = directory + "/" + fileName
-        let s: TrainingState = try readJSON(path, what: "training state")
         func bad(_ p: String) -> TrainingError { .badCheckpoint(path: path, problem: p) }
+        // Checked against the checksum meta.json recorded for it before it is decoded (if meta.json
+        // itself cannot be read, loading it reports that).
+        if let meta = try? CheckpointMeta.load(directory: directory) { try Checkpoint.verify(fileName, in: directory, meta: meta) }
+        let s: TrainingState = try readJSON(path, what: "training state")
         guard s.format == format else { throw bad("format is \"\(s.format)\", expected \"\(format)\"") }
         guard s.version == 1 else { throw bad("version \(s.version) is not supported (this gasa reads version 1)") }
         guard s.iteration >= 0, s.epoch >= 0, s.position >= 0, s.position < max(1, s.minibatchesPerEpoch), s.trainBatch > 0 else {

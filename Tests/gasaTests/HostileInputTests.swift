@@ -156,3 +156,48 @@ extension CLITests {
         XCTAssertFalse(r.stdout.isEmpty)
     }
 }
+
+extension CLITests {
+    func flipLastByte(_ path: String) throws {
+        var d = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + path))
+        d[d.count - 2] ^= 0x01
+        try d.write(to: URL(fileURLWithPath: dir + "/" + path))
+    }
+
+    func testEveryCheckpointFileIsCheckedAgainstTheChecksumsInMetaJSON() throws {
+        try preparedAndRun(run: true)
+        let meta = try String(contentsOfFile: dir + "/R/latest/meta.json", encoding: .utf8)
+        for f in ["model.safetensors", "optimizer.safetensors", "recurrent.safetensors", "state.json"] {
+            XCTAssertTrue(meta.contains("\"\(f)\""), "meta.json records no checksum of \(f)")
+        }
+        for f in ["model.safetensors", "optimizer.safetensors", "recurrent.safetensors", "state.json"] {
+            try? FileManager.default.removeItem(atPath: dir + "/S")
+            try FileManager.default.copyItem(atPath: dir + "/R", toPath: dir + "/S")
+            try flipLastByte("S/latest/" + f)
+            expectRefusal(try gasa("train", "P", "--resume", "S", "--max-iters", "8", "-q"), mentioning: ["S/latest/\(f)", "checksum"])
+        }
+        // Sampling reads the weights of best/: one flipped bit there is refused, not sampled from.
+        try flipLastByte("R/best/model.safetensors")
+        expectRefusal(try gasa("sample", "R", "--length", "5"), mentioning: ["R/best/model.safetensors", "checksum"])
+    }
+
+    func testNonFiniteStateIsNamedAsDamageAndMetaMustAgreeWithState() throws {
+        try preparedAndRun(run: true)
+        // An older checkpoint without checksums: a NaN in the carried state is the file's damage, not divergence.
+        try editJSON("R/latest/meta.json") { text in
+            let r = try! NSRegularExpression(pattern: ",\\s*\"checksums\" : \\{[^}]*\\}")
+            text = r.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "")
+        }
+        var d = try Data(contentsOf: URL(fileURLWithPath: dir + "/R/latest/recurrent.safetensors"))
+        let nan = Float.nan.bitPattern
+        for k in 0..<4 { d[d.count - 4 + k] = UInt8((nan >> (8 * UInt32(k))) & 0xFF) }
+        try d.write(to: URL(fileURLWithPath: dir + "/R/latest/recurrent.safetensors"))
+        let r = try gasa("train", "P", "--resume", "R", "--max-iters", "8", "-q")
+        expectRefusal(r, mentioning: ["R/latest/recurrent.safetensors", "nan", "damaged"])
+        XCTAssertFalse(r.stderr.contains("learning-rate"), r.stderr)
+        // meta.json and state.json must describe the same model.
+        try editJSON("R/best/meta.json") { $0 = $0.replacingOccurrences(of: "\"dropout\" : 0,", with: "\"dropout\" : 0.5,") }
+        let b = try gasa("train", "P", "--resume", "R/best", "--max-iters", "8", "-q")
+        expectRefusal(b, mentioning: ["R/best/meta.json", "disagrees with state.json", "dropout"])
+    }
+}

@@ -56,10 +56,12 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
 public final class MetricsLog {
     public static let fileName = "metrics.jsonl"
     public let path: String
-    private var fd: Int32
+    private var fd: Int32 = -1
+    private var pending: [UInt8]?   // the log as it becomes when the first record is appended
 
-    /// Opens RUN/metrics.jsonl for appending, first keeping only the lines up to `keepThrough`
-    /// (nil: start a new, empty log).
+    /// A log at RUN/metrics.jsonl that keeps only the lines up to `keepThrough` (nil: a new, empty log).
+    /// The file is read now but rewritten only when the first record is appended: a resumed run with
+    /// nothing left to do leaves it as it was, test score included.
     public init(runDirectory: String, keepThrough: Int?) throws {
         path = runDirectory + "/" + MetricsLog.fileName
         var kept: [UInt8] = []
@@ -71,16 +73,31 @@ public final class MetricsLog {
                 if r.iter <= last && r.split != "test" { kept += line; kept.append(0x0A) }
             }
         }
-        try AtomicFile.write(kept, to: path)
-        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        if fd < 0 { throw FileError(path, "cannot open for appending: \(String(cString: strerror(errno)))") }
+        pending = kept
     }
 
     deinit { if fd >= 0 { close(fd) } }
 
-    public func append(_ r: MetricsRecord) {
+    /// Appends one record. A failure to write it is an error (a full disk): the log is part of the run.
+    public func append(_ r: MetricsRecord) throws {
+        if let kept = pending {
+            try AtomicFile.write(kept, to: path)
+            fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+            if fd < 0 { throw FileError(path, "cannot open for appending: \(String(cString: strerror(errno)))") }
+            pending = nil
+        }
         let line = Array((r.jsonLine() + "\n").utf8)
-        _ = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        try line.withUnsafeBytes { raw in
+            var off = 0
+            while off < raw.count {
+                let n = write(fd, raw.baseAddress! + off, raw.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FileError(path, "cannot append: \(String(cString: strerror(errno)))")
+                }
+                off += n
+            }
+        }
     }
 
     /// Reads every record of a log (lines that are not records are skipped).

@@ -154,7 +154,7 @@ public final class Trainer {
                 r.lr = lr
                 r.tokensPerS = Double(state.intervalTokens) / max(state.intervalSeconds, 1e-9)
                 r.gradNorm = gradNorm
-                metrics.append(r)
+                try metrics.append(r)
                 state.intervalLossSum = 0; state.intervalCount = 0; state.intervalTokens = 0; state.intervalSeconds = 0
             }
             if c.evalEvery > 0 && state.iteration % c.evalEvery == 0 && valEvaluator != nil {
@@ -275,7 +275,7 @@ public final class Trainer {
         rec.targets = r.targets
         rec.characters = r.characters
         rec.best = improved
-        metrics.append(rec)
+        try metrics.append(rec)
         progress.message(String(format: "iter %d: val %.4f nats/token, %.4f bits/char%@", state.iteration, r.natsPerToken,
                                 r.bitsPerCharacter, improved ? " (best)" : " (best \(String(format: "%.4f", state.bestValLoss ?? .nan)) at \(state.bestIteration ?? 0))"))
         return improved
@@ -306,7 +306,7 @@ public final class Trainer {
         rec.bitsPerChar = r.bitsPerCharacter
         rec.targets = r.targets
         rec.characters = r.characters
-        metrics.append(rec)
+        try metrics.append(rec)
         return (r, which)
     }
 

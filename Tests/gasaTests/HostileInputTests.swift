@@ -201,3 +201,20 @@ extension CLITests {
         expectRefusal(b, mentioning: ["R/best/meta.json", "disagrees with state.json", "dropout"])
     }
 }
+
+extension CLITests {
+    func testAResumeWithNothingLeftToDoLeavesTheLogAsItWas() throws {
+        try preparedAndRun(run: true)
+        let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/R/metrics.jsonl"))
+        XCTAssertTrue(String(decoding: before, as: UTF8.self).contains("\"split\":\"test\""))
+        let r = try gasa("train", "P", "--resume", "R", "--max-iters", "6")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("already reached its limit") || r.stderr.contains("already at iteration 6"), r.stdout + r.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/R/metrics.jsonl")), before)
+        // Resuming further drops the old end's test score and scores the test split again at the new end.
+        XCTAssertEqual(try gasa("train", "P", "--resume", "R", "--max-iters", "8", "-q").status, 0)
+        let after = String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir + "/R/metrics.jsonl")), as: UTF8.self)
+        XCTAssertEqual(after.components(separatedBy: "\"split\":\"test\"").count - 1, 1)
+        XCTAssertTrue(after.contains("\"type\":\"eval\",\"iter\":8"), after)
+    }
+}

@@ -97,6 +97,7 @@ public final class Preparer {
         }
         var committed = false
         defer { if !committed { try? FileManager.default.removeItem(atPath: temp) } }
+        try OwnedFolder.mark(temp, as: .prepared)   // what --force later requires before replacing it
 
         var scanner = TextScanner(inputs: inputs, displayNames: displayNames, text: options.text, splitBy: options.splitBy, dedup: options.dedup,
                                   documentSeparator: Array(options.documentSeparator.utf16))
@@ -338,15 +339,23 @@ public final class Preparer {
             throw CorpusError.badInput("\(output): cannot list its contents, so --force cannot tell what it would delete. Choose another --out")
         }
         // A folder of prepared folders: each entry one of them, or one left by an interrupted prepare
-        // (NAME.tmp-PID or NAME.old-PID holding only what prepare writes there).
+        // (NAME.tmp-PID or NAME.old-PID, marked, holding only files prepare writes there).
         let isParent = !entries.isEmpty && entries.allSatisfy { e in
             let sub = output + "/" + e
-            return isPreparedFolder(sub) || (leftoverBase(e) != nil && isDirectory(sub) && !isSymbolicLink(sub)
-                && ((try? fm.contentsOfDirectory(atPath: sub))?.allSatisfy { isPreparedEntry($0) || scratchFiles.contains($0) } ?? false))
+            return isPreparedFolder(sub) || (leftoverBase(e) != nil && OwnedFolder.isMarked(sub, as: .prepared)
+                && foreignEntry(in: sub, scratch: true) == nil)
         }
         guard entries.isEmpty || isPreparedFolder(output) || isParent else {
-            let foreign = entries.filter { !isPreparedEntry($0) }.sorted().prefix(3).joined(separator: ", ")
-            throw CorpusError.badInput("\(output) exists and is not a prepared folder" + (foreign.isEmpty ? "" : " (it holds \(foreign))")
+            let why: String
+            if !OwnedFolder.isMarked(output, as: .prepared) && !entries.contains(where: { OwnedFolder.isMarked(output + "/" + $0, as: .prepared) }) {
+                why = " (it has no \(OwnedFolder.markFile) mark of gasa prepare: not written by it, or by a gasa before marks; "
+                    + "remove it yourself if it is to go)"
+            } else if let f = foreignEntry(in: output, scratch: false) {
+                why = " (it holds \(output)/\(f), which gasa prepare does not write)"
+            } else {
+                why = ""
+            }
+            throw CorpusError.badInput("\(output) exists and is not a prepared folder" + why
                                        + "; --force only replaces prepared folders. Choose another --out")
         }
     }
@@ -358,17 +367,25 @@ public final class Preparer {
     /// (<split>-NNNNN.bin), and any of them being written atomically (NAME.tmp-PID).
     static func isPreparedEntry(_ name: String) -> Bool {
         if let base = leftoverBase(name, marks: [".tmp-"]) { return isPreparedEntry(base) }
-        if [Manifest.fileName, "vocab.json", "report.json"].contains(name) { return true }
+        if [Manifest.fileName, "vocab.json", "report.json", OwnedFolder.markFile].contains(name) { return true }
         guard name.hasSuffix(".bin"), let dash = name.lastIndex(of: "-") else { return false }
         let split = name[..<dash], number = name[name.index(after: dash)..<name.index(name.endIndex, offsetBy: -4)]
         return ["train", "val", "test"].contains(split) && !number.isEmpty && number.allSatisfy { $0.isASCII && $0.isNumber }
     }
 
-    /// A real folder (not a link) holding a manifest and nothing gasa prepare does not write.
+    /// A real folder (not a link) with gasa prepare's mark, holding a manifest and nothing but files gasa
+    /// prepare writes (a folder or link named like a shard is foreign too).
     static func isPreparedFolder(_ path: String) -> Bool {
-        guard isDirectory(path), !isSymbolicLink(path), fileExists(path + "/" + Manifest.fileName),
-              let entries = try? FileManager.default.contentsOfDirectory(atPath: path) else { return false }
-        return entries.allSatisfy(isPreparedEntry)
+        OwnedFolder.isMarked(path, as: .prepared) && OwnedFolder.entryKind(path + "/" + Manifest.fileName) == .file
+            && foreignEntry(in: path, scratch: false) == nil
+    }
+
+    /// The first entry of a prepared folder (or, with `scratch`, of prepare's temporary folder) that is not
+    /// a file gasa prepare writes there; nil when there is none.
+    static func foreignEntry(in path: String, scratch: Bool) -> String? {
+        OwnedFolder.firstForeign(in: path) { rel, kind in
+            kind == .file && !rel.contains("/") && (isPreparedEntry(rel) || (scratch && scratchFiles.contains(rel)))
+        }
     }
 
     /// Lays a split (`s.tokens` ids from `firstToken` of `tokens`) out as B streams of L targets and writes

@@ -126,6 +126,7 @@ extension Trainer {
             }
         }
         try makeDirectories(o.run)
+        try OwnedFolder.mark(o.run, as: .run)   // what --force later requires before replacing it
         try AtomicFile.write(vocabBytes, to: o.run + "/" + Checkpoint.vocabFile)
         let optimizer = Optimizer(kind: c.optimizer, count: modelConfig.parameterCount)
         let recurrent = model.makeState(batch: trainInfo.batchSize)
@@ -146,14 +147,33 @@ extension Trainer {
         if let base = leftoverBase(name, marks: [".tmp-"]) { return isRunEntry(base) }
         let checkpoints = [Checkpoint.latest, Checkpoint.best]
         return checkpoints.contains(name) || checkpoints.contains { name == $0 + ".new" || name == $0 + ".old" }
-            || [MetricsLog.fileName, LossPlot.fileName, Checkpoint.vocabFile].contains(name)
+            || [MetricsLog.fileName, LossPlot.fileName, Checkpoint.vocabFile, OwnedFolder.markFile].contains(name)
     }
 
-    /// A folder holding a checkpoint or a metrics log and nothing gasa train does not write.
+    /// Names gasa train writes inside a checkpoint folder (and files being written atomically).
+    static func isCheckpointEntry(_ name: String) -> Bool {
+        if let base = leftoverBase(name, marks: [".tmp-"]) { return isCheckpointEntry(base) }
+        return [CheckpointMeta.fileName, TrainingState.fileName, "model.safetensors", TrainingState.optimizerFile,
+                TrainingState.recurrentFile, Checkpoint.vocabFile].contains(name)
+    }
+
+    /// The first entry of a run folder, at any depth, that gasa train does not write there or not of
+    /// that kind (checkpoint folders hold only checkpoint files; everything else is a file); nil if none.
+    static func foreignRunEntry(in path: String) -> String? {
+        OwnedFolder.firstForeign(in: path) { rel, kind in
+            let parts = rel.split(separator: "/").map(String.init)
+            let checkpoints = [Checkpoint.latest, Checkpoint.best].flatMap { [$0, $0 + ".new", $0 + ".old"] }
+            switch parts.count {
+            case 1: return checkpoints.contains(parts[0]) ? kind == .directory : kind == .file && isRunEntry(parts[0])
+            case 2: return checkpoints.contains(parts[0]) && kind == .file && isCheckpointEntry(parts[1])
+            default: return false
+            }
+        }
+    }
+
+    /// A folder with gasa train's mark, holding nothing gasa train does not write.
     static func isRunFolder(_ path: String) -> Bool {
-        guard isDirectory(path), !isSymbolicLink(path), let entries = try? FileManager.default.contentsOfDirectory(atPath: path) else { return false }
-        let marks = [MetricsLog.fileName, Checkpoint.latest, Checkpoint.latest + ".old"]
-        return entries.contains { marks.contains($0) } && entries.allSatisfy(isRunEntry)
+        OwnedFolder.isMarked(path, as: .run) && foreignRunEntry(in: path) == nil
     }
 
     /// What --force may replace: an empty folder or a run folder holding only what gasa train writes,
@@ -165,9 +185,16 @@ extension Trainer {
                                        + "Choose another --out")
         }
         guard entries.isEmpty || isRunFolder(path) else {
-            let foreign = entries.filter { !isRunEntry($0) }.sorted().prefix(3).joined(separator: ", ")
-            throw TrainingError.badRun("\(path) exists and is not a gasa run folder" + (foreign.isEmpty ? "" : " (it holds \(foreign))")
-                                       + "; --force only replaces run folders. Choose another --out")
+            let why: String
+            if !OwnedFolder.isMarked(path, as: .run) {
+                why = " (it has no \(OwnedFolder.markFile) mark of gasa train: not written by it, or by a gasa before marks; "
+                    + "remove it yourself if it is to go)"
+            } else if let f = foreignRunEntry(in: path) {
+                why = " (it holds \(path)/\(f), which gasa train does not write)"
+            } else {
+                why = ""
+            }
+            throw TrainingError.badRun("\(path) exists and is not a gasa run folder" + why + "; --force only replaces run folders. Choose another --out")
         }
         let targets = [canonicalPath(path), lexicalPath(path)]
         for k in keeping + [fm.currentDirectoryPath] {

@@ -218,3 +218,39 @@ extension CLITests {
         XCTAssertTrue(after.contains("\"type\":\"eval\",\"iter\":8"), after)
     }
 }
+
+extension CLITests {
+    /// --force replaces only folders gasa marked as its own, and only when everything inside is what gasa
+    /// writes there, of the kind it writes: the hostile test's three cases of lost data.
+    func testForceReplacesOnlyFoldersGasaMarkedAndNothingForeignInside() throws {
+        try preparedAndRun(run: true)
+        let fm = FileManager.default
+        XCTAssertTrue(fm.fileExists(atPath: dir + "/P/.gasa-folder"))
+        XCTAssertTrue(fm.fileExists(atPath: dir + "/R/.gasa-folder"))
+        // Another program's folder that holds only a manifest.json.
+        try fm.createDirectory(atPath: dir + "/theirs", withIntermediateDirectories: false)
+        try Data("{\"not\": \"gasa\"}".utf8).write(to: URL(fileURLWithPath: dir + "/theirs/manifest.json"))
+        expectRefusal(try gasa("prepare", "corpus.txt", "--out", "theirs", "--force", "-q"), mentioning: ["theirs", "no .gasa-folder mark"])
+        XCTAssertEqual(try entries(dir + "/theirs"), ["manifest.json"])
+        // A folder named like a shard, with a document inside, in a real prepared folder.
+        try fm.createDirectory(atPath: dir + "/P/train-00009.bin", withIntermediateDirectories: false)
+        try Data("my notes".utf8).write(to: URL(fileURLWithPath: dir + "/P/train-00009.bin/notes.txt"))
+        expectRefusal(try gasa("prepare", "corpus.txt", "--out", "P", "--force", "-q"), mentioning: ["P/train-00009.bin"])
+        XCTAssertTrue(fm.fileExists(atPath: dir + "/P/train-00009.bin/notes.txt"))
+        // A photo inside a run's checkpoint folder.
+        try Data([0xFF, 0xD8, 0xFF]).write(to: URL(fileURLWithPath: dir + "/R/latest/photo.jpg"))
+        try fm.removeItem(atPath: dir + "/P/train-00009.bin")
+        expectRefusal(try gasa("train", "P", "--out", "R", "--force", "-q"), mentioning: ["R/latest/photo.jpg", "does not write"])
+        XCTAssertTrue(fm.fileExists(atPath: dir + "/R/latest/photo.jpg"))
+        // A folder holding latest/ and metrics.jsonl but no mark (not gasa's, or from before marks) is refused.
+        try fm.createDirectory(atPath: dir + "/lookalike/latest", withIntermediateDirectories: true)
+        try Data().write(to: URL(fileURLWithPath: dir + "/lookalike/metrics.jsonl"))
+        expectRefusal(try gasa("train", "P", "--out", "lookalike", "--force", "-q"), mentioning: ["lookalike", "no .gasa-folder mark"])
+        XCTAssertTrue(fm.fileExists(atPath: dir + "/lookalike/latest"))
+        // What gasa wrote itself is still replaced.
+        try fm.removeItem(atPath: dir + "/R/latest/photo.jpg")
+        let again = try gasa("train", "P", "--out", "R", "--force", "--layers", "1", "--rnn-size", "8", "--max-iters", "2", "--threads", "1", "-q")
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "P", "--force", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+    }
+}

@@ -46,6 +46,6 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics", "KernelShim"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Corpus"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Model", "Numerics", "Corpus"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "gasaTests", dependencies: ["Corpus", "Numerics", "gasa"]),
+        .testTarget(name: "gasaTests", dependencies: ["Corpus", "Numerics", "Storage", "gasa"]),
     ]
 )

@@ -82,6 +82,7 @@ public final class Preparer {
     public func run(output: String, force: Bool) throws -> PrepareReport {
         let output = withoutTrailingSlashes(output)
         let t0 = monotonicSeconds()
+        let leftoverNotes = Preparer.cleanLeftovers(of: output)
         if fileExists(output) || isSymbolicLink(output) {
             guard force else {
                 throw CorpusError.badInput("\(output) already exists; choose another --out or add --force to replace it")
@@ -98,6 +99,9 @@ public final class Preparer {
         var committed = false
         defer { if !committed { try? FileManager.default.removeItem(atPath: temp) } }
         try OwnedFolder.mark(temp, as: .prepared)   // what --force later requires before replacing it
+        // Ctrl-C or a kill with SIGTERM removes the temporary folder before the process ends.
+        let interrupt = Preparer.removeOnSignal(temp)
+        defer { interrupt.forEach { $0.cancel() }; for s in [SIGINT, SIGTERM] { signal(s, SIG_DFL) } }
 
         var scanner = TextScanner(inputs: inputs, displayNames: displayNames, text: options.text, splitBy: options.splitBy, dedup: options.dedup,
                                   documentSeparator: Array(options.documentSeparator.utf16))
@@ -280,7 +284,7 @@ public final class Preparer {
         try AtomicFile.write(try manifest.jsonBytes(), to: temp + "/" + Manifest.fileName)
 
         let unk = vocab.unkID.map { id in splits.reduce(0) { $0 + $1.idCounts[id] } } ?? 0
-        var notes: [String] = []
+        var notes: [String] = leftoverNotes
         if options.text.normalization == .nfkc && stats.hangulCompatibilityLettersRewritten > 0 {
             notes.append("NFKC rewrote \(stats.hangulCompatibilityLettersRewritten) Hangul compatibility/half-width letters "
                          + "(e.g. ㅋㅋ becomes leading conjoining jamo, ㄱㅏ becomes 가); use --normalization nfc to keep them")
@@ -315,6 +319,51 @@ public final class Preparer {
         syncDirectory(of: output)
         if let a = aside { try? FileManager.default.removeItem(atPath: a) }
         return report
+    }
+
+    /// What interrupted prepares of `output` left beside it, by processes that are gone: OUT.tmp-PID (an
+    /// unfinished folder) is removed; OUT.old-PID (the folder a --force was replacing when it was killed
+    /// between its two renames) is put back as OUT when OUT is missing, else removed. Only folders with
+    /// prepare's mark are touched. Returns a note for each.
+    static func cleanLeftovers(of output: String) -> [String] {
+        // Split by hand: a trailing slash names the same folder, and "OUT" alone lies in ".".
+        var trimmed = Substring(output)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        let slash = trimmed.lastIndex(of: "/")
+        let parent = slash.map { String(trimmed[..<$0]) } ?? ""
+        let base = slash.map { String(trimmed[trimmed.index(after: $0)...]) } ?? String(trimmed)
+        guard !base.isEmpty, let names = OwnedFolder.names(in: parent.isEmpty ? (slash == nil ? "." : "/") : parent) else { return [] }
+        var notes: [String] = []
+        for name in names where leftoverBase(name) == base && leftoverOwnerIsGone(name) == true {
+            let path = slash == nil ? name : parent + "/" + name
+            guard OwnedFolder.isMarked(path, as: .prepared) else { continue }
+            if leftoverBase(name, marks: [".old-"]) != nil && !fileExists(output) && !isSymbolicLink(output) && isPreparedFolder(path) {
+                if rename(path, output) == 0 { notes.append("put back \(output) from \(path), left by a --force that was interrupted") }
+            } else if (try? FileManager.default.removeItem(atPath: path)) != nil {
+                notes.append("removed \(path), left by an interrupted gasa prepare")
+            }
+        }
+        return notes
+    }
+
+    /// Signal sources that, on SIGINT or SIGTERM, remove `folder` and end the process (status 130 or 143).
+    static func removeOnSignal(_ folder: String) -> [DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { s in
+            signal(s, SIG_IGN)   // delivered to the source instead
+            let src = DispatchSource.makeSignalSource(signal: s, queue: .global())
+            src.setEventHandler {
+                // Renamed first, so the passes still running cannot create files in it while it goes
+                // (their paths name the old one); if the removal is cut short, the name still reads as
+                // a leftover of a dead process, which the next prepare removes.
+                let doomed = folder + "0"
+                let target = rename(folder, doomed) == 0 ? doomed : folder
+                try? FileManager.default.removeItem(atPath: target)
+                fputs("\ninterrupted: removed \(folder)\n", stderr)
+                _exit(128 + s)
+            }
+            src.resume()
+            return src
+        }
     }
 
     /// What --force may replace: an empty folder, a prepared folder, or a folder of prepared folders (as

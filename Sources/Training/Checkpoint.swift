@@ -2,7 +2,9 @@
 // optimizer.safetensors (moments), recurrent.safetensors (the carried h and c), meta.json, state.json
 // and a copy of vocab.json. A folder is replaced atomically: the new one is written completely as
 // NAME.new (every file fsynced), the old one renamed to NAME.old, NAME.new renamed to NAME, NAME.old
-// removed. A kill at any moment leaves NAME or NAME.old complete, and the loader falls back to NAME.old.
+// removed. A kill at any moment leaves NAME, NAME.new (complete once its meta.json, written last, is
+// there) or NAME.old complete; the loader takes NAME, else NAME.new, else NAME.old, and the next save
+// first puts that one back as NAME.
 import Corpus
 import Foundation
 import Model
@@ -35,14 +37,18 @@ public enum Checkpoint {
             throw TrainingError.badRun(fileExists(path) ? "\(path) is a file, not a checkpoint or run folder"
                                                         : "\(path): no such checkpoint or run folder")
         }
+        // NAME, else what an interrupted save left: NAME.new once complete (it is the newer), else NAME.old.
         for name in prefer {
-            for candidate in [path + "/" + name, path + "/" + name + ".old"] where fileExists(candidate + "/" + CheckpointMeta.fileName) {
+            for candidate in [path + "/" + name, path + "/" + name + ".new", path + "/" + name + ".old"] where isComplete(candidate) {
                 return candidate
             }
         }
         throw TrainingError.badRun("\(path) holds no checkpoint (expected \(prefer.map { path + "/" + $0 }.joined(separator: " or ")) with a meta.json); "
                                    + "is it a folder written by gasa train?")
     }
+
+    /// A checkpoint folder whose meta.json was written: the last file a save writes.
+    static func isComplete(_ dir: String) -> Bool { fileExists(dir + "/" + CheckpointMeta.fileName) }
 
     /// The vocabulary of a checkpoint: its own copy, else the run folder's; the checksum must match meta.json.
     static func loadVocabulary(directory dir: String, meta: CheckpointMeta) throws -> (Vocabulary, String) {
@@ -81,6 +87,17 @@ public enum Checkpoint {
     /// Writes RUN/NAME atomically (see the file comment).
     static func write(_ c: Contents, run: String, name: String) throws {
         let final = run + "/" + name, fresh = final + ".new", old = final + ".old"
+        // An earlier save interrupted after NAME was moved aside left NAME.new (complete once it holds
+        // meta.json) or NAME.old: put it back as NAME first, so that this save never deletes the only
+        // complete copy before the new one is in place.
+        if !fileExists(final) {
+            if isComplete(fresh) {
+                guard rename(fresh, final) == 0 else { throw FileError(fresh, "cannot rename to \(final): \(String(cString: strerror(errno)))") }
+            } else if isComplete(old) {
+                guard rename(old, final) == 0 else { throw FileError(old, "cannot rename to \(final): \(String(cString: strerror(errno)))") }
+            }
+            syncDirectory(of: final)
+        }
         try removeTree(fresh)
         try makeDirectories(fresh)
         let tag = ["format": CheckpointMeta.format, "iteration": String(c.state.iteration)]
@@ -101,10 +118,11 @@ public enum Checkpoint {
         let stateBytes = Array(try gasaJSONEncoder().encode(c.state)) + [0x0A]
         try AtomicFile.write(stateBytes, to: fresh + "/" + TrainingState.fileName)
         sums[TrainingState.fileName] = crcHex(stateBytes)
+        try AtomicFile.write(c.vocabBytes, to: fresh + "/" + c.meta.vocabFile)
+        // meta.json last: NAME.new holding one is complete (every file before it is fsynced).
         var meta = c.meta
         meta.checksums = sums
         try AtomicFile.write(Array(try gasaJSONEncoder().encode(meta)) + [0x0A], to: fresh + "/" + CheckpointMeta.fileName)
-        try AtomicFile.write(c.vocabBytes, to: fresh + "/" + c.meta.vocabFile)
         syncDirectory(of: fresh + "/" + CheckpointMeta.fileName)
 
         try removeTree(old)

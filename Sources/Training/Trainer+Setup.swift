@@ -69,7 +69,9 @@ extension Trainer {
         }
         self.state.threads = config.effectiveThreads * (config.replicas > 1 ? -1 : 1)
         if !o.quiet {
-            progress.message("resuming \(o.run) from \(dir) at iteration \(state.iteration) (epoch \(String(format: "%.2f", state.fractionalEpoch)))")
+            let recovered = dir.hasSuffix(".new") || dir.hasSuffix(".old")
+            progress.message("resuming \(o.run) from \(dir) at iteration \(state.iteration) (epoch \(String(format: "%.2f", state.fractionalEpoch)))"
+                             + (recovered ? ": a complete checkpoint an interrupted save left; the next save puts it back as \(Checkpoint.latest)" : ""))
         }
     }
 

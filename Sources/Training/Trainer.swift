@@ -102,6 +102,20 @@ public final class Trainer {
 
         func elapsed(_ now: Double) -> Double { elapsedBase + now - t0 }
 
+        // A validation that was due at this iteration but did not finish (a signal landed during it) is
+        // done first, so that a resumed run validates, and keeps best/, where the uninterrupted one did.
+        if reason == nil, c.evalEvery > 0, state.iteration > 0, state.iteration % c.evalEvery == 0, valEvaluator != nil,
+           state.lastEvalIteration != state.iteration {
+            if !options.quiet { progress.message("validating at iteration \(state.iteration) first: the last run was interrupted during it") }
+            if let improved = try validate(elapsed: { elapsed(Numerics.monotonicSeconds()) }) {
+                state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
+                try save(best: improved)
+                if c.patience > 0 && state.evalsWithoutImprovement >= c.patience { reason = .patience }
+            } else {
+                reason = .interrupted
+            }
+        }
+
         while reason == nil {
             if StopSignal.requested { reason = .interrupted; break }
             if state.iteration >= limit { reason = limitReason; break }

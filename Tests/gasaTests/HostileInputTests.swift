@@ -4,6 +4,7 @@
 // hang or an allocation without bound. (One test per class of failure a hostile test found.)
 import Corpus
 import Foundation
+import Storage
 import XCTest
 
 extension CLITests {
@@ -252,5 +253,95 @@ extension CLITests {
         let again = try gasa("train", "P", "--out", "R", "--force", "--layers", "1", "--rnn-size", "8", "--max-iters", "2", "--threads", "1", "-q")
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "P", "--force", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+    }
+}
+
+extension CLITests {
+    func testResumeRecoversTheCompleteCheckpointAnInterruptedSaveLeft() throws {
+        try preparedAndRun(run: true)
+        let fm = FileManager.default
+        // Two kills at chosen moments of a save: latest moved aside and removed, the complete latest.new not yet renamed.
+        try fm.moveItem(atPath: dir + "/R/latest", toPath: dir + "/R/latest.new")
+        let r = try gasa("train", "P", "--resume", "R", "--max-iters", "8")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("from R/latest.new at iteration 6"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("an interrupted save left"), r.stderr)
+        XCTAssertEqual(try entries(dir + "/R").filter { $0.hasPrefix("latest") }, ["latest"])
+        XCTAssertEqual(try Manifest.load(directory: dir + "/P").seqLength, 8)
+        XCTAssertTrue(try String(contentsOfFile: dir + "/R/latest/meta.json", encoding: .utf8).contains("\"iteration\" : 8"))
+    }
+
+    func testAValidationInterruptedBySignalIsDoneOnResume() throws {
+        try preparedAndRun(run: true)
+        // As a signal during the validation at iteration 6 leaves it: state.json's last validation is
+        // iteration 3 and the log has no line for the one at 6.
+        let statePath = dir + "/R/latest/state.json"
+        var state = try String(contentsOfFile: statePath, encoding: .utf8)
+        state = state.replacingOccurrences(of: "\"last_eval_iteration\" : 6", with: "\"last_eval_iteration\" : 3")
+        try state.write(toFile: statePath, atomically: true, encoding: .utf8)
+        let sum = String(format: "%08x", CRC32.checksum(Array(state.utf8)))
+        try editJSON("R/latest/meta.json") { text in
+            let r = try! NSRegularExpression(pattern: "\"state.json\" : \"[0-9a-f]{8}\"")
+            text = r.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "\"state.json\" : \"\(sum)\"")
+        }
+        let log = try String(contentsOfFile: dir + "/R/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .filter { !($0.contains("\"type\":\"eval\",\"iter\":6,") && $0.contains("\"split\":\"val\"")) }
+        try (log.joined(separator: "\n") + "\n").write(toFile: dir + "/R/metrics.jsonl", atomically: true, encoding: .utf8)
+        let r = try gasa("train", "P", "--resume", "R", "--max-iters", "9", "--eval-every", "3")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("validating at iteration 6 first"), r.stderr)
+        let after = try String(contentsOfFile: dir + "/R/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let vals = after.filter { $0.contains("\"split\":\"val\"") }.compactMap { l -> Int? in
+            guard let r = l.range(of: "\"iter\":") else { return nil }
+            return Int(l[r.upperBound...].prefix { $0.isNumber })
+        }
+        XCTAssertEqual(vals, [3, 6, 9])
+    }
+}
+
+extension CLITests {
+    /// The pid of a process that has ended.
+    func deadPid() throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        return p.processIdentifier
+    }
+
+    func testPrepareCleansWhatInterruptedPreparesLeftAndPutsBackAReplacedFolder() throws {
+        try preparedAndRun(run: false)
+        let fm = FileManager.default
+        let a = try deadPid(), b = try deadPid()
+        try fm.copyItem(atPath: dir + "/P", toPath: dir + "/P.tmp-\(a)")
+        try fm.moveItem(atPath: dir + "/P", toPath: dir + "/P.old-\(b)")   // killed between --force's two renames
+        // Someone else's folder with a leftover-like name is never touched.
+        try fm.createDirectory(atPath: dir + "/P.tmp-\(a)0", withIntermediateDirectories: false)
+        let r = try gasa("prepare", "corpus.txt", "--out", "P", "--force", "--batch-size", "4", "--seq-length", "8")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("put back P from P.old-\(b)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("removed P.tmp-\(a), left by an interrupted gasa prepare"), r.stdout)
+        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("P") }, ["P", "P.tmp-\(a)0"])
+    }
+
+    func testInterruptedPrepareRemovesItsTemporaryFolder() throws {
+        let line = (0..<40).map { "가나다라마바사 \($0) 사랑은 늘 도망가" }.joined(separator: " ") + "\n"
+        try Data(String(repeating: line, count: 20_000).utf8).write(to: URL(fileURLWithPath: dir + "/big.txt"))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.binary))
+        p.arguments = ["prepare", "big.txt", "--out", "B", "-q"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        usleep(60_000)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        let left = try entries(dir).filter { $0.hasPrefix("B") }
+        if p.terminationStatus == 0 {   // finished before the signal: a complete folder, nothing else
+            XCTAssertEqual(left, ["B"])
+        } else {
+            XCTAssertEqual(p.terminationStatus, 130)
+            XCTAssertEqual(left, [], "an interrupted prepare left \(left)")
+        }
     }
 }

@@ -26,7 +26,37 @@ extension Trainer {
         }
     }
 
+    /// A train --force killed after it moved the old run aside (RUN.old-PID) and before the new run's
+    /// first checkpoint leaves RUN without a checkpoint: the old run is put back as RUN (the new folder,
+    /// holding nothing but what gasa writes and no checkpoint, is removed first). Returns what was done,
+    /// for the user; nil when there is nothing to recover. Only folders marked as runs are touched.
+    public static func recoverInterruptedForce(run: String) throws -> String? {
+        var trimmed = Substring(run)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        let slash = trimmed.lastIndex(of: "/")
+        let parent = slash.map { String(trimmed[..<$0]) } ?? ""
+        let base = slash.map { String(trimmed[trimmed.index(after: $0)...]) } ?? String(trimmed)
+        let path = String(trimmed)
+        guard !base.isEmpty, (try? Checkpoint.resolve(path, prefer: [Checkpoint.latest])) == nil,
+              let names = OwnedFolder.names(in: slash == nil ? "." : (parent.isEmpty ? "/" : parent)) else { return nil }
+        let candidates = names.filter { leftoverBase($0, marks: [".old-"]) == base && leftoverOwnerIsGone($0) == true }
+            .map { slash == nil ? $0 : parent + "/" + $0 }
+            .filter { OwnedFolder.isMarked($0, as: .run) && (try? Checkpoint.resolve($0, prefer: [Checkpoint.latest])) != nil }
+        guard let old = candidates.last else { return nil }
+        if fileExists(path) || isSymbolicLink(path) {
+            guard isRunFolder(path) || ((try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty ?? false) else {
+                throw TrainingError.badRun("\(old) holds the run an interrupted --force was replacing, but \(path) holds other files; "
+                                           + "move one of them away and resume again")
+            }
+            try FileManager.default.removeItem(atPath: path)
+        }
+        guard rename(old, path) == 0 else { throw FileError(old, "cannot rename to \(path): \(String(cString: strerror(errno)))") }
+        syncDirectory(of: path)
+        return "recovered \(path) from \(old), the run an interrupted train --force was replacing (the new run had no checkpoint yet)"
+    }
+
     private convenience init(resuming o: Options, manifest: Manifest, trainInfo: SplitInfo, vocabBytes: [UInt8]) throws {
+        if let note = try Trainer.recoverInterruptedForce(run: o.run), !o.quiet { fputs(note + "\n", stderr) }
         let dir = try Checkpoint.resolve(o.run, prefer: [Checkpoint.latest])
         let meta = try CheckpointMeta.load(directory: dir)
         var state = try TrainingState.load(directory: dir)

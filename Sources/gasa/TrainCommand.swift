@@ -119,6 +119,7 @@ struct TrainCommand: ParsableCommand {
             // The run's settings, with what is given here written over them; the Trainer refuses changes to
             // anything but the stop conditions, threads and printing, naming what differs.
             runDir = r
+            if let note = try Trainer.recoverInterruptedForce(run: r), !quiet { printError(note) }
             let dir = try Checkpoint.resolve(r, prefer: [Checkpoint.latest])
             config = try TrainingState.load(directory: dir).config
             if prepared == nil { preparedDir = try CheckpointMeta.load(directory: dir).preparedDirectory }

@@ -345,3 +345,21 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    func testResumeRecoversTheRunAnInterruptedForceWasReplacing() throws {
+        try preparedAndRun(run: true)
+        let fm = FileManager.default
+        let pid = try deadPid()
+        // Killed after moving the old run aside and creating the new folder, before its first checkpoint.
+        try fm.moveItem(atPath: dir + "/R", toPath: dir + "/R.old-\(pid)")
+        try fm.createDirectory(atPath: dir + "/R", withIntermediateDirectories: false)
+        try Data("gasa run folder\n".utf8).write(to: URL(fileURLWithPath: dir + "/R/.gasa-folder"))
+        try fm.copyItem(atPath: dir + "/R.old-\(pid)/vocab.json", toPath: dir + "/R/vocab.json")
+        let r = try gasa("train", "P", "--resume", "R", "--max-iters", "8")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("recovered R from R.old-\(pid)"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("at iteration 6"), r.stderr)
+        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("R") }, ["R"])
+    }
+}

@@ -10,6 +10,7 @@ let package = Package(
     name: "gasa",
     products: [
         .executable(name: "gasa", targets: ["gasa"]),
+        .executable(name: "gasa-fuzz", targets: ["GasaFuzz"]),
         .library(name: "Corpus", targets: ["Corpus"]),
         .library(name: "Model", targets: ["Model"]),
     ],
@@ -40,6 +41,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize),
+
+        // The readers as fuzz targets (tools/fuzz.sh builds it with libFuzzer; as built here it replays files).
+        .executableTarget(name: "GasaFuzz", dependencies: ["Storage", "Corpus", "Model", "Training", "Sampling"]),
 
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),

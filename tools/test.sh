@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 bash tools/setup.sh debug
 
 status=0
+executed=0 failed=0
 run_suite() { # label [VAR=value]
     local label="$1"; shift
     local log
@@ -22,7 +23,13 @@ run_suite() { # label [VAR=value]
         { print; fflush() }'
     local rc=${PIPESTATUS[0]}
     set -e
-    echo "test summary ($label): $(grep -E 'Executed [0-9]+ tests' "$log" | tail -1 | sed 's/^[[:space:]]*//')"
+    local line
+    line=$(grep -E 'Executed [0-9]+ tests' "$log" | tail -1 | sed 's/^[[:space:]]*//')
+    echo "test summary ($label): $line"
+    local n f
+    n=$(sed -n 's/^Executed \([0-9]*\) tests, with \([0-9]*\) failures.*/\1/p' <<<"$line")
+    f=$(sed -n 's/^Executed \([0-9]*\) tests, with \([0-9]*\) failures.*/\2/p' <<<"$line")
+    executed=$((executed + ${n:-0})); failed=$((failed + ${f:-0}))
     rm -f "$log"
     [ "$rc" -eq 0 ] || status=$rc
 }
@@ -30,4 +37,5 @@ run_suite() { # label [VAR=value]
 run_suite "as the CPU allows"
 if grep -q -w avx512f /proc/cpuinfo 2>/dev/null; then run_suite "capped at AVX2" ONEDNN_MAX_CPU_ISA=AVX2; fi
 run_suite "capped at SSE4.1 (elementwise SSE2)" ONEDNN_MAX_CPU_ISA=SSE41
+echo "tests: $((executed - failed)) passed, $failed failed"
 exit "$status"

@@ -105,6 +105,21 @@ public final class Workspace {
         targets.initialize(repeating: 0, count: max(1, N))
     }
 
+    /// Bytes that training this model on batches of B rows and T steps allocates in all (the model's values,
+    /// gradients, Adam's two moments and W_hh^T, and the training scratch of every data-parallel part),
+    /// from the same sizes as the buffers above: checked before anything is allocated.
+    public static func trainingBytes(config: ModelConfig, batch B: Int, steps T: Int, replicas: Int) -> Double {
+        let H = Double(config.hiddenSize), E = Double(config.embeddingSize), V = Double(config.vocabSize)
+        let L = Double(config.layers), N = Double(B) * Double(T), b = Double(B)
+        let model = Double(config.parameterCount) * 4 + L * 4 * H * H
+        let parts = Double(max(1, min(replicas, B)))
+        var scratch = L * (N * 4 * H + 2 * (N + b) * H) + 2 * N * max(E, H)
+        scratch += min(N, max(256, b) * parts) * V              // head chunks: about 256 rows of logits per part
+        if config.dropout > 0 { scratch += L * N * H / 32 }   // one bit per value, in floats
+        scratch += (parts - 1) * (V * E + V * H + V)           // the other parts' embedding and head gradients
+        return 4 * (model + scratch)
+    }
+
     /// Scratch this training workspace can lend to evaluation between its calls, one buffer per data-parallel
     /// part (each part's first gate buffer, N x 4H, the largest it has), or [] for an inference workspace.
     public var evaluationScratch: [FloatBuffer] {

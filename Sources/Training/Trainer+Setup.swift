@@ -26,6 +26,21 @@ extension Trainer {
         }
     }
 
+    /// Refuses a model and batch whose training would not fit in this machine's memory, before any of it
+    /// is allocated (an allocation that fails is a crash, not an error).
+    static func checkMemory(_ m: ModelConfig, batch: Int, steps: Int, replicas: Int) throws {
+        let need = Workspace.trainingBytes(config: m, batch: batch, steps: steps, replicas: replicas)
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, size > 0 else { return }
+        let have = Double(pages) * Double(size)
+        guard need < have else {
+            let gib = { (x: Double) in String(format: "%.1f GiB", x / 1_073_741_824) }
+            throw TrainingError.badOptions("training \(m.layers) x \(m.hiddenSize) (\(m.parameterCount) parameters) on batches of \(batch) x \(steps) "
+                                           + "needs about \(gib(need)) of memory; this machine has \(gib(have)). "
+                                           + "Lower --rnn-size or --layers, or prepare with a smaller --batch-size or --seq-length")
+        }
+    }
+
     /// A train --force killed after it moved the old run aside (RUN.old-PID) and before the new run's
     /// first checkpoint leaves RUN without a checkpoint: the old run is put back as RUN (the new folder,
     /// holding nothing but what gasa writes and no checkpoint, is removed first). Returns what was done,
@@ -85,6 +100,7 @@ extension Trainer {
         config.evalEvery = o.config.evalEvery
         config.patience = o.config.patience
         state.config = config
+        try Trainer.checkMemory(meta.model, batch: trainInfo.batchSize, steps: manifest.seqLength, replicas: config.replicas)
         let model = LanguageModel(config: meta.model)
         let optimizer = Optimizer(kind: config.optimizer, count: model.config.parameterCount)
         let recurrent = model.makeState(batch: trainInfo.batchSize)
@@ -121,6 +137,7 @@ extension Trainer {
         let modelConfig = ModelConfig(vocabSize: manifest.vocabSize, embeddingSize: c.embeddingSize ?? c.rnnSize,
                                       hiddenSize: c.rnnSize, layers: c.layers, dropout: c.dropout)
         do { try modelConfig.validate() } catch { throw TrainingError.badOptions("\(error)") }
+        try Trainer.checkMemory(modelConfig, batch: trainInfo.batchSize, steps: manifest.seqLength, replicas: c.replicas)
         var rng = RNG(seed: c.seed)
         let model: LanguageModel
         if let from = o.initFrom {

@@ -363,3 +363,13 @@ extension CLITests {
         XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("R") }, ["R"])
     }
 }
+
+extension CLITests {
+    func testAModelTooLargeForTheMachineIsRefusedBeforeAllocating() throws {
+        try preparedAndRun(run: false)
+        // About 2 x 10^9 parameters: within the configuration's limits, far beyond this machine's memory.
+        let r = try gasa("train", "P", "--out", "Huge", "--layers", "4", "--rnn-size", "8000", "--max-iters", "1", "-q")
+        expectRefusal(r, mentioning: ["needs about", "GiB of memory; this machine has", "--rnn-size"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/Huge"))
+    }
+}

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 bash tools/setup.sh debug
 
 status=0
-executed=0 failed=0
+executed=0 failed=0 skipped=0
 run_suite() { # label [VAR=value]
     local label="$1"; shift
     local log
@@ -26,10 +26,13 @@ run_suite() { # label [VAR=value]
     local line
     line=$(grep -E 'Executed [0-9]+ tests' "$log" | tail -1 | sed 's/^[[:space:]]*//')
     echo "test summary ($label): $line"
-    local n f
-    n=$(sed -n 's/^Executed \([0-9]*\) tests, with \([0-9]*\) failures.*/\1/p' <<<"$line")
-    f=$(sed -n 's/^Executed \([0-9]*\) tests, with \([0-9]*\) failures.*/\2/p' <<<"$line")
-    executed=$((executed + ${n:-0})); failed=$((failed + ${f:-0}))
+    # "Executed 142 tests, with 0 failures ..." or "Executed 142 tests, with 4 tests skipped and 0 failures ..."
+    local n f k
+    n=$(grep -oE '^Executed [0-9]+' <<<"$line" | grep -oE '[0-9]+' || true)
+    f=$(grep -oE '[0-9]+ failures?' <<<"$line" | grep -oE '[0-9]+' || true)
+    k=$(grep -oE '[0-9]+ tests? skipped' <<<"$line" | grep -oE '[0-9]+' || true)
+    executed=$((executed + ${n:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${k:-0}))
+    [ -n "$n" ] || { echo "no test summary from this run" >&2; status=1; }
     rm -f "$log"
     [ "$rc" -eq 0 ] || status=$rc
 }
@@ -37,5 +40,5 @@ run_suite() { # label [VAR=value]
 run_suite "as the CPU allows"
 if grep -q -w avx512f /proc/cpuinfo 2>/dev/null; then run_suite "capped at AVX2" ONEDNN_MAX_CPU_ISA=AVX2; fi
 run_suite "capped at SSE4.1 (elementwise SSE2)" ONEDNN_MAX_CPU_ISA=SSE41
-echo "tests: $((executed - failed)) passed, $failed failed"
+echo "tests: $((executed - failed - skipped)) passed, $failed failed, $skipped skipped"
 exit "$status"

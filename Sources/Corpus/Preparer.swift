@@ -326,16 +326,11 @@ public final class Preparer {
     /// between its two renames) is put back as OUT when OUT is missing, else removed. Only folders with
     /// prepare's mark are touched. Returns a note for each.
     static func cleanLeftovers(of output: String) -> [String] {
-        // Split by hand: a trailing slash names the same folder, and "OUT" alone lies in ".".
-        var trimmed = Substring(output)
-        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-        let slash = trimmed.lastIndex(of: "/")
-        let parent = slash.map { String(trimmed[..<$0]) } ?? ""
-        let base = slash.map { String(trimmed[trimmed.index(after: $0)...]) } ?? String(trimmed)
-        guard !base.isEmpty, let names = OwnedFolder.names(in: parent.isEmpty ? (slash == nil ? "." : "/") : parent) else { return [] }
+        let (base, listing, sibling) = pathSiblings(output)
+        guard !base.isEmpty, let names = OwnedFolder.names(in: listing) else { return [] }
         var notes: [String] = []
         for name in names where leftoverBase(name) == base && leftoverOwnerIsGone(name) == true {
-            let path = slash == nil ? name : parent + "/" + name
+            let path = sibling(name)
             guard OwnedFolder.isMarked(path, as: .prepared) else { continue }
             if leftoverBase(name, marks: [".old-"]) != nil && !fileExists(output) && !isSymbolicLink(output) && isPreparedFolder(path) {
                 if rename(path, output) == 0 { notes.append("put back \(output) from \(path), left by a --force that was interrupted") }

@@ -148,6 +148,16 @@ public func leftoverOwnerIsGone(_ name: String) -> Bool? {
     return kill(pid, 0) != 0 && errno == ESRCH
 }
 
+/// A path's folder and last name, split by hand (trailing slashes name the same entry; a bare name lies in
+/// "."): `listing` is the folder to list for its siblings, `join` makes a sibling's path.
+public func pathSiblings(_ path: String) -> (base: String, listing: String, join: (String) -> String) {
+    var trimmed = Substring(path)
+    while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    guard let slash = trimmed.lastIndex(of: "/") else { return (String(trimmed), ".", { $0 }) }
+    let parent = String(trimmed[..<slash]), base = String(trimmed[trimmed.index(after: slash)...])
+    return (base, parent.isEmpty ? "/" : parent, { parent + "/" + $0 })
+}
+
 /// Whether `path` itself is a symbolic link (dangling or not).
 public func isSymbolicLink(_ path: String) -> Bool {
     var st = stat()

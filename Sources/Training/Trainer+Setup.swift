@@ -46,16 +46,12 @@ extension Trainer {
     /// holding nothing but what gasa writes and no checkpoint, is removed first). Returns what was done,
     /// for the user; nil when there is nothing to recover. Only folders marked as runs are touched.
     public static func recoverInterruptedForce(run: String) throws -> String? {
-        var trimmed = Substring(run)
-        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-        let slash = trimmed.lastIndex(of: "/")
-        let parent = slash.map { String(trimmed[..<$0]) } ?? ""
-        let base = slash.map { String(trimmed[trimmed.index(after: $0)...]) } ?? String(trimmed)
-        let path = String(trimmed)
+        let (base, listing, sibling) = pathSiblings(run)
+        let path = sibling(base)
         guard !base.isEmpty, (try? Checkpoint.resolve(path, prefer: [Checkpoint.latest])) == nil,
-              let names = OwnedFolder.names(in: slash == nil ? "." : (parent.isEmpty ? "/" : parent)) else { return nil }
+              let names = OwnedFolder.names(in: listing) else { return nil }
         let candidates = names.filter { leftoverBase($0, marks: [".old-"]) == base && leftoverOwnerIsGone($0) == true }
-            .map { slash == nil ? $0 : parent + "/" + $0 }
+            .map(sibling)
             .filter { OwnedFolder.isMarked($0, as: .run) && (try? Checkpoint.resolve($0, prefer: [Checkpoint.latest])) != nil }
         guard let old = candidates.last else { return nil }
         if fileExists(path) || isSymbolicLink(path) {

@@ -24,7 +24,7 @@ run_suite() { # label [VAR=value]
     local rc=${PIPESTATUS[0]}
     set -e
     local line
-    line=$(grep -E 'Executed [0-9]+ tests' "$log" | tail -1 | sed 's/^[[:space:]]*//')
+    line=$( { grep -E 'Executed [0-9]+ tests' "$log" || true; } | tail -1 | sed 's/^[[:space:]]*//')
     echo "test summary ($label): $line"
     # "Executed 142 tests, with 0 failures ..." or "Executed 142 tests, with 4 tests skipped and 0 failures ..."
     local n f k

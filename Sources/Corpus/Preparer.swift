@@ -99,6 +99,7 @@ public final class Preparer {
         var committed = false
         defer { if !committed { try? FileManager.default.removeItem(atPath: temp) } }
         try OwnedFolder.mark(temp, as: .prepared)   // what --force later requires before replacing it
+        try OwnedFolder.markLeftover(temp)          // until it is in place: what tells a dead prepare's leftover
         // Ctrl-C or a kill with SIGTERM removes the temporary folder before the process ends.
         let interrupt = Preparer.removeOnSignal(temp)
         defer { interrupt.forEach { $0.cancel() }; for s in [SIGINT, SIGTERM] { signal(s, SIG_DFL) } }
@@ -312,10 +313,15 @@ public final class Preparer {
         var aside: String? = nil
         if fileExists(output) {
             aside = output + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+            guard !fileExists(aside!) && !isSymbolicLink(aside!) else {
+                throw CorpusError.badInput("\(aside!) is in the way of replacing \(output); move it away and prepare again")
+            }
+            try OwnedFolder.markLeftover(output)   // so that, if this process dies now, the next prepare can put it back
             try FileManager.default.moveItem(atPath: output, toPath: aside!)
         }
         try FileManager.default.moveItem(atPath: temp, toPath: output)
         committed = true
+        OwnedFolder.clearLeftover(output)
         syncDirectory(of: output)
         if let a = aside { try? FileManager.default.removeItem(atPath: a) }
         return report
@@ -329,13 +335,19 @@ public final class Preparer {
         let (base, listing, sibling) = pathSiblings(output)
         guard !base.isEmpty, let names = OwnedFolder.names(in: listing) else { return [] }
         var notes: [String] = []
-        for name in names where leftoverBase(name) == base && leftoverOwnerIsGone(name) == true {
+        for name in names where leftoverBase(name) == base {
             let path = sibling(name)
-            guard OwnedFolder.isMarked(path, as: .prepared) else { continue }
-            if leftoverBase(name, marks: [".old-"]) != nil && !fileExists(output) && !isSymbolicLink(output) && isPreparedFolder(path) {
-                if rename(path, output) == 0 { notes.append("put back \(output) from \(path), left by a --force that was interrupted") }
+            // Only what a gasa prepare that is gone recorded as its own, holding only files prepare writes.
+            guard OwnedFolder.isMarked(path, as: .prepared), OwnedFolder.isStaleLeftover(path),
+                  foreignEntry(in: path, scratch: true) == nil else { continue }
+            let setAside = leftoverBase(name, marks: [".old-"]) != nil
+            if setAside && !fileExists(output) && !isSymbolicLink(output) && isPreparedFolder(path) {
+                if rename(path, output) == 0 {
+                    OwnedFolder.clearLeftover(output)
+                    notes.append("put back \(output) from \(path), left by a --force that was interrupted")
+                }
             } else if (try? FileManager.default.removeItem(atPath: path)) != nil {
-                notes.append("removed \(path), left by an interrupted gasa prepare")
+                notes.append("removed \(path), left by an interrupted gasa prepare" + (setAside ? " (the folder it replaced)" : ""))
             }
         }
         return notes
@@ -411,7 +423,7 @@ public final class Preparer {
     /// (<split>-NNNNN.bin), and any of them being written atomically (NAME.tmp-PID).
     static func isPreparedEntry(_ name: String) -> Bool {
         if let base = leftoverBase(name, marks: [".tmp-"]) { return isPreparedEntry(base) }
-        if [Manifest.fileName, "vocab.json", "report.json", OwnedFolder.markFile].contains(name) { return true }
+        if [Manifest.fileName, "vocab.json", "report.json", OwnedFolder.markFile, OwnedFolder.leftoverFile].contains(name) { return true }
         guard name.hasSuffix(".bin"), let dash = name.lastIndex(of: "-") else { return false }
         let split = name[..<dash], number = name[name.index(after: dash)..<name.index(name.endIndex, offsetBy: -4)]
         return ["train", "val", "test"].contains(split) && !number.isEmpty && number.allSatisfy { $0.isASCII && $0.isNumber }

@@ -23,6 +23,12 @@
 #include <string.h>
 #include <oneapi/dnnl/dnnl.h>
 
+// The matmul descriptors and output scales used here are oneDNN 2.x's C API (Debian bookworm ships
+// 2.6.3); 3.0 replaced them. Say so at build time rather than fail on a missing function.
+#if DNNL_VERSION_MAJOR != 2
+#error "gasa's kernel shim is written for oneDNN 2.x (libdnnl-dev 2.x)"
+#endif
+
 static atomic_int wanted = 1;
 static _Thread_local int have = 0;   // 0: this thread has not set a count yet
 static void (*omp_set)(int) = 0;

@@ -140,14 +140,6 @@ public func leftoverBase(_ name: String, marks: [String] = [".tmp-", ".old-"]) -
     return nil
 }
 
-/// The process id in a NAME.tmp-PID or NAME.old-PID name, and whether that process is gone (so what it
-/// left is stale); nil when the name has no such suffix.
-public func leftoverOwnerIsGone(_ name: String) -> Bool? {
-    guard leftoverBase(name) != nil, let dash = name.lastIndex(of: "-"), let pid = Int32(name[name.index(after: dash)...]) else { return nil }
-    if pid == getpid() { return false }
-    return kill(pid, 0) != 0 && errno == ESRCH
-}
-
 /// A path's folder and last name, split by hand (trailing slashes name the same entry; a bare name lies in
 /// "."): `listing` is the folder to list for its siblings, `join` makes a sibling's path.
 public func pathSiblings(_ path: String) -> (base: String, listing: String, join: (String) -> String) {

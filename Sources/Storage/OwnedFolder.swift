@@ -29,6 +29,30 @@ public enum OwnedFolder {
         return bytes == Array(kind.line.utf8)
     }
 
+    /// The file gasa puts in a folder it is building (NAME.tmp-PID) or sets aside (NAME.old-PID), holding
+    /// its process id: what tells gasa's own leftovers from a user's folder that only has such a name
+    /// (a backup renamed by hand, say).
+    public static let leftoverFile = ".gasa-leftover"
+
+    /// Records this process in `dir` as the one building it or setting it aside.
+    public static func markLeftover(_ dir: String) throws {
+        try AtomicFile.write(Array("\(getpid())\n".utf8), to: dir + "/" + leftoverFile)
+    }
+
+    /// Removes that record (the folder is in place again).
+    public static func clearLeftover(_ dir: String) { unlink(dir + "/" + leftoverFile) }
+
+    /// Whether `path` (NAME.tmp-PID or NAME.old-PID) is a leftover of a gasa process that is gone: its
+    /// record names the same process as its name, and that process no longer runs.
+    public static func isStaleLeftover(_ path: String) -> Bool {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        guard leftoverBase(name) != nil, let dash = name.lastIndex(of: "-"), let pid = Int32(name[name.index(after: dash)...]),
+              pid != getpid(), entryKind(path + "/" + leftoverFile) == .file,
+              let bytes = try? readFileBytes(path + "/" + leftoverFile, limit: 64),
+              Array("\(pid)\n".utf8) == bytes else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+
     /// What is at `path`, links not followed (a link is .other; nothing there is nil).
     public static func entryKind(_ path: String) -> EntryKind? {
         var st = stat()

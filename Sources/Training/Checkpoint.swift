@@ -23,8 +23,9 @@ public enum Checkpoint {
         let dir = try resolve(path, prefer: [best, latest])
         let meta = try CheckpointMeta.load(directory: dir)
         let (vocab, vocabPath) = try loadVocabulary(directory: dir, meta: meta)
-        let model = LanguageModel(config: meta.model)
         try verify(meta.weightsFile, in: dir, meta: meta)
+        try checkWeightsSize(dir + "/" + meta.weightsFile, meta: meta)
+        let model = LanguageModel(config: meta.model)
         try loadWeights(model, path: dir + "/" + meta.weightsFile)
         return LoadedCheckpoint(directory: dir, meta: meta, model: model, vocabulary: vocab, vocabularyPath: vocabPath)
     }
@@ -148,6 +149,18 @@ public enum Checkpoint {
         guard hex(crc.value) == want else {
             throw TrainingError.badCheckpoint(path: path, problem: "checksum \(hex(crc.value)) differs from meta.json's \(want): "
                                               + "the file was changed or is damaged; use another checkpoint (best, latest)")
+        }
+    }
+
+    /// A weights file must hold at least the 4-byte values of every parameter meta.json declares: checked
+    /// before the model is allocated, so a meta.json claiming billions of parameters beside a small file is
+    /// an error, not gigabytes allocated first.
+    static func checkWeightsSize(_ path: String, meta: CheckpointMeta) throws {
+        guard fileExists(path) else { throw TrainingError.badCheckpoint(path: path, problem: "missing") }
+        var st = stat()
+        let size = stat(path, &st) == 0 ? Int(st.st_size) : 0
+        guard size >= 4 * meta.parameterCount else {
+            throw TrainingError.badCheckpoint(path: path, problem: "holds \(size) bytes, too few for the \(meta.parameterCount) parameters meta.json declares")
         }
     }
 

@@ -32,7 +32,12 @@ extension Trainer {
         let need = Workspace.trainingBytes(config: m, batch: batch, steps: steps, replicas: replicas)
         let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
         guard pages > 0, size > 0 else { return }
-        let have = Double(pages) * Double(size)
+        var have = Double(pages) * Double(size)
+        // A container's memory limit (cgroup v2), when lower.
+        if let b = try? readFileBytes("/sys/fs/cgroup/memory.max", limit: 64),
+           let limit = Double(String(decoding: b, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) {
+            have = min(have, limit)
+        }
         guard need < have else {
             let gib = { (x: Double) in String(format: "%.1f GiB", x / 1_073_741_824) }
             throw TrainingError.badOptions("training \(m.layers) x \(m.hiddenSize) (\(m.parameterCount) parameters) on batches of \(batch) x \(steps) "
@@ -50,9 +55,9 @@ extension Trainer {
         let path = sibling(base)
         guard !base.isEmpty, (try? Checkpoint.resolve(path, prefer: [Checkpoint.latest])) == nil,
               let names = OwnedFolder.names(in: listing) else { return nil }
-        let candidates = names.filter { leftoverBase($0, marks: [".old-"]) == base && leftoverOwnerIsGone($0) == true }
-            .map(sibling)
-            .filter { OwnedFolder.isMarked($0, as: .run) && (try? Checkpoint.resolve($0, prefer: [Checkpoint.latest])) != nil }
+        let candidates = names.filter { leftoverBase($0, marks: [".old-"]) == base }.map(sibling)
+            .filter { OwnedFolder.isMarked($0, as: .run) && OwnedFolder.isStaleLeftover($0)
+                && (try? Checkpoint.resolve($0, prefer: [Checkpoint.latest])) != nil }
         guard let old = candidates.last else { return nil }
         if fileExists(path) || isSymbolicLink(path) {
             guard isRunFolder(path) || ((try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty ?? false) else {
@@ -62,6 +67,7 @@ extension Trainer {
             try FileManager.default.removeItem(atPath: path)
         }
         guard rename(old, path) == 0 else { throw FileError(old, "cannot rename to \(path): \(String(cString: strerror(errno)))") }
+        OwnedFolder.clearLeftover(path)
         syncDirectory(of: path)
         return "recovered \(path) from \(old), the run an interrupted train --force was replacing (the new run had no checkpoint yet)"
     }
@@ -160,14 +166,24 @@ extension Trainer {
         // the new folder is scratch: a failure (a full disk, say) removes it and puts the old one back, so
         // that what is left is never a run folder without a checkpoint, nor no run at all. (A process killed
         // in between leaves the old run as RUN.old-PID.)
-        var aside = o.run + ".old-\(ProcessInfo.processInfo.processIdentifier)"
-        while fileExists(aside) || isSymbolicLink(aside) { aside += "0" }
-        if replacing { try FileManager.default.moveItem(atPath: o.run, toPath: aside) }
+        let aside = o.run + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+        if replacing {
+            guard !fileExists(aside) && !isSymbolicLink(aside) else {
+                throw TrainingError.badRun("\(aside) is in the way of replacing \(o.run); move it away and train again")
+            }
+            // Recorded first, so that if this process dies before the new run's first checkpoint, --resume
+            // can tell this folder from a user's and put it back.
+            if OwnedFolder.isMarked(o.run, as: .run) { try OwnedFolder.markLeftover(o.run) }
+            try FileManager.default.moveItem(atPath: o.run, toPath: aside)
+        }
         var started = false
         defer {
             if !started {
                 try? FileManager.default.removeItem(atPath: o.run)
-                if replacing { try? FileManager.default.moveItem(atPath: aside, toPath: o.run) }
+                if replacing {
+                    try? FileManager.default.moveItem(atPath: aside, toPath: o.run)
+                    OwnedFolder.clearLeftover(o.run)
+                }
             }
         }
         try makeDirectories(o.run)
@@ -192,7 +208,7 @@ extension Trainer {
         if let base = leftoverBase(name, marks: [".tmp-"]) { return isRunEntry(base) }
         let checkpoints = [Checkpoint.latest, Checkpoint.best]
         return checkpoints.contains(name) || checkpoints.contains { name == $0 + ".new" || name == $0 + ".old" }
-            || [MetricsLog.fileName, LossPlot.fileName, Checkpoint.vocabFile, OwnedFolder.markFile].contains(name)
+            || [MetricsLog.fileName, LossPlot.fileName, Checkpoint.vocabFile, OwnedFolder.markFile, OwnedFolder.leftoverFile].contains(name)
     }
 
     /// Names gasa train writes inside a checkpoint folder (and files being written atomically).

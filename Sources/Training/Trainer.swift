@@ -330,11 +330,14 @@ public final class Trainer {
     func save(best: Bool) throws {
         let meta = makeMeta()
         let contents = Checkpoint.Contents(meta: meta, state: state, model: model, optimizer: optimizer, recurrent: recurrent, vocabBytes: vocabBytes)
-        try Checkpoint.write(contents, run: options.run, name: Checkpoint.latest)
+        // best/ before latest/: a kill between the two then leaves latest/ at the previous checkpoint, and
+        // the resumed run validates at this iteration again and rewrites best/. (The other order could
+        // leave latest/ saying this iteration is the best while best/ still held older weights.)
         if best {
             try Checkpoint.write(contents, run: options.run, name: Checkpoint.best)
             bestSaved = true
         }
+        try Checkpoint.write(contents, run: options.run, name: Checkpoint.latest)
         lastCheckpointIteration = state.iteration
     }
 

@@ -66,11 +66,14 @@ public struct TrainingState: Codable, Sendable {
         guard s.iteration < 1 << 48, s.minibatchesPerEpoch > 0, s.epoch <= s.iteration, s.optimizerSteps <= s.iteration,
               (s.bestIteration ?? 0) >= 0, (s.bestIteration ?? 0) <= s.iteration,
               (s.lastEvalIteration ?? 0) >= 0, (s.lastEvalIteration ?? 0) <= s.iteration,
-              s.evalsWithoutImprovement <= s.iteration, s.intervalCount <= s.iteration else {
+              s.evalsWithoutImprovement <= s.iteration, s.intervalCount <= s.iteration,
+              s.intervalTokens <= s.intervalCount * (1 << 24) else {
             throw bad("iteration \(s.iteration), epoch \(s.epoch), optimizer steps \(s.optimizerSteps) and the validation "
                       + "iterations do not agree with one another")
         }
+        // Times within a century: every duration printed or summed later stays an exact integer.
         guard s.elapsedSeconds.isFinite, s.intervalSeconds.isFinite, s.intervalLossSum.isFinite,
+              s.elapsedSeconds < 3.2e9, s.intervalSeconds < 3.2e9,
               s.learningRate.isFinite, s.learningRate > 0,
               s.bestValLoss?.isFinite ?? true, s.lastValLoss?.isFinite ?? true, s.lastTrainLoss?.isFinite ?? true else {
             throw bad("a time, loss or learning rate is not a finite number")

@@ -62,8 +62,8 @@ func spoolStandardInput(to path: String) throws {
     guard fd >= 0 else { throw CLIError("cannot spool standard input to \(path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
     var fs = statvfs()
-    let free = statvfs(path, &fs) == 0 ? Int(fs.f_bavail) * Int(fs.f_frsize) : Int.max
-    let allowance = min(standardInputSpoolLimit, max(0, free - (1 << 30)))
+    let free = statvfs(path, &fs) == 0 ? Double(fs.f_bavail) * Double(fs.f_frsize) : Double(Int.max)
+    let allowance = Int(min(Double(standardInputSpoolLimit), max(0, free - Double(1 << 30))))
     var written = 0
     try forEachStandardInputChunk { chunk in
         guard written + chunk.count <= allowance else {

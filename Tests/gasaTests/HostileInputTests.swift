@@ -312,16 +312,23 @@ extension CLITests {
     func testPrepareCleansWhatInterruptedPreparesLeftAndPutsBackAReplacedFolder() throws {
         try preparedAndRun(run: false)
         let fm = FileManager.default
-        let a = try deadPid(), b = try deadPid()
+        let a = try deadPid(), b = try deadPid(), c = try deadPid()
+        // As a dead prepare leaves them: each folder records the process that built it or set it aside.
         try fm.copyItem(atPath: dir + "/P", toPath: dir + "/P.tmp-\(a)")
+        try Data("\(a)\n".utf8).write(to: URL(fileURLWithPath: dir + "/P.tmp-\(a)/.gasa-leftover"))
+        try fm.copyItem(atPath: dir + "/P", toPath: dir + "/backup")
         try fm.moveItem(atPath: dir + "/P", toPath: dir + "/P.old-\(b)")   // killed between --force's two renames
-        // Someone else's folder with a leftover-like name is never touched.
+        try Data("\(b)\n".utf8).write(to: URL(fileURLWithPath: dir + "/P.old-\(b)/.gasa-leftover"))
+        // A backup the user renamed to a leftover-like name (a copy of a gasa folder, mark and all) and
+        // someone else's folder with such a name are never touched.
+        try fm.moveItem(atPath: dir + "/backup", toPath: dir + "/P.old-\(c)")
         try fm.createDirectory(atPath: dir + "/P.tmp-\(a)0", withIntermediateDirectories: false)
         let r = try gasa("prepare", "corpus.txt", "--out", "P", "--force", "--batch-size", "4", "--seq-length", "8")
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("put back P from P.old-\(b)"), r.stdout)
         XCTAssertTrue(r.stdout.contains("removed P.tmp-\(a), left by an interrupted gasa prepare"), r.stdout)
-        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("P") }, ["P", "P.tmp-\(a)0"])
+        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("P") }.sorted(), ["P", "P.old-\(c)", "P.tmp-\(a)0"].sorted())
+        XCTAssertFalse(fm.fileExists(atPath: dir + "/P/.gasa-leftover"))
     }
 
     func testInterruptedPrepareRemovesItsTemporaryFolder() throws {
@@ -353,6 +360,7 @@ extension CLITests {
         let pid = try deadPid()
         // Killed after moving the old run aside and creating the new folder, before its first checkpoint.
         try fm.moveItem(atPath: dir + "/R", toPath: dir + "/R.old-\(pid)")
+        try Data("\(pid)\n".utf8).write(to: URL(fileURLWithPath: dir + "/R.old-\(pid)/.gasa-leftover"))
         try fm.createDirectory(atPath: dir + "/R", withIntermediateDirectories: false)
         try Data("gasa run folder\n".utf8).write(to: URL(fileURLWithPath: dir + "/R/.gasa-folder"))
         try fm.copyItem(atPath: dir + "/R.old-\(pid)/vocab.json", toPath: dir + "/R/vocab.json")
@@ -361,6 +369,13 @@ extension CLITests {
         XCTAssertTrue(r.stderr.contains("recovered R from R.old-\(pid)"), r.stderr)
         XCTAssertTrue(r.stderr.contains("at iteration 6"), r.stderr)
         XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("R") }, ["R"])
+        XCTAssertFalse(fm.fileExists(atPath: dir + "/R/.gasa-leftover"))
+        // A folder merely named like a leftover (no record of a gasa process) is not taken for the run.
+        try fm.moveItem(atPath: dir + "/R", toPath: dir + "/R.old-\(pid)")
+        try fm.createDirectory(atPath: dir + "/R", withIntermediateDirectories: false)
+        try Data("gasa run folder\n".utf8).write(to: URL(fileURLWithPath: dir + "/R/.gasa-folder"))
+        expectRefusal(try gasa("train", "P", "--resume", "R", "--max-iters", "9", "-q"), mentioning: ["R holds no checkpoint"])
+        XCTAssertTrue(fm.fileExists(atPath: dir + "/R.old-\(pid)/latest/meta.json"))
     }
 }
 

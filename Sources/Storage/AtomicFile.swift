@@ -81,17 +81,7 @@ public final class AtomicFile {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw FileError.errno(path, "write failed")
-            }
-            done += n
-        }
-    }
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws { try writeFully(fd, bytes, path: path) }
 
     /// Flushes, fsyncs and renames over `path`, then fsyncs the directory. `durable: false` skips the
     /// fsyncs, for scratch files that are deleted before the work they belong to is committed.
@@ -114,6 +104,19 @@ public final class AtomicFile {
 }
 
 /// fsyncs the directory holding `path`, so that a rename survives a power cut.
+/// Writes all of `bytes` to `fd` (retrying short writes and EINTR); a failure names `path`.
+public func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    var done = 0
+    while done < bytes.count {
+        let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+        if n < 0 {
+            if Glibc.errno == EINTR { continue }
+            throw FileError.errno(path, "write failed")
+        }
+        done += n
+    }
+}
+
 public func syncDirectory(of path: String) {
     let dir: String
     if let slash = path.lastIndex(of: "/") {

@@ -87,17 +87,7 @@ public final class MetricsLog {
             pending = nil
         }
         let line = Array((r.jsonLine() + "\n").utf8)
-        try line.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FileError(path, "cannot append: \(String(cString: strerror(errno)))")
-                }
-                off += n
-            }
-        }
+        try line.withUnsafeBytes { try writeFully(fd, $0, path: path) }
     }
 
     /// Reads every record of a log (lines that are not records are skipped).

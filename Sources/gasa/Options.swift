@@ -2,6 +2,7 @@
 import ArgumentParser
 import Corpus
 import Foundation
+import Storage
 
 extension Granularity: ExpressibleByArgument {}
 extension Normalization: ExpressibleByArgument {}
@@ -71,16 +72,8 @@ func spoolStandardInput(to path: String) throws {
                            + "(8 GiB, or the free space of \((path as NSString).deletingLastPathComponent) less 1 GiB); "
                            + "give the corpus as a file instead of '-'")
         }
-        try chunk.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw CLIError("cannot spool standard input to \(path): \(String(cString: strerror(errno)))")
-                }
-                off += n
-            }
+        do { try chunk.withUnsafeBytes { try writeFully(fd, $0, path: path) } } catch let e as FileError {
+            throw CLIError("cannot spool standard input to \(path): \(e.message)")
         }
         written += chunk.count
     }

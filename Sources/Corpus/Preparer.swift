@@ -63,6 +63,9 @@ public final class Preparer {
     public var displayNames: [String: String] = [:]
     /// Called with progress lines for long inputs (nil: silent).
     public var showProgress = true
+    /// Further paths of the caller's own (a spooled standard input, a folder made for several
+    /// granularities) that an interrupting signal removes too.
+    public var removeOnInterrupt: [String] = []
 
     public init(options: PrepareOptions, inputs: [String]) throws {
         try checkLossless(granularity: options.granularity, normalization: options.text.normalization)
@@ -101,7 +104,7 @@ public final class Preparer {
         try OwnedFolder.mark(temp, as: .prepared)   // what --force later requires before replacing it
         try OwnedFolder.markLeftover(temp)          // until it is in place: what tells a dead prepare's leftover
         // Ctrl-C or a kill with SIGTERM removes the temporary folder before the process ends.
-        let interrupt = Preparer.removeOnSignal(temp)
+        let interrupt = Preparer.removeOnSignal(temp, also: removeOnInterrupt)
         defer { interrupt.forEach { $0.cancel() }; for s in [SIGINT, SIGTERM] { signal(s, SIG_DFL) } }
 
         var scanner = TextScanner(inputs: inputs, displayNames: displayNames, text: options.text, splitBy: options.splitBy, dedup: options.dedup,
@@ -354,7 +357,7 @@ public final class Preparer {
     }
 
     /// Signal sources that, on SIGINT or SIGTERM, remove `folder` and end the process (status 130 or 143).
-    static func removeOnSignal(_ folder: String) -> [DispatchSourceSignal] {
+    static func removeOnSignal(_ folder: String, also others: [String] = []) -> [DispatchSourceSignal] {
         [SIGINT, SIGTERM].map { s in
             signal(s, SIG_IGN)   // delivered to the source instead
             let src = DispatchSource.makeSignalSource(signal: s, queue: .global())
@@ -365,7 +368,8 @@ public final class Preparer {
                 let doomed = folder + "0"
                 let target = rename(folder, doomed) == 0 ? doomed : folder
                 try? FileManager.default.removeItem(atPath: target)
-                fputs("\ninterrupted: removed \(folder)\n", stderr)
+                for p in others { try? FileManager.default.removeItem(atPath: p) }
+                fputs("\ninterrupted: removed \(([folder] + others).joined(separator: ", "))\n", stderr)
                 _exit(128 + s)
             }
             src.resume()

@@ -134,6 +134,9 @@ struct PrepareCommand: ParsableCommand {
             let p = try Preparer(options: o, inputs: paths)
             p.displayNames = names
             p.showProgress = !quiet
+            // Ctrl-C removes what this command made: spooled standard input, a folder it created for
+            // several granularities (with the subfolders finished so far).
+            p.removeOnInterrupt = spooledInputs + (created.map { [$0] } ?? [])
             let dir = gs.count > 1 ? out + "/" + g.rawValue : out
             let r = try p.run(output: dir, force: force)
             reports.append(r)

@@ -120,7 +120,7 @@ static int same_key(const Key *x, const Key *y) {
 }
 
 // Makes sure the thread's scratchpad holds `size` bytes and has a memory object over it.
-static dnnl_status_t ensure_scratch(Cache *c, const dnnl_memory_desc_t *md, size_t size) {
+static dnnl_status_t ensure_scratch(Cache *c, size_t size) {
     if (c->scratch_memory && size <= c->scratch_size) return dnnl_success;
     size_t grown = size > 2 * c->scratch_size ? size : 2 * c->scratch_size;
     void *p = aligned_alloc(64, (grown + 63) / 64 * 64);
@@ -134,7 +134,6 @@ static dnnl_status_t ensure_scratch(Cache *c, const dnnl_memory_desc_t *md, size
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(&c->scratch_md, 1, dims, dnnl_u8, dnnl_a);
     if (s == dnnl_success) s = dnnl_memory_create(&c->scratch_memory, &c->scratch_md, c->engine, p);
     if (s != dnnl_success) c->scratch_memory = 0;
-    (void)md;
     return s;
 }
 
@@ -165,7 +164,7 @@ static dnnl_status_t build(Cache *c, const Key *key, Entry *e) {
     if ((s = dnnl_primitive_desc_create(&pd, &desc, attr, c->engine, NULL)) != dnnl_success) goto done;
     const dnnl_memory_desc_t *scratch_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     size_t scratch_size = scratch_md ? dnnl_memory_desc_get_size(scratch_md) : 0;
-    if (scratch_size > 0 && (s = ensure_scratch(c, scratch_md, scratch_size)) != dnnl_success) goto done;
+    if (scratch_size > 0 && (s = ensure_scratch(c, scratch_size)) != dnnl_success) goto done;
     memset(e, 0, sizeof *e);
     e->key = *key;
     if ((s = dnnl_primitive_create(&e->primitive, pd)) != dnnl_success) goto done;

@@ -40,11 +40,11 @@ enum LSTMLayer {
         let N = B * T, G = 4 * H
         for k in 0..<G { biasSum[k] = bih[k] + bhh[k] }   // added by cellForward
         Kernels.gemm(transA: false, transB: true, m: N, n: G, k: In, a: x, lda: In, b: wih, ldb: In,
-                  beta: 0, c: gates, ldc: G)
+                     beta: 0, c: gates, ldc: G)
         for t in 0..<T {
             let gt = gates + t * B * G
             Kernels.gemm(transA: false, transB: false, m: B, n: G, k: H, a: h + t * B * H, lda: H, b: whhT, ldb: G,
-                      beta: 1, c: gt, ldc: G)
+                         beta: 1, c: gt, ldc: G)
             cellForward(batch: B, hidden: H, gates: gt, bias: biasSum, cPrev: c + t * B * H, cOut: c + (t + 1) * B * H,
                         hOut: h + (t + 1) * B * H)
         }
@@ -66,7 +66,7 @@ enum LSTMLayer {
             if t > 0 {
                 // dL/dh_{t-1} += dG_t W_hh
                 Kernels.gemm(transA: false, transB: false, m: B, n: H, k: G, a: gt, lda: G, b: whh, ldb: H,
-                          beta: 1, c: dhOut + (t - 1) * B * H, ldc: H)
+                             beta: 1, c: dhOut + (t - 1) * B * H, ldc: H)
             }
             t -= 1
         }
@@ -83,9 +83,9 @@ enum LSTMLayer {
         let N = B * T, G = 4 * H, r0 = rows.lowerBound, m = rows.count
         let beta: Float = accumulate ? 1 : 0
         Kernels.gemm(transA: true, transB: false, m: m, n: In, k: N, a: gates + r0, lda: G, b: x, ldb: In,
-                  beta: beta, c: dwih + r0 * In, ldc: In)
+                     beta: beta, c: dwih + r0 * In, ldc: In)
         Kernels.gemm(transA: true, transB: false, m: m, n: H, k: N, a: gates + r0, lda: G, b: h, ldb: H,
-                  beta: beta, c: dwhh + r0 * H, ldc: H)
+                     beta: beta, c: dwhh + r0 * H, ldc: H)
         Kernels.columnSums(rows: N, cols: m, a: gates + r0, lda: G, beta: beta, y: dbih + r0)
     }
 
@@ -93,6 +93,6 @@ enum LSTMLayer {
     static func inputGradient(batch B: Int, steps T: Int, input In: Int, hidden H: Int, wih: UnsafePointer<Float>,
                               gates: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
         Kernels.gemm(transA: false, transB: false, m: B * T, n: In, k: 4 * H, a: gates, lda: 4 * H, b: wih, ldb: In,
-                  beta: 0, c: dx, ldc: In)
+                     beta: 0, c: dx, ldc: In)
     }
 }

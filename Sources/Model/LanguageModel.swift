@@ -344,11 +344,10 @@ public final class LanguageModel {
                                                gradScale: scale)
             let first = r0 == 0
             Kernels.gemm(transA: true, transB: false, m: V, n: H, k: rows, a: logits, lda: V, b: top + r0 * H, ldb: H,
-                      beta: first ? 0 : 1, c: g.headW, ldc: H)
-            Kernels.columnSums(rows: rows, cols: V, a: logits, lda: V, beta: first ? 0 : 1,
-                      y: g.headB)
+                         beta: first ? 0 : 1, c: g.headW, ldc: H)
+            Kernels.columnSums(rows: rows, cols: V, a: logits, lda: V, beta: first ? 0 : 1, y: g.headB)
             Kernels.gemm(transA: false, transB: false, m: rows, n: H, k: V, a: logits, lda: V, b: w, ldb: H,
-                      beta: 0, c: ws.dA.pointer + r0 * H, ldc: H)
+                         beta: 0, c: ws.dA.pointer + r0 * H, ldc: H)
             r0 += rows
         }
         return total
@@ -361,7 +360,7 @@ public final class LanguageModel {
         let logits = ws.logits.pointer
         for r in 0..<rows { (logits + r * V).update(from: p + headBOffset, count: V) }
         Kernels.gemm(transA: false, transB: true, m: rows, n: V, k: H, a: top, lda: H, b: p + headWOffset, ldb: H,
-                  beta: 1, c: logits, ldc: V)
+                     beta: 1, c: logits, ldc: V)
         return logits
     }
 
@@ -442,13 +441,13 @@ public final class LanguageModel {
             let h = state.h(l), c = state.c(l)
             let bias = ws.biasSum.pointer, bih = p + bihOffset[l], bhh = p + bhhOffset[l]
             for k in 0..<G { bias[k] = bih[k] + bhh[k] }
-            Kernels.gemv(trans: false, m: G, n: In, a: p + wihOffset[l], lda: In, x: x, beta: 0, y: gates)
-            Kernels.gemv(trans: false, m: G, n: H, a: p + whhOffset[l], lda: H, x: h, beta: 1, y: gates)
+            Kernels.gemv(m: G, n: In, a: p + wihOffset[l], lda: In, x: x, beta: 0, y: gates)
+            Kernels.gemv(m: G, n: H, a: p + whhOffset[l], lda: H, x: h, beta: 1, y: gates)
             // c and h are updated in place: each element reads its own previous value before writing.
             LSTMLayer.cellForward(batch: 1, hidden: H, gates: gates, bias: bias, cPrev: c, cOut: c, hOut: h)
             x = UnsafePointer(h)
         }
         logits.update(from: p + headBOffset, count: V)
-        Kernels.gemv(trans: false, m: V, n: H, a: p + headWOffset, lda: H, x: x, beta: 1, y: logits)
+        Kernels.gemv(m: V, n: H, a: p + headWOffset, lda: H, x: x, beta: 1, y: logits)
     }
 }

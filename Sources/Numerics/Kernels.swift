@@ -23,19 +23,14 @@ public enum Kernels {
         precondition(status == 0, "oneDNN sgemm failed (status \(status)) for \(m) x \(n) x \(k)")
     }
 
-    /// y (len m, or n when trans) = alpha * op(A) * x + beta * y, A row-major m x n. A product with one
-    /// column: oneDNN has no separate matrix-vector call, and its SGEMM takes this shape as fast as a
-    /// BLAS gemv (both are bound by reading A).
+    /// y (m) = alpha * A x + beta * y, A row-major m x n (batch-1 sampling). A one-row product,
+    /// y^T = x^T A^T: oneDNN has no separate matrix-vector call, and its SGEMM takes this shape as fast as
+    /// a BLAS gemv (both are bound by reading A).
     @inline(__always)
-    public static func gemv(trans: Bool, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+    public static func gemv(m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
-        if trans {   // y^T (1 x n) = x^T (1 x m) A (m x n)
-            gemm(transA: false, transB: false, m: 1, n: n, k: m, alpha: alpha, a: x, lda: m, b: a, ldb: lda,
-                 beta: beta, c: y, ldc: n)
-        } else {     // y^T (1 x m) = x^T (1 x n) A^T
-            gemm(transA: false, transB: true, m: 1, n: m, k: n, alpha: alpha, a: x, lda: n, b: a, ldb: lda,
-                 beta: beta, c: y, ldc: m)
-        }
+        gemm(transA: false, transB: true, m: 1, n: m, k: n, alpha: alpha, a: x, lda: n, b: a, ldb: lda,
+             beta: beta, c: y, ldc: m)
     }
 
     /// y (cols) = beta * y + the column sums of A (rows x cols, row stride lda), beta 0 or 1: the bias

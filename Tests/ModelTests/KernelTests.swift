@@ -54,21 +54,36 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    func testMatrixVectorProductsBothWays() {
+    func testMatrixVectorProductAndColumnSums() {
         var rng = RNG(seed: 12)
         let m = 29, n = 41, lda = 45
-        let a = values(m * lda, &rng), x = values(max(m, n), &rng)
-        var y = values(max(m, n), &rng)
+        let a = values(m * lda, &rng), x = values(n, &rng)
+        var y = values(m, &rng)
         let y0 = y
-        Kernels.gemv(trans: false, m: m, n: n, a: a, lda: lda, x: x, beta: 1, y: &y)
+        Kernels.gemv(m: m, n: n, a: a, lda: lda, x: x, beta: 1, y: &y)
         for i in 0..<m {
             let want = (0..<n).reduce(Double(y0[i])) { $0 + Double(a[i * lda + $1]) * Double(x[$1]) }
             XCTAssertEqual(Double(y[i]), want, accuracy: 1e-5)
         }
-        Kernels.gemv(trans: true, m: m, n: n, a: a, lda: lda, x: x, beta: 0, y: &y)
-        for j in 0..<n {
-            let want = (0..<m).reduce(0.0) { $0 + Double(a[$1 * lda + j]) * Double(x[$1]) }
-            XCTAssertEqual(Double(y[j]), want, accuracy: 1e-5)
+        // Column sums, each column added in row order (the same bits on every instruction-set path),
+        // overwriting (beta 0) and accumulating (beta 1); columns past `cols` are not written.
+        for cols in [n, 37, 16, 5] {
+            var s = values(n, &rng)
+            let s0 = s
+            Kernels.columnSums(rows: m, cols: cols, a: a, lda: lda, beta: 0, y: &s)
+            for j in 0..<cols {
+                var want: Float = 0
+                for i in 0..<m { want += a[i * lda + j] }
+                XCTAssertEqual(s[j].bitPattern, want.bitPattern, "column \(j) of \(cols)")
+            }
+            for j in cols..<n { XCTAssertEqual(s[j], s0[j]) }
+            let once = s
+            Kernels.columnSums(rows: m, cols: cols, a: a, lda: lda, beta: 1, y: &s)
+            for j in 0..<cols {
+                var want = once[j]
+                for i in 0..<m { want += a[i * lda + j] }
+                XCTAssertEqual(s[j].bitPattern, want.bitPattern)
+            }
         }
     }
 

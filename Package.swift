@@ -27,17 +27,19 @@ let package = Package(
         .target(name: "ICUShim", dependencies: ["CICU"]),
         .target(name: "KernelShim", linkerSettings: [.linkedLibrary("dnnl")]),
         .target(name: "SysShim"),
-        // Files: atomic writes, memory maps, bounds-checked reads, CRC-32. Shared by every stage.
-        .target(name: "Storage", dependencies: ["CZlib", "SysShim"], swiftSettings: optimize),
-        .target(name: "Corpus", dependencies: ["ICUShim", "Storage"], swiftSettings: optimize),
+        // What every stage shares that is not files: the clock, progress lines, text tables, SVG charts, JSON.
+        .target(name: "Common", swiftSettings: optimize),
+        // Files: atomic writes, memory maps, bounds-checked reads, CRC-32, owned folders. Shared by every stage.
+        .target(name: "Storage", dependencies: ["Common", "CZlib", "SysShim"], swiftSettings: optimize),
+        .target(name: "Corpus", dependencies: ["Common", "ICUShim", "Storage"], swiftSettings: optimize),
         .target(name: "Numerics", dependencies: ["KernelShim"], swiftSettings: optimize),
         .target(name: "Model", dependencies: ["Numerics", "Storage", "KernelShim"], swiftSettings: optimize),
-        .target(name: "Training", dependencies: ["Model", "Numerics", "Corpus"], swiftSettings: optimize),
-        .target(name: "Sampling", dependencies: ["Model", "Numerics", "Corpus"], swiftSettings: optimize),
+        .target(name: "Training", dependencies: ["Common", "Model", "Numerics", "Corpus"], swiftSettings: optimize),
+        .target(name: "Sampling", dependencies: ["Common", "Model", "Numerics", "Corpus"], swiftSettings: optimize),
         .executableTarget(
             name: "gasa",
             dependencies: [
-                "Corpus", "Model", "Numerics", "Storage", "Training", "Sampling",
+                "Common", "Corpus", "Model", "Numerics", "Storage", "Training", "Sampling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize),
@@ -46,10 +48,10 @@ let package = Package(
         .executableTarget(name: "GasaFuzz", dependencies: ["Storage", "Corpus", "Model", "Training", "Sampling"]),
 
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "CorpusTests", dependencies: ["Corpus"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Common", "Corpus"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics", "KernelShim"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Corpus"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Common", "Training", "Model", "Corpus"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Model", "Numerics", "Corpus"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "gasaTests", dependencies: ["Corpus", "Numerics", "Storage", "gasa"]),
+        .testTarget(name: "gasaTests", dependencies: ["Common", "Corpus", "Numerics", "Storage", "gasa"]),
     ]
 )

@@ -19,13 +19,17 @@ public enum ICU {
 
 /// One of ICU's normalisers (owned by ICU for the life of the process).
 final class ICUNormalizer {
+    /// The composed forms gasa normalises to (the numbers are the shim's).
+    enum Form: Int32, CaseIterable { case nfc = 0, nfkc = 1 }
+
     private let handle: UnsafeRawPointer
     private let form: Int32
     /// Per BMP code unit, filled on first sight: 1 = keeps any text normalised (quick check Yes and
     /// combining class 0), 2 = may not (surrogates included), 0 = not asked yet.
     private let stable: UnsafeMutablePointer<UInt8>
 
-    init(form: Int32) throws {
+    init(form f: Form) throws {
+        let form = f.rawValue
         var err: Int32 = 0
         guard let h = gasa_normalizer(form, &err), err <= 0 else {
             throw CorpusError.icu("cannot load normalisation data (\(ICU.errorName(err)))")

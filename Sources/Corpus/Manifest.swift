@@ -1,7 +1,13 @@
 // manifest.json: what a prepared folder holds (vocabulary, splits, shards, counts), validated on load,
 // and SplitStream, which serves a split's minibatches in stream order from its shards.
+import Common
 import Foundation
 import Storage
+
+/// The three splits a prepared folder holds, in the order their tokens are written.
+public enum SplitName: String, Codable, Sendable, CaseIterable {
+    case train, val, test
+}
 
 public struct ShardInfo: Codable, Sendable, Equatable {
     public var file: String          // file name inside the prepared folder
@@ -13,7 +19,7 @@ public struct ShardInfo: Codable, Sendable, Equatable {
 }
 
 public struct SplitInfo: Codable, Sendable, Equatable {
-    public var name: String
+    public var name: SplitName
     public var tokens: Int               // tokens of the split's text
     public var characters: Int           // characters (scalars of the normalised text) of the split
     public var batchSize: Int            // B rows (parallel streams) of this split
@@ -50,8 +56,8 @@ public struct Manifest: Codable, Sendable {
 
     public var format: String = Manifest.format
     public var version: Int = 1
-    public var granularity: String
-    public var normalization: String
+    public var granularity: Granularity
+    public var normalization: Normalization
     public var vocabFile: String
     public var vocabChecksum: String     // CRC-32 of vocab.json, hex
     public var vocabSize: Int
@@ -63,12 +69,12 @@ public struct Manifest: Codable, Sendable {
     public var inputs: [String]
     public var corpusBytes: Int
     public var corpusCrc32: String
-    public var splitBy: String
-    public var dedup: String
+    public var splitBy: SplitBy
+    public var dedup: Dedup
     public var splitFractions: [Double]
     public var splits: [SplitInfo]
 
-    public func split(_ name: String) -> SplitInfo? { splits.first { $0.name == name } }
+    public func split(_ name: SplitName) -> SplitInfo? { splits.first { $0.name == name } }
 
     public func jsonBytes() throws -> [UInt8] { Array(try gasaJSONEncoder().encode(self)) + [0x0A] }
 
@@ -85,13 +91,10 @@ public struct Manifest: Codable, Sendable {
         do {
             m = try gasaJSONDecoder().decode(Manifest.self, from: Data(bytes))
         } catch {
-            throw bad("cannot read the manifest: \(jsonErrorSummary(error))")
+            throw bad("cannot read the manifest: \(describeJSONError(error))")
         }
         guard m.format == format else { throw bad("format is \"\(m.format)\", expected \"\(format)\"") }
         guard m.version == 1 else { throw bad("version \(m.version) is not supported (this gasa reads version 1)") }
-        guard Granularity(rawValue: m.granularity) != nil, Normalization(rawValue: m.normalization) != nil else {
-            throw bad("unknown granularity or normalisation")
-        }
         guard isPlainFileName(m.vocabFile) else { throw bad("vocabulary file name \"\(m.vocabFile)\" is not a plain file name") }
         guard m.tokenBytes == (m.vocabSize <= 65536 ? 2 : 4), m.vocabSize > 0 else { throw bad("token size does not fit the vocabulary size") }
         if let p = MinibatchLimits.problem(batchSize: m.batchSize, seqLength: m.seqLength) { throw bad("seq_length/batch_size: " + p) }
@@ -106,8 +109,8 @@ public struct Manifest: Codable, Sendable {
         guard vocab.count == m.vocabSize else {
             throw bad("vocab_size is \(m.vocabSize), but the vocabulary \(m.vocabFile) holds \(vocab.count) tokens")
         }
-        guard vocab.granularity.rawValue == m.granularity, vocab.normalization.rawValue == m.normalization else {
-            throw bad("granularity/normalisation \(m.granularity)/\(m.normalization) do not match the vocabulary's "
+        guard vocab.granularity == m.granularity, vocab.normalization == m.normalization else {
+            throw bad("granularity/normalisation \(m.granularity.rawValue)/\(m.normalization.rawValue) do not match the vocabulary's "
                       + "\(vocab.granularity.rawValue)/\(vocab.normalization.rawValue)")
         }
         // Both were written from one corpus by one prepare: another corpus's vocabulary is refused even
@@ -142,7 +145,7 @@ public struct Manifest: Codable, Sendable {
             // What each granularity's tokens begin: one character each (char), at least one (grapheme,
             // word: clusters and words cover all their scalars), at most one (jamo, coda: a syllable's
             // later jamo begin none). A count outside these cannot come from prepare.
-            let g = Granularity(rawValue: m.granularity)!
+            let g = m.granularity
             let fits: Bool
             switch g {
             case .char: fits = s.targetCharacters == s.servedTargets
@@ -178,11 +181,6 @@ func isPlainFileName(_ s: String) -> Bool {
     !s.isEmpty && !s.contains("/") && s != "." && s != ".." && !s.contains("\0")
 }
 
-func hex32(_ v: UInt32) -> String {
-    let h = String(v, radix: 16)
-    return String(repeating: "0", count: 8 - h.count) + h
-}
-
 /// A split's minibatches in stream order: minibatch k+1 row b continues minibatch k row b.
 /// Shards are memory-mapped one at a time and verified when first opened, so memory does not grow
 /// with the corpus.
@@ -194,7 +192,7 @@ public final class SplitStream {
     public var count: Int { info.minibatches }
     private var current: (index: Int, reader: ShardReader)?
 
-    public init(directory: String, manifest: Manifest, split: String) throws {
+    public init(directory: String, manifest: Manifest, split: SplitName) throws {
         guard let s = manifest.split(split) else {
             throw CorpusError.badInput("\(directory) has no \(split) split")
         }

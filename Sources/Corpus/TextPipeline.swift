@@ -24,11 +24,11 @@ public struct TextPipeline: Sendable {
     }
 
     public func normalize(utf16: [UInt16]) throws -> [UInt16] {
-        let form: Int32
+        let form: ICUNormalizer.Form
         switch text.normalization {
         case .none: return utf16
-        case .nfc: form = 0
-        case .nfkc: form = 1
+        case .nfc: form = .nfc
+        case .nfkc: form = .nfkc
         }
         var out: [UInt16] = []
         let changed = try utf16.withUnsafeBufferPointer { try ICUNormalizer(form: form).normalize($0, into: &out) }
@@ -55,7 +55,7 @@ public struct TextPipeline: Sendable {
         let units = utf16(pieces.flatMap { $0 })
         if !granularity.recomposes { return String(decoding: units, as: UTF16.self) }
         var out: [UInt16] = []
-        let changed = try units.withUnsafeBufferPointer { try ICUNormalizer(form: 0).normalize($0, into: &out) }
+        let changed = try units.withUnsafeBufferPointer { try ICUNormalizer(form: .nfc).normalize($0, into: &out) }
         return String(decoding: changed ? out : units, as: UTF16.self)
     }
 }

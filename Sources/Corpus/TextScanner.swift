@@ -2,6 +2,7 @@
 // runs of kept text, in order, to a callback, never holding more than a block of text in memory.
 // It records where kept documents start (document mode) so that splits can cut between them.
 // It does not segment or split.
+import Common
 import Foundation
 import Storage
 #if canImport(Glibc)
@@ -40,15 +41,15 @@ struct TextScanner {
     var documentMode: Bool { splitBy == .document || dedup == .documents }
 
     /// Reads every input; `run(text)` receives the kept text in order, in pieces that end at line ends.
-    mutating func scan(progress: Progress?, run: @escaping (UnsafeBufferPointer<UInt16>, Int) throws -> Void) throws -> TextStats {
+    mutating func scan(progress: WorkProgress?, run: @escaping (UnsafeBufferPointer<UInt16>, Int) throws -> Void) throws -> TextStats {
         var st = TextStats()
         st.files = inputs.count
         var state = ScanState(run: run)
         documentStarts = []
         let normalizer: ICUNormalizer? = try {
             switch text.normalization {
-            case .nfc: return try ICUNormalizer(form: 0)
-            case .nfkc: return try ICUNormalizer(form: 1)
+            case .nfc: return try ICUNormalizer(form: .nfc)
+            case .nfkc: return try ICUNormalizer(form: .nfkc)
             case .none: return nil
             }
         }()
@@ -207,7 +208,7 @@ private final class BlockReader: @unchecked Sendable {
     let inputs: [String]
     let displayNames: [String: String]
     let text: TextOptions
-    let progress: Progress?
+    let progress: WorkProgress?
     private let cond = NSCondition()
     private var queue: [Result<Item, Error>] = []   // guarded by cond
     private var spare: [UnitBuffer] = []             // guarded by cond: buffers the scanner is done with
@@ -215,7 +216,7 @@ private final class BlockReader: @unchecked Sendable {
     private var finished = false                      // guarded by cond: the thread has returned
     private let depth = 2
 
-    init(inputs: [String], displayNames: [String: String], text: TextOptions, progress: Progress?) {
+    init(inputs: [String], displayNames: [String: String], text: TextOptions, progress: WorkProgress?) {
         self.inputs = inputs
         self.displayNames = displayNames
         self.text = text

@@ -1,10 +1,14 @@
 // The vocabulary: token <-> id, keyed by exact scalar sequences (never by String or Character, whose
 // equality is canonical equivalence and would merge distinct code point sequences). Ids are ordered by
 // frequency, then by code points, so the same corpus always gives the same ids. Saved as JSON.
+import Common
 import Foundation
 import Storage
 
 public struct Vocabulary: Sendable {
+    /// Its file name in a prepared folder, a run folder and a checkpoint folder.
+    public static let fileName = "vocab.json"
+
     public let granularity: Granularity
     public let normalization: Normalization
     /// Scalars of each token by id; empty for the `<unk>` entry.
@@ -173,7 +177,7 @@ public struct Vocabulary: Sendable {
         do {
             f = try gasaJSONDecoder().decode(File.self, from: Data(bytes))
         } catch {
-            throw bad("cannot read as vocabulary JSON: \(jsonErrorSummary(error))")
+            throw bad("cannot read as vocabulary JSON: \(describeJSONError(error))")
         }
         guard f.format == format else { throw bad("format is \"\(f.format)\", expected \"\(format)\"") }
         guard f.version == 1 else { throw bad("version \(f.version) is not supported (this gasa reads version 1)") }
@@ -211,28 +215,3 @@ func scalarString(_ scalars: [UInt32]) -> String {
     return String(s)
 }
 
-/// JSON as gasa writes it: snake_case keys, sorted, pretty, non-ASCII left readable.
-public func gasaJSONEncoder() -> JSONEncoder {
-    let e = JSONEncoder()
-    e.keyEncodingStrategy = .convertToSnakeCase
-    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    return e
-}
-
-public func gasaJSONDecoder() -> JSONDecoder {
-    let d = JSONDecoder()
-    d.keyDecodingStrategy = .convertFromSnakeCase
-    return d
-}
-
-func jsonErrorSummary(_ error: Error) -> String {
-    switch error {
-    case DecodingError.keyNotFound(let k, _): return "missing key \"\(k.stringValue)\""
-    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
-        return "wrong type at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
-    case DecodingError.dataCorrupted(let c):
-        let at = c.codingPath.map(\.stringValue).joined(separator: ".")
-        return at.isEmpty ? "malformed JSON" : "bad value at \(at)"
-    default: return "\(error)"
-    }
-}

@@ -1,9 +1,11 @@
 // The char-rnn language model: Embedding (V, E) -> L LSTM layers of H units (dropout after each
-// layer's output when training) -> Linear (H -> V) -> softmax cross-entropy, with hand-written
-// forward and backward passes over one flat parameter buffer (see ModelConfig for its layout).
-// It knows nothing of files, optimisers or data order: callers pass token ids and a carried state.
+// layer's output when training) -> Linear (H -> V) -> softmax cross-entropy, over one flat parameter
+// buffer (see ModelConfig for its layout). The layers are their own files, each with its forward and
+// backward side by side (Embedding, LSTM, Dropout, Head); this file composes them into the model's
+// forward and backward passes, evaluation and one-token sampling steps. Splitting a batch's rows over
+// threads is DataParallel.swift. It knows nothing of files, optimisers or data order: callers pass
+// token ids and a carried state.
 import Dispatch
-import KernelShim
 import Numerics
 
 public final class LanguageModel {
@@ -11,16 +13,16 @@ public final class LanguageModel {
     public let layout: [TensorView]
     private let params: FloatBuffer
     // Allocated on first use: a model loaded only for sampling or evaluation never needs them.
-    private lazy var grads = FloatBuffer(count: config.parameterCount)
+    lazy var grads = FloatBuffer(count: config.parameterCount)
     // W_hh^T of every layer, (H, 4H) each, copied from the parameters at the start of each trainStep and
     // evaluate call: the per-step product h_{t-1} W_hh^T then reads its right operand untransposed, which
     // the kernels take faster (the per-step products are small, so reading W_hh across is much of their cost).
     private lazy var whhT = FloatBuffer(count: config.layers * 4 * config.hiddenSize * config.hiddenSize)
     private let index: [String: TensorView]
     // Offsets of the tensors the passes use.
-    private let embedOffset: Int
-    private let wihOffset: [Int], whhOffset: [Int], bihOffset: [Int], bhhOffset: [Int]
-    private let headWOffset: Int, headBOffset: Int
+    let embedOffset: Int
+    let wihOffset: [Int], whhOffset: [Int], bihOffset: [Int], bhhOffset: [Int]
+    let headWOffset: Int, headBOffset: Int
 
     public var parameters: UnsafeMutableBufferPointer<Float> { params.buffer }
     public var gradients: UnsafeMutableBufferPointer<Float> { grads.buffer }
@@ -59,13 +61,13 @@ public final class LanguageModel {
     public func view(_ name: String) -> TensorView? { index[name] }
 
     public func makeState(batch: Int) -> RecurrentState {
-        RecurrentState(layers: config.layers, batch: batch, hidden: config.hiddenSize)
+        RecurrentState(layers: config.layers, batch: batch, hiddenSize: config.hiddenSize)
     }
 
-    /// `replicas` > 1 (training only) splits the batch's rows over that many threads (data parallel);
-    /// each thread then calls the products single-threaded.
-    public func makeWorkspace(batch: Int, steps: Int, training: Bool = true, replicas: Int = 1) -> Workspace {
-        Workspace(config: config, batch: batch, steps: steps, training: training, replicas: training ? replicas : 1)
+    /// `rowParts` > 1 (training only) splits the batch's rows over that many threads (data parallel,
+    /// DataParallel.swift); each thread then calls the products single-threaded.
+    public func makeWorkspace(batch: Int, steps: Int, training: Bool = true, rowParts: Int = 1) -> Workspace {
+        Workspace(config: config, batch: batch, steps: steps, training: training, rowParts: training ? rowParts : 1)
     }
 
     // MARK: - Training and evaluation
@@ -73,7 +75,7 @@ public final class LanguageModel {
     /// One training minibatch: forward with dropout (masks drawn from rng), loss, backward. Overwrites the
     /// gradients with d(mean loss over the B*steps targets)/d(parameters). `state` holds the initial state
     /// and receives the final one. inputs and targets are row-major [b*steps + t]. Returns the summed loss
-    /// in nats.
+    /// in nats. With a data-parallel workspace the rows are split over its parts (DataParallel.swift).
     public func trainStep(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int,
                           state: RecurrentState, workspace ws: Workspace, rng: inout RNG) -> Double {
         precondition(ws.training, "trainStep needs a training workspace")
@@ -84,64 +86,7 @@ public final class LanguageModel {
             return trainRows(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng,
                              grads: GradientTargets(model: self, base: grads.pointer), scale: scale)
         }
-        // Data parallel: each replica takes a block of rows on its own thread with its own workspace, state
-        // and dropout stream, and runs the forward pass, the head and the backward pass through time. The
-        // LSTM weight gradients wait: then each thread computes a block of rows of them from every
-        // replica's gate gradients, adding the replicas in order, straight into the model's gradients.
-        // The embedding and head gradients of the replicas after the first are summed at the end.
-        // Deterministic for a given replica count.
-        let H = config.hiddenSize, L = config.layers, G = 4 * H
-        let R = ws.replicas.count
-        let main = GradientTargets(model: self, base: grads.pointer)
-        for r in ws.replicas { r.seed = rng.next() }
-        DispatchQueue.concurrentPerform(iterations: R) { i in
-            let r = ws.replicas[i]
-            let b0 = r.rows.lowerBound, nb = r.rows.count
-            r.inputs.update(from: inputs + b0 * steps, count: nb * steps)
-            r.targets.update(from: targets + b0 * steps, count: nb * steps)
-            for l in 0..<L {
-                r.state.h(l).update(from: state.h(l) + b0 * H, count: nb * H)
-                r.state.c(l).update(from: state.c(l) + b0 * H, count: nb * H)
-            }
-            var local = RNG(seed: r.seed)
-            var targets = i == 0 ? main : r.gradientTargets(config: config)
-            targets.lstm = nil
-            r.loss = trainRows(inputs: r.inputs, targets: r.targets, steps: steps, state: r.state, ws: r.workspace,
-                               rng: &local, grads: targets, scale: scale)
-            for l in 0..<L {
-                (state.h(l) + b0 * H).update(from: r.state.h(l), count: nb * H)
-                (state.c(l) + b0 * H).update(from: r.state.c(l), count: nb * H)
-            }
-        }
-        let g = grads.pointer
-        let layerInputs = ws.layerInputs
-        for l in 0..<L {
-            DispatchQueue.concurrentPerform(iterations: R) { i in
-                let w = ws.replicas[i].workspace
-                layerInputs[i] = rebuildInput(l, steps: steps, ws: w, into: w.input.pointer)
-            }
-            let In = config.inputSize(layer: l)
-            DispatchQueue.concurrentPerform(iterations: R) { part in
-                let rows = (G * part / R)..<(G * (part + 1) / R)
-                for (i, r) in ws.replicas.enumerated() {
-                    let w = r.workspace
-                    LSTMLayer.weightGradients(batch: w.batch, steps: steps, input: In, hidden: H, rows: rows,
-                                              x: layerInputs[i], gates: w.gates[l].pointer, h: w.h[l].pointer,
-                                              dwih: g + wihOffset[l], dwhh: g + whhOffset[l],
-                                              dbih: g + bihOffset[l], accumulate: i > 0)
-                }
-                (g + bhhOffset[l] + rows.lowerBound).update(from: g + bihOffset[l] + rows.lowerBound, count: rows.count)
-            }
-        }
-        var total = ws.replicas[0].loss
-        for r in ws.replicas.dropFirst() {
-            let t = r.gradientTargets(config: config)
-            Kernels.axpy(config.vocabSize * config.embeddingSize, 1, t.embed, main.embed)
-            Kernels.axpy(config.vocabSize * H, 1, t.headW, main.headW)
-            Kernels.axpy(config.vocabSize, 1, t.headB, main.headB)
-            total += r.loss
-        }
-        return total
+        return trainStepDataParallel(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng, scale: scale)
     }
 
     /// Where one part of the batch puts its gradients: the embedding's and the head's, and the LSTM
@@ -168,11 +113,13 @@ public final class LanguageModel {
     }
 
     /// Forward, loss and backward of B rows; gradients (already scaled by `scale` per target) go to `g`.
-    private func trainRows(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int, state: RecurrentState,
-                           ws: Workspace, rng: inout RNG, grads g: GradientTargets, scale: Float) -> Double {
+    func trainRows(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int, state: RecurrentState,
+                   ws: Workspace, rng: inout RNG, grads g: GradientTargets, scale: Float) -> Double {
         gather(inputs: inputs, targets: targets, rowStride: steps, from: 0, steps: steps, ws: ws)
         forward(steps: steps, state: state, ws: ws, dropout: config.dropout > 0 ? config.dropout : nil, rng: &rng)
-        let loss = headForwardBackward(steps: steps, ws: ws, grads: g, scale: scale)
+        let N = ws.batch * steps
+        let loss = head.forwardBackward(rows: N, top: topOutput(ws: ws, dropout: config.dropout > 0), targets: ws.targets,
+                                        scale: scale, ws: ws, dW: g.headW, db: g.headB, dTop: ws.dA.pointer)
         backward(steps: steps, ws: ws, grads: g)
         return loss
     }
@@ -195,7 +142,8 @@ public final class LanguageModel {
             let n = min(ws.steps, steps - s0)
             gather(inputs: inputs, targets: targets, rowStride: steps, from: s0, steps: n, ws: ws)
             forward(steps: n, state: state, ws: ws, dropout: nil, rng: &unused)
-            total += headLoss(steps: n, ws: ws, rowLoss: rowLoss, rowStride: steps, from: s0)
+            total += head.loss(rows: ws.batch * n, batch: ws.batch, top: topOutput(ws: ws, dropout: false), targets: ws.targets,
+                               ws: ws, rowLoss: rowLoss, rowStride: steps, from: s0)
             s0 += n
         }
         return total
@@ -205,7 +153,7 @@ public final class LanguageModel {
     public func prepareForEvaluation() { transposeRecurrentWeights() }
 
     /// whhT from the current parameters (see its declaration), in 32 x 32 tiles.
-    private func transposeRecurrentWeights() {
+    func transposeRecurrentWeights() {
         let H = config.hiddenSize, G = 4 * H, tile = 32
         let p = UnsafePointer(params.pointer)
         for l in 0..<config.layers {
@@ -225,7 +173,7 @@ public final class LanguageModel {
     }
 
     /// Copies steps [from, from+n) of the row-major batch into the workspace's time-major token arrays.
-    private func gather(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, rowStride: Int,
+    func gather(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, rowStride: Int,
                         from s0: Int, steps n: Int, ws: Workspace) {
         let B = ws.batch
         for b in 0..<B {
@@ -236,11 +184,16 @@ public final class LanguageModel {
         }
     }
 
+    private var head: Head {
+        let p = UnsafePointer(params.pointer)
+        return Head(weight: p + headWOffset, bias: p + headBOffset, vocabulary: config.vocabSize, width: config.hiddenSize)
+    }
+
     /// Embedding lookup and the LSTM layers; leaves the top layer's (dropped-out) output ready for the head.
     private func forward(steps T: Int, state: RecurrentState, ws: Workspace, dropout: Float?, rng: inout RNG) {
         let B = ws.batch, H = config.hiddenSize, N = B * T
         let p = UnsafePointer(params.pointer)
-        embed(rows: N, ws: ws, into: ws.input.pointer)
+        Embedding.forward(table: p + embedOffset, width: config.embeddingSize, tokens: ws.tokens, rows: N, into: ws.input.pointer)
         for l in 0..<config.layers {
             let h = ws.h[l].pointer, c = ws.c[l].pointer
             h.update(from: state.h(l), count: B * H)
@@ -248,18 +201,13 @@ public final class LanguageModel {
             LSTMLayer.forward(batch: B, steps: T, input: config.inputSize(layer: l), hidden: H,
                               x: layerInput(l, ws: ws, dropout: dropout),
                               wih: p + wihOffset[l], whhT: whhT.pointer + l * 4 * H * H,
-                              bih: p + bihOffset[l], bhh: p + bhhOffset[l], biasSum: ws.biasSum.pointer, gates: ws.gates[l].pointer, h: h, c: c)
+                              bih: p + bihOffset[l], bhh: p + bhhOffset[l], biasSum: ws.biasSum.pointer, gates: ws.gates[l].pointer,
+                              h: h, c: c)
             state.h(l).update(from: h + N * H, count: B * H)
             state.c(l).update(from: c + N * H, count: B * H)
-            if let p = dropout { applyDropout(layer: l, rows: N, p: p, ws: ws, rng: &rng) }
+            // Layer l's output after dropout goes into ws.input: the next layer's input, or the head's.
+            if let p = dropout { Dropout.forward(h + B * H, ws.input.pointer, count: N * H, p: p, mask: ws.masks[l], rng: &rng) }
         }
-    }
-
-    /// The embeddings of the workspace's N tokens, into rows of `dst` (N, E).
-    private func embed(rows N: Int, ws: Workspace, into dst: UnsafeMutablePointer<Float>) {
-        let E = config.embeddingSize
-        let emb = UnsafePointer(params.pointer) + embedOffset
-        for r in 0..<N { (dst + r * E).update(from: emb + Int(ws.tokens[r]) * E, count: E) }
     }
 
     /// The input rows of layer l (N, In) during the forward pass: the embeddings or, with dropout, the
@@ -269,56 +217,18 @@ public final class LanguageModel {
         return UnsafePointer(ws.h[l - 1].pointer + ws.batch * config.hiddenSize)
     }
 
-    /// Inverted dropout on layer l's output, into ws.input: kept values are scaled by 1/(1-p) so evaluation
-    /// needs no change. The mask is kept for the backward pass, one bit per value.
-    private func applyDropout(layer l: Int, rows N: Int, p: Float, ws: Workspace, rng: inout RNG) {
-        let H = config.hiddenSize
-        let src = ws.h[l].pointer + ws.batch * H
-        let dst = ws.input.pointer
-        let mask = ws.masks[l]
-        let scale = 1 / (1 - p)
-        let n = N * H
-        // rng.uniform() >= p, compared as integers: uniform() is u / 2^24 for the top 24 bits u of next(),
-        // exact in Float, so it is >= p exactly when u >= ceil(p * 2^24) (exact in Double).
-        let threshold = UInt64((Double(p) * 16_777_216).rounded(.up))
-        var k = 0
-        while k < n {
-            var bits: UInt8 = 0
-            for j in 0..<min(8, n - k) {
-                let keep = rng.next() >> 40 >= threshold
-                if keep { bits |= 1 << j }
-                dst[k + j] = keep ? src[k + j] * scale : 0
-            }
-            mask[k >> 3] = bits
-            k += 8
-        }
-    }
-
-    /// dst[k] = src[k] * scale where the mask keeps value k, else 0 (dst may be src): KernelShim's
-    /// gasa_apply_mask, sixteen values per step on the CPU's vectors.
-    private func applyMask(_ mask: UnsafePointer<UInt8>, count n: Int, _ src: UnsafePointer<Float>,
-                           _ dst: UnsafeMutablePointer<Float>, scale: Float) {
-        gasa_apply_mask(mask, Int64(n), src, dst, scale)
-    }
-
-    /// Layer l's output after dropout, rebuilt from h and the mask into `dst` (the same values as the
-    /// forward pass computed).
-    private func redoDropout(layer l: Int, rows N: Int, ws: Workspace, into dst: UnsafeMutablePointer<Float>) {
-        let H = config.hiddenSize
-        applyMask(ws.masks[l], count: N * H, ws.h[l].pointer + ws.batch * H, dst, scale: 1 / (1 - config.dropout))
-    }
-
     /// Layer l's input rows as the forward pass saw them, for its weight gradients: the embeddings or, with
     /// dropout, the layer below's dropped-out output, rebuilt into `dst`; without dropout, the layer
     /// below's output itself.
-    private func rebuildInput(_ l: Int, steps T: Int, ws: Workspace, into dst: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
-        let N = ws.batch * T
+    func rebuildInput(_ l: Int, steps T: Int, ws: Workspace, into dst: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let N = ws.batch * T, H = config.hiddenSize
         if l == 0 {
-            embed(rows: N, ws: ws, into: dst)
+            Embedding.forward(table: UnsafePointer(params.pointer) + embedOffset, width: config.embeddingSize, tokens: ws.tokens,
+                              rows: N, into: dst)
         } else if config.dropout > 0 {
-            redoDropout(layer: l - 1, rows: N, ws: ws, into: dst)
+            Dropout.rebuild(ws.h[l - 1].pointer + ws.batch * H, dst, count: N * H, p: config.dropout, mask: ws.masks[l - 1])
         } else {
-            return UnsafePointer(ws.h[l - 1].pointer + ws.batch * config.hiddenSize)
+            return UnsafePointer(ws.h[l - 1].pointer + ws.batch * H)
         }
         return UnsafePointer(dst)
     }
@@ -329,77 +239,15 @@ public final class LanguageModel {
         return UnsafePointer(ws.h[config.layers - 1].pointer + ws.batch * config.hiddenSize)
     }
 
-    /// The head over the top layer's output in chunks of whole steps: logits, softmax cross-entropy and,
-    /// for training, the head's gradients and dL/d(top output) into ws.dA.
-    private func headForwardBackward(steps T: Int, ws: Workspace, grads g: GradientTargets, scale: Float) -> Double {
-        let B = ws.batch, H = config.hiddenSize, V = config.vocabSize, N = B * T
-        let top = topOutput(ws: ws, dropout: config.dropout > 0)
-        let w = UnsafePointer(params.pointer) + headWOffset
-        var total = 0.0
-        var r0 = 0
-        while r0 < N {
-            let rows = min(ws.headRows, N - r0)
-            let logits = headLogits(rows: rows, top: top + r0 * H, ws: ws)
-            total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: ws.targets + r0,
-                                               gradScale: scale)
-            let first = r0 == 0
-            Kernels.gemm(transA: true, transB: false, m: V, n: H, k: rows, a: logits, lda: V, b: top + r0 * H, ldb: H,
-                         beta: first ? 0 : 1, c: g.headW, ldc: H)
-            Kernels.columnSums(rows: rows, cols: V, a: logits, lda: V, beta: first ? 0 : 1, y: g.headB)
-            Kernels.gemm(transA: false, transB: false, m: rows, n: H, k: V, a: logits, lda: V, b: w, ldb: H,
-                         beta: 0, c: ws.dA.pointer + r0 * H, ldc: H)
-            r0 += rows
-        }
-        return total
-    }
-
-    /// Logits (rows, V) = top (rows, H) W_head^T + b_head, into the workspace's chunk buffer.
-    private func headLogits(rows: Int, top: UnsafePointer<Float>, ws: Workspace) -> UnsafeMutablePointer<Float> {
-        let H = config.hiddenSize, V = config.vocabSize
-        let p = UnsafePointer(params.pointer)
-        let logits = ws.logits.pointer
-        for r in 0..<rows { (logits + r * V).update(from: p + headBOffset, count: V) }
-        Kernels.gemm(transA: false, transB: true, m: rows, n: V, k: H, a: top, lda: H, b: p + headWOffset, ldb: H,
-                     beta: 1, c: logits, ldc: V)
-        return logits
-    }
-
-    /// Loss only (evaluation): rowLoss[b*rowStride + from + t] receives each target's loss when given.
-    private func headLoss(steps T: Int, ws: Workspace, rowLoss: UnsafeMutablePointer<Float>?,
-                          rowStride: Int, from s0: Int) -> Double {
-        let B = ws.batch, H = config.hiddenSize, V = config.vocabSize, N = B * T
-        let top = topOutput(ws: ws, dropout: false)
-        var total = 0.0
-        var r0 = 0
-        while r0 < N {
-            let rows = min(ws.headRows, N - r0)
-            let logits = headLogits(rows: rows, top: top + r0 * H, ws: ws)
-            if let rowLoss {
-                // Rows are time-major; the caller's layout is [b*rowStride + t].
-                let chunk = ws.rowLoss.pointer
-                total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits,
-                                                   targets: ws.targets + r0, gradScale: nil, rowLoss: chunk)
-                for r in 0..<rows { let q = r0 + r; rowLoss[(q % B) * rowStride + s0 + q / B] = chunk[r] }
-            } else {
-                total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: ws.targets + r0,
-                                                   gradScale: nil)
-            }
-            r0 += rows
-        }
-        return total
-    }
-
     /// Backward through the dropout masks and the LSTM layers into the embedding; dL/d(top output) is in ws.dA.
     /// Each layer's input is rebuilt (embeddings, or the layer below's output after dropout) for its weight
     /// gradients in the buffer that then receives dL/d(that input), the next layer's dL/d(output).
     private func backward(steps T: Int, ws: Workspace, grads g: GradientTargets) {
-        let B = ws.batch, H = config.hiddenSize, E = config.embeddingSize, N = B * T
+        let B = ws.batch, H = config.hiddenSize, N = B * T
         let p = UnsafePointer(params.pointer)
-        let hasDropout = config.dropout > 0
-        let scale = hasDropout ? 1 / (1 - config.dropout) : 1
         var dOut = ws.dA.pointer, other = ws.input.pointer
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
-            if hasDropout { applyMask(ws.masks[l], count: N * H, dOut, dOut, scale: scale) }
+            if config.dropout > 0 { Dropout.backward(dOut, count: N * H, p: config.dropout, mask: ws.masks[l]) }
             let In = config.inputSize(layer: l)
             LSTMLayer.backwardThroughTime(batch: B, steps: T, hidden: H, whh: p + whhOffset[l], gates: ws.gates[l].pointer,
                                           c: ws.c[l].pointer, dhOut: dOut, dc: ws.dc.pointer)
@@ -415,16 +263,9 @@ public final class LanguageModel {
                                     gates: ws.gates[l].pointer, dx: other)
             swap(&dOut, &other)
         }
-        // dOut now holds dL/dx0 (N, E): scatter-add into the embedding rows.
-        let de = g.embed
-        de.update(repeating: 0, count: config.vocabSize * E)
-        let E8 = E & ~7
-        for r in 0..<N {
-            let dst = de + Int(ws.tokens[r]) * E, src = dOut + r * E
-            var j = 0
-            while j < E8 { store8(load8(dst + j) + load8(src + j), dst + j); j += 8 }
-            while j < E { dst[j] += src[j]; j += 1 }
-        }
+        // dOut now holds dL/dx0 (N, E).
+        Embedding.backward(width: config.embeddingSize, vocabulary: config.vocabSize, tokens: ws.tokens, rows: N,
+                           dRows: dOut, dTable: g.embed)
     }
 
     // MARK: - Sampling

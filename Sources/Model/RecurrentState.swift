@@ -5,20 +5,20 @@ import Numerics
 public final class RecurrentState {
     public let layers: Int
     public let batch: Int
-    public let hidden: Int
+    public let hiddenSize: Int
     private let storage: FloatBuffer
 
-    public init(layers: Int, batch: Int, hidden: Int) {
+    public init(layers: Int, batch: Int, hiddenSize: Int) {
         self.layers = layers
         self.batch = batch
-        self.hidden = hidden
-        storage = FloatBuffer(count: 2 * layers * batch * hidden)
+        self.hiddenSize = hiddenSize
+        storage = FloatBuffer(count: 2 * layers * batch * hiddenSize)
     }
 
     /// h of all layers (L*B*H floats) followed by c of all layers; readable and writable.
     public var values: UnsafeMutableBufferPointer<Float> { storage.buffer }
-    public func h(_ layer: Int) -> UnsafeMutablePointer<Float> { storage.pointer + layer * batch * hidden }
-    public func c(_ layer: Int) -> UnsafeMutablePointer<Float> { storage.pointer + (layers + layer) * batch * hidden }
+    public func h(_ layer: Int) -> UnsafeMutablePointer<Float> { storage.pointer + layer * batch * hiddenSize }
+    public func c(_ layer: Int) -> UnsafeMutablePointer<Float> { storage.pointer + (layers + layer) * batch * hiddenSize }
     public func reset() { storage.zero() }
     public func copy(from other: RecurrentState) {
         precondition(other.storage.count == storage.count)

@@ -33,19 +33,19 @@ public final class Workspace {
     let tokens: UnsafeMutablePointer<Int32>    // (N) time-major inputs
     let targets: UnsafeMutablePointer<Int32>   // (N) time-major targets
 
-    let replicas: [Replica]          // data-parallel parts (empty: this workspace does the work itself)
+    let replicas: [Replica]          // data-parallel parts (DataParallel.swift; empty: this workspace does the work itself)
     // Per part, the input rows of the layer whose weight gradients are being computed (data parallel).
     let layerInputs: UnsafeMutablePointer<UnsafePointer<Float>>
 
     /// `borrowing` (inference only): carve the float buffers out of that scratch while it lasts; its
     /// contents are overwritten by every call, and its owner must not run at the same time.
-    public init(config: ModelConfig, batch: Int, steps: Int, training: Bool = true, replicas: Int = 1,
+    public init(config: ModelConfig, batch: Int, steps: Int, training: Bool = true, rowParts: Int = 1,
                 borrowing scratch: FloatBuffer? = nil) {
         precondition(batch >= 1 && steps >= 1)
         self.batch = batch
         self.steps = steps
         self.training = training
-        let parts = min(max(1, replicas), batch)
+        let parts = min(max(1, rowParts), batch)
         if parts > 1 {
             var list: [Replica] = []
             var b0 = 0
@@ -108,11 +108,11 @@ public final class Workspace {
     /// Bytes that training this model on batches of B rows and T steps allocates in all (the model's values,
     /// gradients, Adam's two moments and W_hh^T, and the training scratch of every data-parallel part),
     /// from the same sizes as the buffers above: checked before anything is allocated.
-    public static func trainingBytes(config: ModelConfig, batch B: Int, steps T: Int, replicas: Int) -> Double {
+    public static func trainingBytes(config: ModelConfig, batch B: Int, steps T: Int, rowParts: Int) -> Double {
         let H = Double(config.hiddenSize), E = Double(config.embeddingSize), V = Double(config.vocabSize)
         let L = Double(config.layers), N = Double(B) * Double(T), b = Double(B)
         let model = Double(config.parameterCount) * 4 + L * 4 * H * H
-        let parts = Double(max(1, min(replicas, B)))
+        let parts = Double(max(1, min(rowParts, B)))
         var scratch = L * (N * 4 * H + 2 * (N + b) * H) + 2 * N * max(E, H)
         scratch += min(N, max(256, b) * parts) * V              // head chunks: about 256 rows of logits per part
         if config.dropout > 0 { scratch += L * N * H / 32 }   // one bit per value, in floats
@@ -133,42 +133,5 @@ public final class Workspace {
         for m in masks { m.deallocate() }
         tokens.deallocate()
         targets.deallocate()
-    }
-}
-
-/// One data-parallel part of a training workspace: rows `rows` of the batch, with its own scratch,
-/// state, inputs and (except the first, which writes the model's own) embedding and head gradients.
-final class Replica {
-    let rows: Range<Int>
-    let workspace: Workspace
-    let state: RecurrentState
-    let grads: FloatBuffer
-    let inputs: UnsafeMutablePointer<Int32>
-    let targets: UnsafeMutablePointer<Int32>
-    var seed: UInt64 = 0
-    var loss = 0.0
-
-    init(config: ModelConfig, rows: Range<Int>, steps: Int, ownGradients: Bool) {
-        self.rows = rows
-        workspace = Workspace(config: config, batch: rows.count, steps: steps, training: true)
-        state = RecurrentState(layers: config.layers, batch: rows.count, hidden: config.hiddenSize)
-        let V = config.vocabSize
-        grads = FloatBuffer(count: ownGradients ? V * config.embeddingSize + V * config.hiddenSize + V : 0)
-        inputs = .allocate(capacity: rows.count * steps)
-        inputs.initialize(repeating: 0, count: rows.count * steps)
-        targets = .allocate(capacity: rows.count * steps)
-        targets.initialize(repeating: 0, count: rows.count * steps)
-    }
-
-    deinit {
-        inputs.deallocate()
-        targets.deallocate()
-    }
-
-    /// This part's own embedding and head gradients (replicas after the first).
-    func gradientTargets(config: ModelConfig) -> LanguageModel.GradientTargets {
-        let V = config.vocabSize, E = config.embeddingSize, H = config.hiddenSize
-        let p = grads.pointer
-        return .init(embed: p, headW: p + V * E, headB: p + V * E + V * H)
     }
 }

@@ -2,6 +2,7 @@
 // segment) and warms the state up; then tokens are sampled one by one and streamed out as text,
 // whole syllables only, until enough characters (grapheme clusters) or a stop string.
 // It does not load checkpoints or parse options.
+import Common
 import Corpus
 import Model
 import Numerics
@@ -127,7 +128,7 @@ public final class Generator {
         var counter = CharacterCounter()
         var out = ""
         let limit = config.tokenLimit
-        let t0 = Numerics.monotonicSeconds()
+        let t0 = monotonicSeconds()
         var done = false
         logits.withUnsafeMutableBufferPointer { lp in
             for id in prime { model.step(token: id, state: state, workspace: workspace, logits: lp.baseAddress!) }
@@ -160,7 +161,7 @@ public final class Generator {
             let rest = decoder.finish()
             if !rest.isEmpty { emit(rest); out += rest; counter.add(rest) }
         }
-        stats.seconds = Numerics.monotonicSeconds() - t0
+        stats.seconds = monotonicSeconds() - t0
         stats.characters = counter.count
         stats.syllables = decoder.syllables
         stats.illFormed = decoder.illFormed

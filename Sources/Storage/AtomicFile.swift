@@ -11,10 +11,15 @@ import Darwin
 public struct FileError: Error, CustomStringConvertible {
     public let path: String
     public let message: String
+    /// The errno of the failed call (0 when the error is not a system call's).
+    public var code: Int32 = 0
     public init(_ path: String, _ message: String) { self.path = path; self.message = message }
     public var description: String { "\(path): \(message)" }
     static func errno(_ path: String, _ what: String) -> FileError {
-        FileError(path, "\(what): \(String(cString: strerror(Glibc.errno)))")
+        let code = Glibc.errno
+        var e = FileError(path, "\(what): \(String(cString: strerror(code)))")
+        e.code = code
+        return e
     }
 }
 

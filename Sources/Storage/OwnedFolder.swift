@@ -1,7 +1,11 @@
-// The mark gasa leaves in every folder it creates (a prepared folder, a run folder), and the look
-// --force takes before it replaces one: the mark must be there, and every entry inside, at any depth,
-// must be one gasa writes there and of the kind it writes (a file where it writes a file, a folder
-// where it writes a folder; never a link). It does not delete anything itself.
+// The folders gasa owns (a prepared folder, a run folder, a checkpoint folder) and how one is replaced,
+// in one place for prepare, train and checkpoints: the mark gasa leaves in every folder it creates; the
+// look --force takes before it replaces one (the mark must be there, and every entry inside, at any
+// depth, must be one gasa writes there and of the kind it writes: a file where it writes a file, a
+// folder where it writes a folder, never a link; and it must not hold what the run still needs or the
+// working directory); and the moves of a replacement (the old folder set aside under a name that says
+// whose it is, the new one renamed into place, the old one removed or put back).
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -94,4 +98,80 @@ public enum OwnedFolder {
         }
         return walk("")
     }
+
+    /// Why `path`, which exists, may not be replaced as a folder of `kind`, or nil when it may: it is
+    /// empty, or `isOwned` (its mark and entries checked by the caller, who knows what it writes there),
+    /// and holds none of `keeping` (what the new folder is made from) nor the working directory.
+    /// `foreign` names the first entry gasa does not write, for the message.
+    public static func replaceProblem(_ path: String, as kind: Kind, isOwned: Bool, foreign: () -> String?,
+                                      keeping: [(path: String, what: String)]) -> String? {
+        let what = kind == .prepared ? "prepared folders" : "run folders"
+        let writer = kind == .prepared ? "gasa prepare" : "gasa train"
+        guard entryKind(path) == .directory, let entries = names(in: path) else {
+            return "\(path) exists and is a link or not a folder, or cannot be listed; --force only replaces \(what). Choose another --out"
+        }
+        let targets = [canonicalPath(path), lexicalPath(path)]
+        func heldProblem() -> String? {
+            for k in keeping + [(FileManager.default.currentDirectoryPath, "the working directory")] {
+                for r in [canonicalPath(k.path), lexicalPath(k.path)] where targets.contains(where: { r == $0 || r.hasPrefix($0 + "/") }) {
+                    return "\(path) holds \(k.what); --force would delete it. Choose another --out"
+                }
+            }
+            return nil
+        }
+        // A prepare's --out may hold its own input (the likeliest mistake there): that is said first.
+        if kind == .prepared, let p = heldProblem() { return p }
+        guard entries.isEmpty || isOwned else {
+            let why: String
+            if !isMarked(path, as: kind) && !entries.contains(where: { isMarked(path + "/" + $0, as: kind) }) {
+                why = " (it has no \(markFile) mark of \(writer): not written by it, or by a gasa before marks; remove it yourself if it is to go)"
+            } else if let f = foreign() {
+                why = " (it holds \(path)/\(f), which \(writer) does not write)"
+            } else {
+                why = ""
+            }
+            let name = kind == .prepared ? "a prepared folder" : "a gasa run folder"
+            return "\(path) exists and is not \(name)" + why + "; --force only replaces \(what). Choose another --out"
+        }
+        return heldProblem()
+    }
+}
+
+/// An owned folder moved out of the way while its replacement is made: NAME becomes NAME.old-PID, with
+/// this process recorded inside first, so that if the process dies before the replacement is done,
+/// the next gasa can tell it from a user's folder and put it back (or remove it once it is replaced).
+public struct SetAsideFolder {
+    public let original: String
+    public let aside: String
+
+    /// Moves `path` aside; `record` writes the process record into it first (only into a folder gasa
+    /// owns: never into a user's empty folder).
+    public init(_ path: String, record: Bool) throws {
+        original = path
+        aside = path + ".old-\(getpid())"
+        guard OwnedFolder.entryKind(aside) == nil else {
+            throw FileError(aside, "is in the way of replacing \(path); move it away and try again")
+        }
+        if record { try OwnedFolder.markLeftover(path) }
+        try FileManager.default.moveItem(atPath: path, toPath: aside)
+    }
+
+    /// The replacement failed: whatever is at the original name goes, and the old folder comes back.
+    public func putBack() {
+        try? FileManager.default.removeItem(atPath: original)
+        try? FileManager.default.moveItem(atPath: aside, toPath: original)
+        OwnedFolder.clearLeftover(original)
+    }
+
+    /// The replacement is in place: the old folder goes.
+    public func discard() { try? FileManager.default.removeItem(atPath: aside) }
+}
+
+/// Renames a folder built beside its destination into place (the destination must not exist) and makes
+/// the rename durable.
+public func moveFolderIntoPlace(_ built: String, _ destination: String) throws {
+    guard rename(built, destination) == 0 else {
+        throw FileError(built, "cannot rename to \(destination): \(String(cString: strerror(errno)))")
+    }
+    syncDirectory(of: destination)
 }

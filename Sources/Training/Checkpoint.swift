@@ -2,9 +2,11 @@
 // optimizer.safetensors (moments), recurrent.safetensors (the carried h and c), meta.json, state.json
 // and a copy of vocab.json. A folder is replaced atomically: the new one is written completely as
 // NAME.new (every file fsynced), the old one renamed to NAME.old, NAME.new renamed to NAME, NAME.old
-// removed. A kill at any moment leaves NAME, NAME.new (complete once its meta.json, written last, is
-// there) or NAME.old complete; the loader takes NAME, else NAME.new, else NAME.old, and the next save
-// first puts that one back as NAME.
+// removed (the renames are Storage's moveFolderIntoPlace, as for prepared and run folders). A kill at any
+// moment leaves NAME, NAME.new (complete once its meta.json, written last, is there) or NAME.old
+// complete; the loader takes NAME, else NAME.new, else NAME.old, and the next save first puts that one
+// back as NAME.
+import Common
 import Corpus
 import Foundation
 import Model
@@ -14,7 +16,8 @@ import Storage
 public enum Checkpoint {
     public static let latest = "latest"
     public static let best = "best"
-    public static let vocabFile = "vocab.json"
+    public static let vocabFile = Vocabulary.fileName
+    public static let weightsFile = "model.safetensors"
 
     /// Loads a checkpoint for sampling. `path` is a run folder (its best checkpoint if there is one,
     /// else its latest) or a checkpoint folder. Everything is validated: metadata, the vocabulary's
@@ -59,8 +62,9 @@ public enum Checkpoint {
             throw TrainingError.badCheckpoint(path: own, problem: "missing (and no \(meta.vocabFile) in the run folder either)")
         }
         let bytes = try readFileBytesChecked(path)
-        guard crcHex(bytes) == meta.vocabChecksum else {
-            throw TrainingError.badCheckpoint(path: path, problem: "checksum \(crcHex(bytes)) differs from meta.json's \(meta.vocabChecksum) "
+        let crc = hex32(CRC32.checksum(bytes))
+        guard crc == meta.vocabChecksum else {
+            throw TrainingError.badCheckpoint(path: path, problem: "checksum \(crc) differs from meta.json's \(meta.vocabChecksum) "
                                               + "(the vocabulary was replaced or is corrupt)")
         }
         let v: Vocabulary
@@ -93,32 +97,31 @@ public enum Checkpoint {
         // complete copy before the new one is in place.
         if !fileExists(final) {
             if isComplete(fresh) {
-                guard rename(fresh, final) == 0 else { throw FileError(fresh, "cannot rename to \(final): \(String(cString: strerror(errno)))") }
+                try moveFolderIntoPlace(fresh, final)
             } else if isComplete(old) {
-                guard rename(old, final) == 0 else { throw FileError(old, "cannot rename to \(final): \(String(cString: strerror(errno)))") }
+                try moveFolderIntoPlace(old, final)
             }
-            syncDirectory(of: final)
         }
         try removeTree(fresh)
         try makeDirectories(fresh)
         let tag = ["format": CheckpointMeta.format, "iteration": String(c.state.iteration)]
         var sums: [String: String] = [:]
-        sums[c.meta.weightsFile] = hex(try c.model.saveWeights(path: fresh + "/" + c.meta.weightsFile, metadata: tag))
+        sums[c.meta.weightsFile] = hex32(try c.model.saveWeights(path: fresh + "/" + c.meta.weightsFile, metadata: tag))
         var moments: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)] = []
         for t in c.optimizer.tensors { moments.append((t.name, [t.data.count], UnsafeBufferPointer(t.data))) }
-        sums[TrainingState.optimizerFile] = hex(try SafeTensors.write(path: fresh + "/" + TrainingState.optimizerFile, tensors: moments,
+        sums[TrainingState.optimizerFile] = hex32(try SafeTensors.write(path: fresh + "/" + TrainingState.optimizerFile, tensors: moments,
                               metadata: ["optimizer": c.optimizer.kind.rawValue, "steps": String(c.optimizer.steps),
                                          "layout": "flat, in the order of model.safetensors"]))
         let r = c.recurrent
-        let half = r.layers * r.batch * r.hidden
+        let half = r.layers * r.batch * r.hiddenSize
         let values = UnsafeBufferPointer(r.values)
-        sums[TrainingState.recurrentFile] = hex(try SafeTensors.write(path: fresh + "/" + TrainingState.recurrentFile,
-                              tensors: [("h", [r.layers, r.batch, r.hidden], UnsafeBufferPointer(rebasing: values[0..<half])),
-                                        ("c", [r.layers, r.batch, r.hidden], UnsafeBufferPointer(rebasing: values[half..<(2 * half)]))],
+        sums[TrainingState.recurrentFile] = hex32(try SafeTensors.write(path: fresh + "/" + TrainingState.recurrentFile,
+                              tensors: [("h", [r.layers, r.batch, r.hiddenSize], UnsafeBufferPointer(rebasing: values[0..<half])),
+                                        ("c", [r.layers, r.batch, r.hiddenSize], UnsafeBufferPointer(rebasing: values[half..<(2 * half)]))],
                               metadata: ["iteration": String(c.state.iteration)]))
         let stateBytes = Array(try gasaJSONEncoder().encode(c.state)) + [0x0A]
         try AtomicFile.write(stateBytes, to: fresh + "/" + TrainingState.fileName)
-        sums[TrainingState.fileName] = crcHex(stateBytes)
+        sums[TrainingState.fileName] = hex32(CRC32.checksum(stateBytes))
         try AtomicFile.write(c.vocabBytes, to: fresh + "/" + c.meta.vocabFile)
         // meta.json last: NAME.new holding one is complete (every file before it is fsynced).
         var meta = c.meta
@@ -127,15 +130,10 @@ public enum Checkpoint {
         syncDirectory(of: fresh + "/" + CheckpointMeta.fileName)
 
         try removeTree(old)
-        if fileExists(final) {
-            guard rename(final, old) == 0 else { throw FileError(final, "cannot rename to \(old): \(String(cString: strerror(errno)))") }
-        }
-        guard rename(fresh, final) == 0 else { throw FileError(fresh, "cannot rename to \(final): \(String(cString: strerror(errno)))") }
-        syncDirectory(of: final)
+        if fileExists(final) { try moveFolderIntoPlace(final, old) }
+        try moveFolderIntoPlace(fresh, final)
         try removeTree(old)
     }
-
-    private static func hex(_ v: UInt32) -> String { String(format: "%08x", v) }
 
     /// Checks DIR/NAME against the checksum meta.json recorded for it (older checkpoints record none).
     static func verify(_ name: String, in dir: String, meta: CheckpointMeta) throws {
@@ -146,8 +144,8 @@ public enum Checkpoint {
         do { file = try MappedFile(path: path) } catch let e as FileError { throw TrainingError.badCheckpoint(path: path, problem: e.message) }
         var crc = CRC32()
         crc.update(file.bytes)
-        guard hex(crc.value) == want else {
-            throw TrainingError.badCheckpoint(path: path, problem: "checksum \(hex(crc.value)) differs from meta.json's \(want): "
+        guard hex32(crc.value) == want else {
+            throw TrainingError.badCheckpoint(path: path, problem: "checksum \(hex32(crc.value)) differs from meta.json's \(want): "
                                               + "the file was changed or is damaged; use another checkpoint (best, latest)")
         }
     }
@@ -200,8 +198,8 @@ public enum Checkpoint {
 
         let recPath = dir + "/" + TrainingState.recurrentFile
         let rec = try readTensors(recPath)
-        let shape = [recurrent.layers, recurrent.batch, recurrent.hidden]
-        let half = recurrent.layers * recurrent.batch * recurrent.hidden
+        let shape = [recurrent.layers, recurrent.batch, recurrent.hiddenSize]
+        let half = recurrent.layers * recurrent.batch * recurrent.hiddenSize
         for (i, name) in ["h", "c"].enumerated() {
             guard let t = rec.tensors.first(where: { $0.name == name }), t.shape == shape, t.data.count == half else {
                 throw TrainingError.badCheckpoint(path: recPath, problem: "\(name) is missing or not of shape \(shape)")

@@ -1,6 +1,7 @@
 // meta.json of a checkpoint folder: what the weights are (model shape), which vocabulary they speak
 // (file, checksum, size, granularity, normalisation), where they came from (prepared folder,
 // iteration, epoch) and how good they were (losses). Everything a sampler needs besides the weights.
+import Common
 import Corpus
 import Foundation
 import Model
@@ -14,12 +15,12 @@ public struct CheckpointMeta: Codable, Sendable {
     public var version = 1
     public var model: ModelConfig
     public var parameterCount: Int
-    public var weightsFile = "model.safetensors"   // PyTorch names: embed.*, lstm.*_l{k}, head.*
-    public var vocabFile = "vocab.json"            // beside this file (and in the run folder)
+    public var weightsFile = Checkpoint.weightsFile   // PyTorch names: embed.*, lstm.*_l{k}, head.*
+    public var vocabFile = Vocabulary.fileName      // beside this file (and in the run folder)
     public var vocabChecksum: String               // CRC-32 of the vocabulary file, hex (as in manifest.json)
     public var vocabSize: Int
-    public var granularity: String
-    public var normalization: String
+    public var granularity: Granularity
+    public var normalization: Normalization
     public var preparedDirectory: String           // the prepared folder trained on (absolute path)
     public var iteration: Int
     public var epoch: Double                       // completed epochs plus the share of the current one
@@ -59,29 +60,15 @@ func readJSON<T: Decodable>(_ path: String, what: String) throws -> T {
     do {
         return try gasaJSONDecoder().decode(T.self, from: Data(bytes))
     } catch {
-        throw TrainingError.badCheckpoint(path: path, problem: "cannot read the \(what): \(describeDecodingError(error))")
+        throw TrainingError.badCheckpoint(path: path, problem: "cannot read the \(what): \(describeJSONError(error))")
     }
 }
 
 func readFileBytesChecked(_ path: String) throws -> [UInt8] {
-    guard fileExistsAt(path) else { throw TrainingError.badCheckpoint(path: path, problem: "missing") }
+    guard fileExists(path) else { throw TrainingError.badCheckpoint(path: path, problem: "missing") }
     do {
-        return try readFileBytesStorage(path)
+        return try readFileBytes(path, limit: 1 << 30)
     } catch {
         throw TrainingError.badCheckpoint(path: path, problem: (error as? FileError)?.message ?? "cannot read: \(error)")
-    }
-}
-
-func describeDecodingError(_ error: Error) -> String {
-    switch error {
-    case DecodingError.keyNotFound(let k, let c):
-        let at = (c.codingPath.map(\.stringValue) + [k.stringValue]).joined(separator: ".")
-        return "missing key \"\(at)\" (truncated or not written by this gasa)"
-    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
-        return "wrong type at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
-    case DecodingError.dataCorrupted(let c):
-        let at = c.codingPath.map(\.stringValue).joined(separator: ".")
-        return at.isEmpty ? "malformed JSON (truncated or corrupt)" : "bad value at \(at)"
-    default: return "\(error)"
     }
 }

@@ -2,6 +2,8 @@
 // training loss over the last logEvery iterations; "eval" lines the loss over a whole split, in nats per
 // token and bits per original character. On resume the lines beyond the checkpoint (and the test score
 // of the earlier end) are dropped first, so the log of a resumed run is the log of the uninterrupted one.
+import Common
+import Corpus
 import Foundation
 import Storage
 #if canImport(Glibc)
@@ -9,7 +11,8 @@ import Glibc
 #endif
 
 public struct MetricsRecord: Codable, Sendable, Equatable {
-    public var type: String              // "train" or "eval"
+    public enum Kind: String, Codable, Sendable { case train, eval }
+    public var type: Kind
     public var iter: Int
     public var epoch: Double
     public var minutes: Double
@@ -19,14 +22,14 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
     public var tokensPerS: Double?
     public var gradNorm: Double?         // before clipping, of the interval's last iteration
     // eval lines
-    public var split: String?
+    public var split: SplitName?
     public var natsPerToken: Double?
     public var bitsPerChar: Double?
     public var targets: Int?
     public var characters: Int?
     public var best: Bool?
 
-    public init(type: String, iter: Int, epoch: Double, minutes: Double) {
+    public init(type: Kind, iter: Int, epoch: Double, minutes: Double) {
         self.type = type
         self.iter = iter
         self.epoch = epoch
@@ -35,13 +38,13 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
 
     /// One line of JSON (no newline); non-finite numbers become null.
     public func jsonLine() -> String {
-        var parts = ["\"type\":\"\(type)\"", "\"iter\":\(iter)", "\"epoch\":\(num(epoch))", "\"minutes\":\(num(minutes))"]
+        var parts = ["\"type\":\"\(type.rawValue)\"", "\"iter\":\(iter)", "\"epoch\":\(num(epoch))", "\"minutes\":\(num(minutes))"]
         func add(_ k: String, _ v: Double?) { if let v { parts.append("\"\(k)\":\(num(v))") } }
         add("train_loss", trainLoss)
         add("lr", lr)
         add("tokens_per_s", tokensPerS)
         add("grad_norm", gradNorm)
-        if let s = split { parts.append("\"split\":\"\(s)\"") }
+        if let s = split { parts.append("\"split\":\"\(s.rawValue)\"") }
         add("nats_per_token", natsPerToken)
         add("bits_per_char", bitsPerChar)
         if let t = targets { parts.append("\"targets\":\(t)") }
@@ -66,11 +69,10 @@ public final class MetricsLog {
         path = runDirectory + "/" + MetricsLog.fileName
         var kept: [UInt8] = []
         if let last = keepThrough, fileExists(path) {
-            let bytes = try readFileBytes(path, limit: 1 << 30)
-            for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: true) {
-                guard let r = try? gasaLineDecoder.decode(MetricsRecord.self, from: Data(line)) else { continue }
-                // The test split is scored once, at the very end: a resumed run will score it again.
-                if r.iter <= last && r.split != "test" { kept += line; kept.append(0x0A) }
+            // The test split is scored once, at the very end: a resumed run will score it again.
+            for (line, r) in try MetricsLog.lines(path: path) where r.iter <= last && r.split != .test {
+                kept += line
+                kept.append(0x0A)
             }
         }
         pending = kept
@@ -91,16 +93,14 @@ public final class MetricsLog {
     }
 
     /// Reads every record of a log (lines that are not records are skipped).
-    public static func read(path: String) throws -> [MetricsRecord] {
+    public static func read(path: String) throws -> [MetricsRecord] { try lines(path: path).map(\.record) }
+
+    /// The one reader of the file: each line that is a record, with its bytes.
+    static func lines(path: String) throws -> [(bytes: ArraySlice<UInt8>, record: MetricsRecord)] {
         let bytes = try readFileBytes(path, limit: 1 << 30)
-        return bytes.split(separator: 0x0A, omittingEmptySubsequences: true).compactMap {
-            try? gasaLineDecoder.decode(MetricsRecord.self, from: Data($0))
+        let decoder = gasaJSONDecoder()
+        return bytes.split(separator: 0x0A, omittingEmptySubsequences: true).compactMap { line in
+            (try? decoder.decode(MetricsRecord.self, from: Data(line))).map { (line, $0) }
         }
     }
 }
-
-let gasaLineDecoder: JSONDecoder = {
-    let d = JSONDecoder()
-    d.keyDecodingStrategy = .convertFromSnakeCase
-    return d
-}()

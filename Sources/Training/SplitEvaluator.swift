@@ -15,7 +15,7 @@ final class SplitEvaluator {
 
     /// nil when the split holds no minibatch.
     /// `borrowing`: a training workspace's evaluationScratch, used between its training steps.
-    init?(model: LanguageModel, directory: String, manifest: Manifest, split: String, parts: Int = 1,
+    init?(model: LanguageModel, directory: String, manifest: Manifest, split: SplitName, parts: Int = 1,
           borrowing scratch: [FloatBuffer] = []) throws {
         let s = try SplitStream(directory: directory, manifest: manifest, split: split)
         guard s.count > 0, s.batchSize > 0 else { return nil }

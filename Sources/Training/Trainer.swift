@@ -3,6 +3,7 @@
 // periodic validation with checkpoints, metrics and a progress line. Setting up (fresh, --resume,
 // --init-from) is in Trainer+Setup.swift. The loop allocates nothing per iteration: every buffer is
 // made before it starts, and strings are built only when a line is due.
+import Common
 import Corpus
 import Foundation
 import Model
@@ -11,9 +12,10 @@ import Storage
 
 public final class Trainer {
     public struct Options {
-        public var prepared: String                // folder written by gasa prepare
+        public var prepared: String?               // folder written by gasa prepare (--resume: default the run's)
         public var run: String                     // run folder (created, or resumed)
-        public var config = TrainConfig()
+        public var changes = SettingChanges()      // settings given (see TrainConfig.swift for what each way in keeps)
+        public var limits = LimitChanges()         // this invocation's stop conditions, threads and cadence, given
         public var resume = false                  // continue the run in `run` from its latest checkpoint
         public var initFrom: String? = nil         // start from these weights (same vocabulary), fresh optimizer
         public var force = false                   // replace an existing run folder
@@ -21,7 +23,7 @@ public final class Trainer {
         public var warmupIterations = 5            // excluded from the steady-state throughput
         public var plot = true                     // write loss.svg at the end
 
-        public init(prepared: String, run: String) {
+        public init(prepared: String?, run: String) {
             self.prepared = prepared
             self.run = withoutTrailingSlashes(run)
         }
@@ -32,7 +34,9 @@ public final class Trainer {
     public let model: LanguageModel
     public let optimizer: Optimizer
     public internal(set) var state: TrainingState
-    public let config: TrainConfig                       // settings in force for this invocation
+    public let config: TrainConfig                       // settings and limits in force for this invocation
+    /// The prepared folder trained on, as given (and, absolute, as recorded in checkpoints).
+    public let prepared: String
     let preparedPath: String
     let trainStream: SplitStream
     let recurrent: RecurrentState
@@ -47,9 +51,10 @@ public final class Trainer {
     var lastValResult: EvalResult?
 
     /// The common part of every way in (see Trainer+Setup.swift).
-    init(options o: Options, config: TrainConfig, manifest: Manifest, model: LanguageModel, optimizer: Optimizer,
-         state: TrainingState, recurrent: RecurrentState, vocabBytes: [UInt8], metrics: MetricsLog) throws {
+    init(options o: Options, prepared: String, config: TrainConfig, manifest: Manifest, model: LanguageModel,
+         optimizer: Optimizer, state: TrainingState, recurrent: RecurrentState, vocabBytes: [UInt8], metrics: MetricsLog) throws {
         options = o
+        self.prepared = prepared
         self.config = config
         self.manifest = manifest
         self.model = model
@@ -58,17 +63,18 @@ public final class Trainer {
         self.recurrent = recurrent
         self.vocabBytes = vocabBytes
         self.metrics = metrics
-        preparedPath = absolutePath(o.prepared)
-        trainStream = try SplitStream(directory: o.prepared, manifest: manifest, split: "train")
-        workspace = model.makeWorkspace(batch: trainStream.batchSize, steps: manifest.seqLength, replicas: config.replicas)
+        preparedPath = absolutePath(prepared)
+        trainStream = try SplitStream(directory: prepared, manifest: manifest, split: .train)
+        workspace = model.makeWorkspace(batch: trainStream.batchSize, steps: manifest.seqLength, rowParts: config.limits.rowParts)
         inputs = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
         targets = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
-        progress = ProgressLine(every: config.printEvery, quiet: o.quiet)
+        progress = ProgressLine(every: config.limits.printEvery, quiet: o.quiet)
         // Validation runs between training steps, in memory the training workspace lends meanwhile.
-        valEvaluator = try SplitEvaluator(model: model, directory: o.prepared, manifest: manifest, split: "val", parts: config.replicas,
+        valEvaluator = try SplitEvaluator(model: model, directory: prepared, manifest: manifest, split: .val,
+                                          parts: config.limits.rowParts,
                                           borrowing: workspace.evaluationScratch)
         if valEvaluator == nil && !o.quiet {
-            progress.message("note: \(o.prepared) has no validation minibatch; no validation, no best checkpoint, --patience has no effect")
+            progress.message("note: \(prepared) has no validation minibatch; no validation, no best checkpoint, --patience has no effect")
         }
     }
 
@@ -80,7 +86,7 @@ public final class Trainer {
     /// Runs until a stop condition, a stop request (SIGINT/SIGTERM via StopSignal) or divergence (thrown,
     /// leaving the last checkpoint as it was).
     public func run() throws -> TrainingSummary {
-        let c = config
+        let c = config.limits, settings = config.settings
         let ipe = trainStream.count
         let B = trainStream.batchSize
         var limit = Int.max
@@ -90,8 +96,8 @@ public final class Trainer {
             let e = (c.maxEpochs * Double(ipe)).rounded(.up)   // at most 1e9 x 2^24-ish: exact in Double
             if e < Double(limit) { limit = Int(e); limitReason = .epochs }
         }
-        let schedule = c.schedule
-        let t0 = Numerics.monotonicSeconds()
+        let schedule = settings.schedule
+        let t0 = monotonicSeconds()
         let elapsedBase = state.elapsedSeconds
         let startIteration = state.iteration
         var steadySeconds = 0.0, steadyTokens = 0, steadyIterations = 0
@@ -107,8 +113,8 @@ public final class Trainer {
         if reason == nil, c.evalEvery > 0, state.iteration > 0, state.iteration % c.evalEvery == 0, valEvaluator != nil,
            state.lastEvalIteration != state.iteration {
             if !options.quiet { progress.message("validating at iteration \(state.iteration) first: the last run was interrupted during it") }
-            if let improved = try validate(elapsed: { elapsed(Numerics.monotonicSeconds()) }) {
-                state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
+            if let improved = try validate(elapsed: { elapsed(monotonicSeconds()) }) {
+                state.elapsedSeconds = elapsed(monotonicSeconds())
                 try save(best: improved)
                 if c.patience > 0 && state.evalsWithoutImprovement >= c.patience { reason = .patience }
             } else {
@@ -119,7 +125,7 @@ public final class Trainer {
         while reason == nil {
             if StopSignal.requested { reason = .interrupted; break }
             if state.iteration >= limit { reason = limitReason; break }
-            let now = Numerics.monotonicSeconds()
+            let now = monotonicSeconds()
             if c.maxMinutes > 0 && now - t0 >= c.maxMinutes * 60 { reason = .minutes; break }
 
             if state.position == 0 { recurrent.reset() }      // each epoch starts from a zero state
@@ -130,7 +136,7 @@ public final class Trainer {
             let nats = model.trainStep(inputs: inputs, targets: targets, steps: steps, state: recurrent,
                                        workspace: workspace, rng: &state.rng)
             let loss = nats / Double(tokens)
-            let gradNorm = GradientClip.clip(model.gradients, maxNorm: c.gradClip)
+            let gradNorm = GradientClip.clip(model.gradients, maxNorm: settings.gradClip)
             guard Trainer.isSane(loss), gradNorm.isFinite else {
                 progress.endLine()
                 throw TrainingError.diverged(
@@ -139,9 +145,9 @@ public final class Trainer {
                     hint: "Lower --learning-rate (now \(lr)) or --grad-clip; the last good checkpoint \(options.run)/\(Checkpoint.latest) "
                         + "(iteration \(lastCheckpointIteration)) was kept")
             }
-            optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr, threads: c.replicas)
+            optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr, threads: c.threadCount)
             state.optimizerSteps = optimizer.steps
-            let after = Numerics.monotonicSeconds()
+            let after = monotonicSeconds()
             let seconds = after - now
 
             state.iteration += 1
@@ -162,8 +168,8 @@ public final class Trainer {
             state.intervalSeconds += seconds
             state.lastTrainLoss = loss
 
-            if state.iteration % c.logEvery == 0 {
-                var r = MetricsRecord(type: "train", iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsed(after) / 60)
+            if state.iteration % settings.logEvery == 0 {
+                var r = MetricsRecord(type: .train, iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsed(after) / 60)
                 r.trainLoss = state.intervalLossSum / Double(state.intervalCount)
                 r.lr = lr
                 r.tokensPerS = Double(state.intervalTokens) / max(state.intervalSeconds, 1e-9)
@@ -172,11 +178,11 @@ public final class Trainer {
                 state.intervalLossSum = 0; state.intervalCount = 0; state.intervalTokens = 0; state.intervalSeconds = 0
             }
             if c.evalEvery > 0 && state.iteration % c.evalEvery == 0 && valEvaluator != nil {
-                guard let improved = try validate(elapsed: { elapsed(Numerics.monotonicSeconds()) }) else {
+                guard let improved = try validate(elapsed: { elapsed(monotonicSeconds()) }) else {
                     reason = .interrupted
                     break
                 }
-                state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
+                state.elapsedSeconds = elapsed(monotonicSeconds())
                 try save(best: improved)
                 if c.patience > 0 && state.evalsWithoutImprovement >= c.patience { reason = .patience }
             }
@@ -214,23 +220,23 @@ public final class Trainer {
 
         // The end: validate (unless just done), save, score the test split once.
         if stop != .interrupted, valEvaluator != nil, state.lastEvalIteration != state.iteration {
-            guard let improved = try validate(elapsed: { elapsed(Numerics.monotonicSeconds()) }) else {
-                state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
+            guard let improved = try validate(elapsed: { elapsed(monotonicSeconds()) }) else {
+                state.elapsedSeconds = elapsed(monotonicSeconds())
                 try save(best: false)
                 summary.stopReason = .interrupted
                 return finish(summary)
             }
-            state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
+            state.elapsedSeconds = elapsed(monotonicSeconds())
             try save(best: improved)
         } else {
-            state.elapsedSeconds = elapsed(Numerics.monotonicSeconds())
+            state.elapsedSeconds = elapsed(monotonicSeconds())
             try save(best: false)
         }
         summary.val = lastValResult
         summary.bestValLoss = state.bestValLoss
         summary.bestIteration = state.bestIteration
         if stop != .interrupted {
-            let (test, which) = try scoreTest(elapsedMinutes: elapsed(Numerics.monotonicSeconds()) / 60)
+            let (test, which) = try scoreTest(elapsedMinutes: elapsed(monotonicSeconds()) / 60)
             summary.test = test
             summary.testCheckpoint = which
         }
@@ -282,8 +288,8 @@ public final class Trainer {
         state.lastValLoss = r.natsPerToken
         state.lastEvalIteration = state.iteration
         lastValResult = r
-        var rec = MetricsRecord(type: "eval", iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsed() / 60)
-        rec.split = "val"
+        var rec = MetricsRecord(type: .eval, iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsed() / 60)
+        rec.split = .val
         rec.natsPerToken = r.natsPerToken
         rec.bitsPerChar = r.bitsPerCharacter
         rec.targets = r.targets
@@ -298,7 +304,8 @@ public final class Trainer {
     /// Scores the test split once, with the best weights if there are any, else the current ones.
     private func scoreTest(elapsedMinutes: Double) throws -> (EvalResult?, String?) {
         let scored = model
-        guard let ev = try SplitEvaluator(model: scored, directory: preparedPath, manifest: manifest, split: "test", parts: config.replicas,
+        guard let ev = try SplitEvaluator(model: scored, directory: preparedPath, manifest: manifest, split: .test,
+                                          parts: config.limits.rowParts,
                                           borrowing: workspace.evaluationScratch) else {
             return (nil, nil)
         }
@@ -314,8 +321,8 @@ public final class Trainer {
             }
         }
         guard let r = try ev.run(scored, shouldStop: { StopSignal.requested }) else { return (nil, nil) }
-        var rec = MetricsRecord(type: "eval", iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsedMinutes)
-        rec.split = "test"
+        var rec = MetricsRecord(type: .eval, iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsedMinutes)
+        rec.split = .test
         rec.natsPerToken = r.natsPerToken
         rec.bitsPerChar = r.bitsPerCharacter
         rec.targets = r.targets

@@ -34,14 +34,21 @@ public struct TrainingState: Codable, Sendable {
     public var intervalTokens = 0
     public var intervalSeconds = 0.0
     public var lastTrainLoss: Double? = nil
-    public var threads = 0                     // threads of the run, negative when data parallel (exactness needs the same)
+    public var threadUse = ThreadUse(threads: 0, dataParallel: false)   // exactness needs the same (0: not recorded)
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, config, iteration, epoch, position, minibatchesPerEpoch, trainBatch, learningRate
+        case optimizerSteps, rng, elapsedSeconds, bestValLoss, bestIteration, lastValLoss, evalsWithoutImprovement
+        case lastEvalIteration, intervalLossSum, intervalCount, intervalTokens, intervalSeconds, lastTrainLoss
+        case threadUse = "threads"
+    }
 
     public init(config: TrainConfig, minibatchesPerEpoch: Int, trainBatch: Int, rng: RNG) {
         self.config = config
         self.minibatchesPerEpoch = minibatchesPerEpoch
         self.trainBatch = trainBatch
         self.rng = rng
-        self.learningRate = config.learningRate
+        self.learningRate = config.settings.learningRate
     }
 
     /// Completed epochs plus the share of the current one.
@@ -78,7 +85,10 @@ public struct TrainingState: Codable, Sendable {
               s.bestValLoss?.isFinite ?? true, s.lastValLoss?.isFinite ?? true, s.lastTrainLoss?.isFinite ?? true else {
             throw bad("a time, loss or learning rate is not a finite number")
         }
-        do { try s.config.validate() } catch { throw bad("settings: \(error)") }
+        do {
+            try s.config.settings.validate()
+            try s.config.limits.validate()
+        } catch { throw bad("settings: \(error)") }
         return s
     }
 }

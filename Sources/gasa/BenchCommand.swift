@@ -3,9 +3,11 @@
 // the one-thread rate of each matrix product a training step of this shape makes, as gasa calls it.
 // The side-by-side comparison with PyTorch on the real corpus is tools/bench_train.sh.
 import ArgumentParser
+import Common
 import Foundation
 import Model
 import Numerics
+import Training
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -46,21 +48,21 @@ struct BenchCommand: ParsableCommand {
                                  layers: layers, dropout: dropout)
         try config.validate()
         if products { return timeProducts(config) }
-        let replicas = parallel == .batch ? threads : 1
-        Kernels.setThreads(replicas > 1 ? 1 : threads)
+        let rowParts = parallel == .batch ? threads : 1
+        Kernels.setThreads(rowParts > 1 ? 1 : threads)
         var rng = RNG(seed: 1)
         let model = LanguageModel(config: config, rng: &rng)
         let B = batchSize, T = seqLength
         let x = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(vocab)) }
         let y = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(vocab)) }
         let state = model.makeState(batch: B)
-        let ws = model.makeWorkspace(batch: B, steps: T, replicas: replicas)
+        let ws = model.makeWorkspace(batch: B, steps: T, rowParts: rowParts)
         for _ in 0..<3 { _ = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) }
         var t0 = monotonicSeconds()
         for _ in 0..<iters { _ = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) }
         let train = Double(iters * B * T) / (monotonicSeconds() - t0)
         // Evaluation as training's validation runs it: with --parallel batch, row blocks on their own threads.
-        let blocks = BlockEvaluator(model: model, batch: B, parts: replicas, chunkSteps: min(T, 10), borrowing: ws.evaluationScratch)
+        let blocks = BlockEvaluator(model: model, batch: B, parts: rowParts, chunkSteps: min(T, 10), borrowing: ws.evaluationScratch)
         model.prepareForEvaluation()
         t0 = monotonicSeconds()
         for _ in 0..<max(1, iters / 2) { _ = blocks.evaluate(model, inputs: x, targets: y, steps: T) }
@@ -119,7 +121,7 @@ extension BenchCommand {
         if let w = KernelInfo.shortfall { emit(w) }
         emit("products of one training step, \(layers) x \(H), batch \(batchSize) in \(parts) part\(parts == 1 ? "" : "s") of \(b) rows, "
              + "seq \(seqLength), vocab \(V); one thread, best of 5")
-        emit(table([["product", "m x n x k", "GFLOP/s"]] + list.map { p in [p.name, p.shape, String(format: "%6.1f", rate(p))] }))
+        emit(TextTable.render([["product", "m x n x k", "GFLOP/s"]] + list.map { p in [p.name, p.shape, String(format: "%6.1f", rate(p))] }))
     }
 
     private func rate(_ p: Product) -> Double {
@@ -144,8 +146,4 @@ extension BenchCommand {
         }
         return flops / best / 1e9
     }
-}
-
-enum ParallelMode: String, ExpressibleByArgument, CaseIterable {
-    case batch, blas
 }

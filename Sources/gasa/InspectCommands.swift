@@ -1,5 +1,6 @@
 // gasa normalize | tokenize | detokenize | inspect: each stage of prepare by hand, stdin to stdout.
 import ArgumentParser
+import Common
 import Corpus
 import Foundation
 
@@ -139,16 +140,16 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         let m = try Manifest.load(directory: directory)
         let v = try Vocabulary.load(path: directory + "/" + m.vocabFile)
-        emit("\(directory): \(m.granularity), \(m.normalization); vocabulary \(m.vocabSize) (uint\(m.tokenBytes * 8) ids), "
+        emit("\(directory): \(m.granularity.rawValue), \(m.normalization.rawValue); vocabulary \(m.vocabSize) (uint\(m.tokenBytes * 8) ids), "
               + "B \(m.batchSize), T \(m.seqLength)")
         emit("  corpus: \(m.inputs.joined(separator: ", ")) (\(m.corpusBytes) bytes, crc32 \(m.corpusCrc32)); "
-              + "ICU \(m.icuVersion), Unicode \(m.unicodeVersion); split by \(m.splitBy), dedup \(m.dedup)")
+              + "ICU \(m.icuVersion), Unicode \(m.unicodeVersion); split by \(m.splitBy.rawValue), dedup \(m.dedup.rawValue)")
         var rows = [["split", "tokens", "characters", "B", "L", "minibatches", "targets", "target chars", "dropped", "shards"]]
         for s in m.splits {
-            rows.append([s.name, "\(s.tokens)", "\(s.characters)", "\(s.batchSize)", "\(s.streamLength)", "\(s.minibatches)",
+            rows.append([s.name.rawValue, "\(s.tokens)", "\(s.characters)", "\(s.batchSize)", "\(s.streamLength)", "\(s.minibatches)",
                          "\(s.servedTargets)", "\(s.targetCharacters)", "\(s.droppedTokens)", "\(s.shards.count)"])
         }
-        emit(table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        emit(TextTable.render(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         let shown = (0..<min(top, v.count)).map { "\($0):'\(visible(v.text($0)))'×\(v.counts[$0])" }
         emit("  top tokens: " + shown.joined(separator: " "))
         let total = m.splits.reduce(0) { $0 + $1.shards.count }

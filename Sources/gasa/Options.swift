@@ -80,7 +80,8 @@ func spoolStandardInput(to path: String) throws {
 }
 
 /// Files named on the command line: files as given, directories walked recursively in byte order of
-/// their paths (hidden files skipped), "-" for standard input (spooled to a temporary file).
+/// their paths (hidden files skipped), "-" for standard input (spooled to a temporary file, which is
+/// then a key of `names`: the caller removes it).
 func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: String]) {
     var out: [String] = []
     var names: [String: String] = [:]
@@ -92,8 +93,10 @@ func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: 
             }
             let tmp = NSTemporaryDirectory() + "gasa-stdin-\(ProcessInfo.processInfo.processIdentifier).txt"
             unlink(tmp)   // a leftover of an earlier process with this id
-            spooledInputs.append(tmp)   // removed at exit, also when spooling fails half-way
-            try spoolStandardInput(to: tmp)
+            do { try spoolStandardInput(to: tmp) } catch {
+                unlink(tmp)   // a spool that failed half-way
+                throw error
+            }
             out.append(tmp)
             names[tmp] = "<stdin>"
             continue
@@ -116,28 +119,6 @@ func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: 
         out += files
     }
     return (out, names)
-}
-
-/// Left-aligned table with a header row, columns separated by two spaces.
-func table(_ rows: [[String]]) -> String {
-    guard let first = rows.first else { return "" }
-    var widths = [Int](repeating: 0, count: first.count)
-    for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], displayWidth(c)) } }
-    return rows.map { r in
-        r.enumerated().map { i, c in c + String(repeating: " ", count: i == r.count - 1 ? 0 : widths[i] - displayWidth(c)) }
-            .joined(separator: "  ")
-    }.joined(separator: "\n")
-}
-
-/// Terminal columns of a string: East Asian wide characters (Hangul, CJK) take two.
-func displayWidth(_ s: String) -> Int {
-    s.unicodeScalars.reduce(0) { w, u in
-        let v = u.value
-        let wide = (0x1100...0x115F).contains(v) || (0x2E80...0xA4CF).contains(v) || (0xAC00...0xD7A3).contains(v)
-            || (0xF900...0xFAFF).contains(v) || (0xFF00...0xFF60).contains(v) || (0x1F300...0x1FAFF).contains(v)
-        let zero = (0x1160...0x11FF).contains(v) || (0x0300...0x036F).contains(v) || v == 0x200D || (0xFE00...0xFE0F).contains(v)
-        return w + (zero ? 0 : (wide ? 2 : 1))
-    }
 }
 
 func fmt(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }

@@ -2,28 +2,17 @@
 // every write: a full disk or a closed pipe is an error with a non-zero exit, never a trap and never
 // output silently lost. Messages and progress go to stderr through `printError`, best effort: when
 // stderr itself cannot be written there is nobody left to tell, and the work goes on.
+import Storage
 #if canImport(Glibc)
 import Glibc
 #else
 import Darwin
 #endif
 
-/// Scratch files (standard input spooled for prepare) that an exit through Output removes: such an exit
-/// skips the defers that remove them otherwise.
-var spooledInputs: [String] = []
-
 enum Output {
-    /// Writes all of `bytes` to `fd`, retrying short writes and interrupted calls; returns errno on failure.
+    /// Writes all of `bytes` to `fd` (Storage's writeFully); returns errno on failure.
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return errno
-            }
-            done += n
-        }
+        do { try writeFully(fd, bytes, path: "") } catch let e as FileError { return e.code } catch { return EIO }
         return nil
     }
 
@@ -34,7 +23,6 @@ enum Output {
         var text = text
         let failure: Int32? = text.withUTF8 { $0.isEmpty ? nil : writeAll(1, UnsafeRawBufferPointer($0)) }
         guard let code = failure else { return }
-        for path in spooledInputs { unlink(path) }
         if code == EPIPE { exit(141) }
         stderr("Error: cannot write to standard output: \(String(cString: strerror(code)))")
         exit(1)

@@ -1,5 +1,6 @@
 // gasa prepare: corpus -> vocabulary + train/val/test shards + manifest, with a report.
 import ArgumentParser
+import Common
 import Corpus
 import Foundation
 
@@ -103,7 +104,8 @@ struct PrepareCommand: ParsableCommand {
         // Refused combinations are refused before anything is written, not after the first subfolder.
         for g in gs { try checkLossless(granularity: g, normalization: textOptions.normalization) }
         let (paths, names) = try expandInputs(inputs)
-        defer { for p in names.keys { try? FileManager.default.removeItem(atPath: p) } }
+        let spooled = Array(names.keys)   // standard input copied to a file
+        defer { for p in spooled { try? FileManager.default.removeItem(atPath: p) } }
         // With several granularities, a failure removes the folder this run created, so that an error
         // leaves nothing behind (and a second try needs no --force).
         var created: String? = nil
@@ -136,16 +138,14 @@ struct PrepareCommand: ParsableCommand {
             p.showProgress = !quiet
             // Ctrl-C removes what this command made: spooled standard input, a folder it created for
             // several granularities (with the subfolders finished so far).
-            p.removeOnInterrupt = spooledInputs + (created.map { [$0] } ?? [])
+            p.removeOnInterrupt = spooled + (created.map { [$0] } ?? [])
             let dir = gs.count > 1 ? out + "/" + g.rawValue : out
-            let r = try p.run(output: dir, force: force)
-            reports.append(r)
-            if !quiet && gs.count == 1 { emit(describe(r)) }
+            reports.append(try p.run(output: dir, force: force))
         }
         finished = true
-        if !quiet && gs.count > 1 {
-            emit(compareTable(reports))
-        }
+        // The spooled input goes before the report is printed: a failed write to stdout ends the process.
+        for p in spooled { try? FileManager.default.removeItem(atPath: p) }
+        if !quiet { emit(gs.count > 1 ? compareTable(reports) : describe(reports[0])) }
     }
 }
 
@@ -167,10 +167,10 @@ func describe(_ r: PrepareReport) -> String {
     s += "  top tokens: " + r.topTokens.map { "'" + visible($0) + "'" }.joined(separator: " ") + "\n"
     var rows = [["split", "tokens", "characters", "B", "minibatches", "shards", "unseen in train"]]
     for sp in r.splits {
-        rows.append([sp.name, "\(sp.tokens)", "\(sp.characters)", "\(sp.batchSize)", "\(sp.minibatches)", "\(sp.shards)",
+        rows.append([sp.name.rawValue, "\(sp.tokens)", "\(sp.characters)", "\(sp.batchSize)", "\(sp.minibatches)", "\(sp.shards)",
                      sp.unseenInTrainShare.map(pct) ?? "-"])
     }
-    s += table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
+    s += TextTable.render(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
     for n in r.notes { s += "\n  note: " + n }
     return s
 }
@@ -179,12 +179,11 @@ func describe(_ r: PrepareReport) -> String {
 func compareTable(_ rs: [PrepareReport]) -> String {
     var rows = [["granularity", "vocab", "seen", "tokens", "tokens/char", "unk rate", "val unseen", "test unseen", "MB/s", "folder"]]
     for r in rs {
-        let v = r.splits.first { $0.name == "val" }?.unseenInTrainShare
-        let t = r.splits.first { $0.name == "test" }?.unseenInTrainShare
+        let v = r.split(.val)?.unseenInTrainShare, t = r.split(.test)?.unseenInTrainShare
         rows.append([r.granularity.rawValue, "\(r.vocabSize)", "\(r.distinctTokens)", "\(r.tokens)", fmt(r.tokensPerCharacter, 3), pct(r.unkRate),
                      v.map(pct) ?? "-", t.map(pct) ?? "-", fmt(r.megabytesPerSecond, 1), r.output])
     }
-    return table(rows)
+    return TextTable.render(rows)
 }
 
 /// Makes whitespace and control characters visible in token listings.

@@ -92,16 +92,15 @@ struct SampleCommand: ParsableCommand {
             all.append(s)
         }
         Output.stdout("\n")
-        if stats { try printStats(all, seed: firstSeed, loaded: loaded, generator: generator, corpusText: corpusText) }
+        if stats { try printStats(all, seed: firstSeed, loaded: loaded, corpusText: corpusText) }
     }
 
-    private func printStats(_ all: [GenerationStats], seed: UInt64, loaded: LoadedCheckpoint, generator: Generator,
-                            corpusText: [UInt32]?) throws {
+    private func printStats(_ all: [GenerationStats], seed: UInt64, loaded: LoadedCheckpoint, corpusText: [UInt32]?) throws {
         let tokens = all.reduce(0) { $0 + $1.tokens }, chars = all.reduce(0) { $0 + $1.characters }
         let seconds = all.reduce(0) { $0 + $1.seconds }
         let syllables = all.reduce(0) { $0 + $1.syllables }, ill = all.reduce(0) { $0 + $1.illFormed }
         var lines = [
-            "checkpoint: \(loaded.directory) (iteration \(loaded.meta.iteration), \(loaded.meta.granularity))",
+            "checkpoint: \(loaded.directory) (iteration \(loaded.meta.iteration), \(loaded.meta.granularity.rawValue))",
             "seed: \(seed)" + (numSamples > 1 ? " ... \(seed &+ UInt64(numSamples - 1))" : ""),
             String(format: "generated: %d tokens, %d characters in %.2f s: %.0f tokens/s, %.0f characters/s",
                    tokens, chars, seconds, Double(tokens) / max(seconds, 1e-9), Double(chars) / max(seconds, 1e-9)),
@@ -111,8 +110,9 @@ struct SampleCommand: ParsableCommand {
             lines.append(String(format: "well-formed syllables: %.2f%% (%d built from jamo, %d ill-formed jamo shown as letters)",
                                 100 * share, syllables, ill))
         }
-        let training = try corpusText.map { (text: Optional($0), skipped: String?.none) } ?? trainingText(loaded: loaded, generator: generator)
-        if let text = training.text {
+        let training: TrainingText.Outcome = try corpusText.map { .text($0) } ?? TrainingText.load(for: loaded)
+        switch training {
+        case .text(let text):
             let index = NoveltyIndex(corpus: text, window: 20)
             var novel = 0, total = 0
             for s in all {
@@ -121,38 +121,13 @@ struct SampleCommand: ParsableCommand {
                 total += r.total
             }
             lines.append(total > 0
-                ? String(format: "novelty: %.1f%% of %d generated 20-character windows do not occur in the training text", 100 * Double(novel) / Double(total), total)
+                ? String(format: "novelty: %.1f%% of %d generated 20-character windows do not occur in the training text",
+                         100 * Double(novel) / Double(total), total)
                 : "novelty: the samples are shorter than 20 characters")
-        } else {
-            lines.append("novelty: " + (training.skipped ?? "skipped"))
+        case .unavailable(let why):
+            lines.append("novelty: skipped (\(why))")
         }
         printError(lines.joined(separator: "\n"))
-    }
-
-    /// The training text as normalised scalars: the train split rebuilt from its shards; nil (with the
-    /// reason in `novelty`) when there is none to compare with.
-    private func trainingText(loaded: LoadedCheckpoint, generator: Generator) throws -> (text: [UInt32]?, skipped: String?) {
-        let dir = loaded.meta.preparedDirectory
-        guard let manifest = try? Manifest.load(directory: dir) else {
-            return (nil, "skipped (the prepared folder \(dir) is gone; pass --corpus FILE)")
-        }
-        // The shards' ids index the folder's vocabulary: a folder prepared again since (another corpus,
-        // a larger vocabulary) is not the model's training text.
-        guard manifest.vocabChecksum == loaded.meta.vocabChecksum, manifest.vocabSize == loaded.vocabulary.count else {
-            return (nil, "skipped (\(dir) was prepared again: its vocabulary, checksum \(manifest.vocabChecksum), is not the model's, "
-                    + "\(loaded.meta.vocabChecksum); pass --corpus FILE)")
-        }
-        let stream = try SplitStream(directory: dir, manifest: manifest, split: "train")
-        let B = stream.batchSize, T = manifest.seqLength
-        var rows = [[Int32]](repeating: [], count: B)
-        var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
-        for k in 0..<stream.count {
-            let steps = try stream.load(k, inputs: &inputs, targets: &targets)
-            for b in 0..<B { rows[b] += inputs[(b * steps)..<(b * steps + steps)] }
-        }
-        let vocab = loaded.vocabulary
-        let pieces = rows.joined().map { vocab.tokens[Int($0)] }
-        return (scalars(of: try generator.pipeline.detokenize(pieces)), nil)
     }
 }
 

@@ -1,4 +1,5 @@
-// gasa train: parse options into a TrainConfig, start a Trainer (fresh, --resume or --init-from), report.
+// gasa train: parse options into the settings given and this invocation's limits, start a Trainer
+// (which decides what a fresh run, --init-from and --resume keep), report.
 import ArgumentParser
 import Corpus
 import Foundation
@@ -7,6 +8,7 @@ import Model
 import Training
 
 extension Optimizer.Kind: ExpressibleByArgument {}
+extension ParallelMode: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -82,7 +84,7 @@ struct TrainCommand: ParsableCommand {
     var threads: Int?
 
     @Option(help: "How threads are used: batch (each batch's rows split over the threads, the default) or blas (threads inside each matrix product).")
-    var parallel: String?
+    var parallel: ParallelMode?
 
     @Option(help: "Validate every N iterations (default 1000; 0: only at the end).")
     var evalEvery: Int?
@@ -111,75 +113,58 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         StopSignal.install()
-        var config = TrainConfig()
-        var runDir = out ?? ""
-        var preparedDir = prepared ?? ""
-
-        if let r = resume {
-            // The run's settings, with what is given here written over them; the Trainer refuses changes to
-            // anything but the stop conditions, threads and printing, naming what differs.
-            runDir = r
-            if let note = try Trainer.recoverInterruptedForce(run: r), !quiet { printError(note) }
-            let dir = try Checkpoint.resolve(r, prefer: [Checkpoint.latest])
-            config = try TrainingState.load(directory: dir).config
-            if prepared == nil { preparedDir = try CheckpointMeta.load(directory: dir).preparedDirectory }
-            apply(to: &config)
-        } else {
-            if let from = initFrom {
-                // The model's shape comes from the checkpoint unless given (and then it must match).
-                let m: ModelConfig
-                do { m = try CheckpointMeta.load(directory: try Checkpoint.resolve(from, prefer: [Checkpoint.best, Checkpoint.latest])).model }
-                catch { throw CLIError("--init-from: \(error)") }
-                config.layers = m.layers
-                config.rnnSize = m.hiddenSize
-                config.embeddingSize = m.embeddingSize
-            }
-            apply(to: &config)
-        }
-
-        var o = Trainer.Options(prepared: preparedDir, run: runDir)
-        o.config = config
+        var o = Trainer.Options(prepared: prepared, run: resume ?? out ?? "")
+        o.changes = changes
+        o.limits = limits
         o.resume = resume != nil
         o.initFrom = initFrom
         o.force = force
         o.quiet = quiet
         let trainer = try Trainer(options: o)
         if !quiet {
-            let m = trainer.model.config
+            let m = trainer.model.config, train = trainer.manifest.split(.train)!
             printError("training \(m.layers) x \(m.hiddenSize) LSTM (embedding \(m.embeddingSize), vocabulary \(m.vocabSize), "
-                       + "\(m.parameterCount) parameters, dropout \(m.dropout)) on \(preparedDir): B \(trainer.manifest.split("train")!.batchSize), "
-                       + "T \(trainer.manifest.seqLength), \(trainer.manifest.split("train")!.minibatches) minibatches per epoch; "
-                       + "\(config.optimizer.rawValue), lr \(config.learningRate)")
-            let c = trainer.config
-            printError("\(KernelInfo.summary); \(c.effectiveThreads) thread\(c.effectiveThreads == 1 ? "" : "s"), "
-                       + (c.replicas > 1 ? "rows split over them (--parallel batch)" : "inside each product (--parallel blas)"))
+                       + "\(m.parameterCount) parameters, dropout \(m.dropout)) on \(trainer.prepared): B \(train.batchSize), "
+                       + "T \(trainer.manifest.seqLength), \(train.minibatches) minibatches per epoch; "
+                       + "\(trainer.config.settings.optimizer.rawValue), lr \(trainer.config.settings.learningRate)")
+            let c = trainer.config.limits
+            printError("\(KernelInfo.summary); \(c.threadCount) thread\(c.threadCount == 1 ? "" : "s"), "
+                       + (c.rowParts > 1 ? "rows split over them (--parallel batch)" : "inside each product (--parallel blas)"))
             if let w = KernelInfo.shortfall { printError(w) }
         }
         let s = try trainer.run()
         report(s)
     }
 
-    /// Writes the options given on the command line over `c`.
-    private func apply(to c: inout TrainConfig) {
-        if let v = layers { c.layers = v }
-        if let v = rnnSize { c.rnnSize = v; if embeddingSize == nil && initFrom == nil && resume == nil { c.embeddingSize = nil } }
-        if let v = embeddingSize { c.embeddingSize = v }
-        if let v = dropout { c.dropout = v }
-        if let v = optimizer { c.optimizer = v }
-        if let v = learningRate { c.learningRate = v }
-        if let v = lrDecay { c.lrDecay = v }
-        if let v = lrDecayAfter { c.lrDecayAfter = v }
-        if let v = gradClip { c.gradClip = v }
-        if let v = seed { c.seed = v }
-        if let v = logEvery { c.logEvery = v }
-        if let v = maxEpochs { c.maxEpochs = v }
-        if let v = maxIters { c.maxIters = v }
-        if let v = maxMinutes { c.maxMinutes = v }
-        if let v = threads { c.threads = v }
-        if let v = parallel { c.parallel = v }
-        if let v = evalEvery { c.evalEvery = v }
-        if let v = patience { c.patience = v }
-        if let v = printEvery { c.printEvery = v }
+    /// The settings given on the command line.
+    private var changes: SettingChanges {
+        var c = SettingChanges()
+        if let v = layers { c.set(\.layers, v) }
+        if let v = rnnSize { c.set(\.hiddenSize, v) }
+        if let v = embeddingSize { c.set(\.embeddingSize, v) }
+        if let v = dropout { c.set(\.dropout, v) }
+        if let v = optimizer { c.set(\.optimizer, v) }
+        if let v = learningRate { c.set(\.learningRate, v) }
+        if let v = lrDecay { c.set(\.lrDecay, v) }
+        if let v = lrDecayAfter { c.set(\.lrDecayAfter, v) }
+        if let v = gradClip { c.set(\.gradClip, v) }
+        if let v = seed { c.set(\.seed, v) }
+        if let v = logEvery { c.set(\.logEvery, v) }
+        return c
+    }
+
+    /// This invocation's limits given on the command line.
+    private var limits: LimitChanges {
+        var l = LimitChanges()
+        if let v = maxEpochs { l.set(\.maxEpochs, v) }
+        if let v = maxIters { l.set(\.maxIters, v) }
+        if let v = maxMinutes { l.set(\.maxMinutes, v) }
+        if let v = threads { l.set(\.threads, v) }
+        if let v = parallel { l.set(\.parallel, v) }
+        if let v = evalEvery { l.set(\.evalEvery, v) }
+        if let v = patience { l.set(\.patience, v) }
+        if let v = printEvery { l.set(\.printEvery, v) }
+        return l
     }
 
     private func report(_ s: TrainingSummary) {

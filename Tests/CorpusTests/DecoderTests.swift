@@ -195,7 +195,7 @@ final class DecoderTests: XCTestCase {
         let p = try Preparer(options: options(.char, batch: 1, steps: 4, split: [1, 0, 0]), inputs: [dir + "/1.txt", dir + "/2.txt"])
         p.showProgress = false
         let r = try p.run(output: dir + "/prep", force: false)
-        XCTAssertEqual(try singleRowText(dir + "/prep", "train"), "첫 줄\n끝 없음\n둘\n")
+        XCTAssertEqual(try singleRowText(dir + "/prep", .train), "첫 줄\n끝 없음\n둘\n")
         XCTAssertEqual(r.text.files, 2)
         XCTAssertEqual(r.inputBytes, 3 + 19 + 3 + 4)
     }

@@ -19,14 +19,14 @@ final class DedupSplitTests: XCTestCase {
         // The NFD spelling of 가 is the same line once normalised; "a " is not "a"; empty lines stay.
         let text = "a\nb\na\n\nb\n가\n\u{1100}\u{1161}\na \n\nc\n"
         let (out, r) = try prepared(text, dedup: .lines)
-        XCTAssertEqual(try singleRowText(out, "train"), "a\nb\n\n가\na \n\nc\n")
+        XCTAssertEqual(try singleRowText(out, .train), "a\nb\n\n가\na \n\nc\n")
         XCTAssertEqual(r.text.dedupUnits, 8)
         XCTAssertEqual(r.text.dedupRemovedUnits, 3)
         XCTAssertEqual(r.text.dedupRemovedCharacters, 6)
         XCTAssertEqual(r.characters, 13)
         // Without dedup everything stays.
         let (all, r0) = try prepared(text)
-        XCTAssertEqual(scalars(of: try singleRowText(all, "train")), scalars(of: try TextPipeline(granularity: .char).normalize(text)))
+        XCTAssertEqual(scalars(of: try singleRowText(all, .train)), scalars(of: try TextPipeline(granularity: .char).normalize(text)))
         XCTAssertEqual(r0.text.dedupUnits, 0)
         XCTAssertEqual(r0.text.dedupRemovedUnits, 0)
     }
@@ -34,14 +34,14 @@ final class DedupSplitTests: XCTestCase {
     func testDedupDocumentsRemovesRepeatedBlocks() throws {
         let text = "A\nB\n\nC\n\nA\nB\n\nB\nA\n\nD\n"
         let (out, r) = try prepared(text, dedup: .documents)
-        XCTAssertEqual(try singleRowText(out, "train"), "A\nB\n\nC\n\nB\nA\n\nD\n")
+        XCTAssertEqual(try singleRowText(out, .train), "A\nB\n\nC\n\nB\nA\n\nD\n")
         XCTAssertEqual(r.text.documents, 5)
         XCTAssertEqual(r.text.dedupUnits, 5)
         XCTAssertEqual(r.text.dedupRemovedUnits, 1)
         XCTAssertEqual(r.text.dedupRemovedCharacters, 5)
         // A repeated line inside other documents is not a repeated document.
         let (keep, r2) = try prepared("X\nA\n\nY\nA\n", dedup: .documents)
-        XCTAssertEqual(try singleRowText(keep, "train"), "X\nA\n\nY\nA\n")
+        XCTAssertEqual(try singleRowText(keep, .train), "X\nA\n\nY\nA\n")
         XCTAssertEqual(r2.text.dedupRemovedUnits, 0)
     }
 
@@ -50,7 +50,7 @@ final class DedupSplitTests: XCTestCase {
         let text = "\n\nA\nB\n\nC\n\n\nD\n"
         let (out, r) = try prepared(text, splitBy: .document)
         XCTAssertEqual(r.text.documents, 3)
-        XCTAssertEqual(try singleRowText(out, "train"), text, "the blank lines are kept as text")
+        XCTAssertEqual(try singleRowText(out, .train), text, "the blank lines are kept as text")
         let (_, d) = try prepared("\n\nA\n\nA\n\nB\n", dedup: .documents)
         XCTAssertEqual(d.text.documents, 3)
         XCTAssertEqual(d.text.dedupRemovedUnits, 1)
@@ -60,7 +60,7 @@ final class DedupSplitTests: XCTestCase {
         // Dedup keeps the first of repeats, so it never empties an input; an input of no characters
         // (nothing, or only a BOM) is refused, and so is one too short for a single training target.
         let (out, r) = try prepared("same line\nsame line\nsame line\n", dedup: .lines)
-        XCTAssertEqual(try singleRowText(out, "train"), "same line\n")
+        XCTAssertEqual(try singleRowText(out, .train), "same line\n")
         XCTAssertEqual(r.text.dedupRemovedUnits, 2)
         for empty in ["", "\u{FEFF}"] {
             XCTAssertThrowsError(try prepared(empty, dedup: .lines)) { e in
@@ -96,10 +96,10 @@ final class DedupSplitTests: XCTestCase {
         for separator in ["", "%%"] {
             let docs = documents(separator: separator)
             let (out, r) = try prepared(docs.joined(), splitBy: .document, separator: separator, split: [0.6, 0.2, 0.2])
-            let parts = try ["train", "val", "test"].map { try singleRowText(out, $0) }
+            let parts = try SplitName.allCases.map { try singleRowText(out, $0) }
             XCTAssertEqual(parts.joined(), docs.joined())
-            for (name, part) in zip(["train", "val", "test"], parts) {
-                XCTAssertFalse(part.isEmpty, name)
+            for (name, part) in zip(SplitName.allCases, parts) {
+                XCTAssertFalse(part.isEmpty, name.rawValue)
                 XCTAssert(isWholeDocuments(part, docs), "\(name) (separator '\(separator)') is not whole documents: \(part.debugDescription)")
             }
             XCTAssertEqual(r.text.documents, 20)
@@ -111,10 +111,10 @@ final class DedupSplitTests: XCTestCase {
         // Cutting at an offset on the same text moves to the next line end, which here is inside a document.
         let docs = documents()
         let (out, _) = try prepared(docs.joined(), splitBy: .offset, split: [0.6, 0.2, 0.2])
-        let val = try singleRowText(out, "val")
+        let val = try singleRowText(out, .val)
         XCTAssertFalse(isWholeDocuments(val, docs), "an offset cut is expected to fall inside a document here")
         XCTAssert(val.hasPrefix(val.split(separator: "\n", omittingEmptySubsequences: false)[0] + "\n"))
-        XCTAssert(try singleRowText(out, "train").hasSuffix("\n"), "offset cuts fall at line ends")
+        XCTAssert(try singleRowText(out, .train).hasSuffix("\n"), "offset cuts fall at line ends")
     }
 
     func testSplitFractionsAreValidated() throws {
@@ -136,7 +136,7 @@ final class DedupSplitTests: XCTestCase {
     func testSplitSharesOfAnOffsetSplit() throws {
         let text = (0..<1000).map { "줄 \($0)" }.joined(separator: "\n") + "\n"
         let (out, r) = try prepared(text, split: [0.8, 0.15, 0.05])
-        let parts = try ["train", "val", "test"].map { try singleRowText(out, $0) }
+        let parts = try SplitName.allCases.map { try singleRowText(out, $0) }
         XCTAssertEqual(parts.joined(), text)
         for (part, share) in zip(parts, [0.8, 0.15, 0.05]) {
             XCTAssertEqual(Double(part.unicodeScalars.count) / Double(r.characters), share, accuracy: 0.01)

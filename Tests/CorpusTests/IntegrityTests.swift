@@ -1,5 +1,6 @@
 // Damaged prepared folders: every kind of damage is an error naming the file (never a crash or a
 // silent wrong answer), caught by Manifest.load, verifyShards (what gasa inspect runs) and SplitStream.
+import Common
 import Foundation
 import XCTest
 @testable import Corpus
@@ -16,11 +17,11 @@ final class IntegrityTests: XCTestCase {
         // The folder is sound before it is damaged.
         let m = try Manifest.load(directory: out)
         try m.verifyShards(directory: out)
-        XCTAssertGreaterThan(m.split("train")!.shards.count, 2)
+        XCTAssertGreaterThan(m.split(.train)!.shards.count, 2)
     }
 
     var manifest: Manifest { get throws { try Manifest.load(directory: out) } }
-    var firstTrainShard: String { get throws { out + "/" + (try manifest.split("train")!.shards[0].file) } }
+    var firstTrainShard: String { get throws { out + "/" + (try manifest.split(.train)!.shards[0].file) } }
 
     /// Asserts that `body` throws a CorpusError.corruptFile about `path` whose message mentions `words`.
     func assertCorrupt(_ path: String, _ words: String..., file: StaticString = #filePath, line: UInt = #line,
@@ -37,7 +38,7 @@ final class IntegrityTests: XCTestCase {
         let m = try manifest
         assertCorrupt(path, file: file, line: line) { _ = try ShardReader(path: path) }
         assertCorrupt(path, file: file, line: line) { try m.verifyShards(directory: out) }
-        let stream = try SplitStream(directory: out, manifest: m, split: "train")
+        let stream = try SplitStream(directory: out, manifest: m, split: .train)
         var x = [Int32](repeating: 0, count: 32), y = x
         assertCorrupt(path, file: file, line: line) { _ = try stream.load(0, inputs: &x, targets: &y) }
         for w in words {
@@ -87,7 +88,7 @@ final class IntegrityTests: XCTestCase {
 
     func testShardSwappedForAnotherOne() throws {
         // Both files are intact, but the second is not what the manifest lists first.
-        let shards = try manifest.split("train")!.shards
+        let shards = try manifest.split(.train)!.shards
         try FileManager.default.removeItem(atPath: out + "/" + shards[0].file)
         try FileManager.default.copyItem(atPath: out + "/" + shards[1].file, toPath: out + "/" + shards[0].file)
         try assertCorruptOnVerify(out + "/" + shards[0].file, "does not match the manifest")
@@ -190,11 +191,11 @@ final class IntegrityTests: XCTestCase {
     func testForceRecognisesOnlyWhatPrepareWrites() {
         for name in ["manifest.json", "vocab.json", "report.json", "train-00000.bin", "val-00012.bin", "test-99999.bin",
                      "manifest.json.tmp-4242", "train-00003.bin.tmp-17"] {
-            XCTAssertTrue(Preparer.isPreparedEntry(name), name)
+            XCTAssertTrue(PreparedFolder.isPreparedEntry(name), name)
         }
         for name in ["notes.txt", "firmware-2023.bin", "train-½.bin", "train-٣.bin", "train-.bin", "data.tmp-backup",
                      "notes.tmp-12", "manifest.json.tmp-", "report.json.old-3", "prep"] {
-            XCTAssertFalse(Preparer.isPreparedEntry(name), name)
+            XCTAssertFalse(PreparedFolder.isPreparedEntry(name), name)
         }
         XCTAssertEqual(leftoverBase("char.tmp-123"), "char")
         XCTAssertEqual(leftoverBase("char.old-9"), "char")
@@ -210,7 +211,7 @@ final class IntegrityTests: XCTestCase {
         // A shard whose checksums were recomputed over ids beyond the vocabulary (a foreign or
         // hand-made shard) still cannot feed an embedding lookup out of range.
         let m = try manifest
-        let info = m.split("train")!
+        let info = m.split(.train)!
         let sh = info.shards[0]
         let path = out + "/" + sh.file
         let original = try readBytes(path)
@@ -227,7 +228,7 @@ final class IntegrityTests: XCTestCase {
             var edited = m
             edited.splits[0].shards[0].crc32 = hex32(h.payloadCRC)
             try writeFile(out + "/manifest.json", try edited.jsonBytes())
-            let stream = try SplitStream(directory: out, manifest: try manifest, split: "train")
+            let stream = try SplitStream(directory: out, manifest: try manifest, split: .train)
             var x = [Int32](repeating: 0, count: info.batchSize * T), y = x
             assertCorrupt(path, "byte offset \(offset) (minibatch 0 of this file, row \(row), column \(column)): token id 65535 is outside the vocabulary's 0..<\(V)") {
                 _ = try stream.load(0, inputs: &x, targets: &y)

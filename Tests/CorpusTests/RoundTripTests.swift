@@ -82,7 +82,7 @@ final class RoundTripTests: XCTestCase {
     func testNormalizationShortcutAgreesWithICU() throws {
         // The normaliser decides ASCII and precomposed syllables without asking ICU: they must be what
         // ICU says, characters that keep any text normalised (quick check Yes, combining class 0).
-        for form: Int32 in [0, 1] {
+        for form in ICUNormalizer.Form.allCases {
             let n = try ICUNormalizer(form: form)
             for u in 0..<0x80 { XCTAssert(n.isStable(UInt16(u)), "form \(form) U+\(String(u, radix: 16))") }
             for u in 0xAC00...0xD7A3 { XCTAssert(n.isStable(UInt16(u)), "form \(form) U+\(String(u, radix: 16))") }
@@ -94,7 +94,7 @@ final class RoundTripTests: XCTestCase {
         var rng = SeededGenerator(seed: 5)
         let palette: [[UInt16]] = ["가", "각", "a", " ", "\n", "\u{11A8}", "\u{1100}", "\u{1161}", "\u{0301}", "ㅋ", "\u{FFA1}",
                                    "！", "\u{F900}", "Å", "\u{00A0}", "…", "🙂", "\u{1112}\u{119E}"].map { Array($0.utf16) }
-        for form: Int32 in [0, 1] {
+        for form in ICUNormalizer.Form.allCases {
             let n = try ICUNormalizer(form: form)
             for _ in 0..<2000 {
                 let text = (0..<Int.random(in: 1...12, using: &rng)).flatMap { _ in palette.randomElement(using: &rng)! }

@@ -180,7 +180,7 @@ final class ShardStreamTests: XCTestCase {
         let dir = try makeTemporaryDirectory(self)
         let (out, _) = try prepare(Self.corpus(lines: 100), in: dir, options: options(.char, batch: 2, steps: 6))
         let m = try Manifest.load(directory: out)
-        let train = m.split("train")!
+        let train = m.split(.train)!
         let sh = train.shards[0]
         let b = try readBytes(out + "/" + sh.file)
         func u32(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 | Int(b[o + 2]) << 16 | Int(b[o + 3]) << 24 }
@@ -191,7 +191,7 @@ final class ShardStreamTests: XCTestCase {
         XCTAssert(b[40..<64].allSatisfy { $0 == 0 })
         // Row 0 of minibatch 0 is the first 7 tokens of the train stream.
         let first = (0..<7).map { Int32(b[64 + 2 * $0]) | Int32(b[65 + 2 * $0]) << 8 }
-        let mb = try minibatches(out, "train")[0]
+        let mb = try minibatches(out, .train)[0]
         XCTAssertEqual(first, Array(mb.inputs[0..<6]) + [mb.targets[5]])
     }
 
@@ -206,8 +206,8 @@ final class ShardStreamTests: XCTestCase {
         XCTAssertEqual(m.tokenBytes, 4)
         XCTAssertEqual(r.vocabSize, 70_001)
         let ids = try referenceIDs(text, out)
-        let mbs = try minibatches(out, "train")
-        let L = m.split("train")!.streamLength
+        let mbs = try minibatches(out, .train)
+        let L = m.split(.train)!.streamLength
         XCTAssertEqual(mbs[1].inputs[3 * 32 + 5], ids[3 * L + 32 + 5])
         XCTAssertEqual(mbs.last!.targets.last!, ids[8 * L])
         XCTAssert(mbs.flatMap(\.inputs).contains { $0 > 65535 })
@@ -223,7 +223,7 @@ final class ShardStreamTests: XCTestCase {
             let dir = try makeTemporaryDirectory(self)
             let (out, r) = try prepare(text, in: dir, options: options(g, batch: 1, steps: 4096, split: [1, 0, 0]))
             XCTAssertEqual(r.characters, 300_001, "the line and the line end added at the end of the file")
-            XCTAssertEqual(try singleRowText(out, "train"), text + "\n")
+            XCTAssertEqual(try singleRowText(out, .train), text + "\n")
         }
     }
 
@@ -246,7 +246,7 @@ final class ShardStreamTests: XCTestCase {
             let (out, r) = try prepare(text, in: dir, options: options(g, batch: 1, steps: 4096, split: [0.5, 0.3, 0.2]))
             XCTAssertEqual(r.unkTokens, 0, g.rawValue)
             XCTAssertEqual(r.vocabSize, r.distinctTokens, g.rawValue)
-            let streams = try ["train", "val", "test"].map { try singleRowStream(out, $0) }
+            let streams = try SplitName.allCases.map { try singleRowStream(out, $0) }
             let reference = try referenceIDs(text, out)
             XCTAssertEqual(streams.map(\.count).reduce(0, +), reference.count, g.rawValue)
             XCTAssert(streams.flatMap { $0 } == reference, "\(g.rawValue): ids differ from the independent tokenisation")

@@ -47,7 +47,7 @@ func options(_ g: Granularity = .char, batch: Int = 1, steps: Int = 4, split: [D
 }
 
 /// Every minibatch of a split, in order: (steps, inputs, targets), row-major [b*steps + t].
-func minibatches(_ dir: String, _ split: String) throws -> [(steps: Int, inputs: [Int32], targets: [Int32])] {
+func minibatches(_ dir: String, _ split: SplitName) throws -> [(steps: Int, inputs: [Int32], targets: [Int32])] {
     let m = try Manifest.load(directory: dir)
     let s = try SplitStream(directory: dir, manifest: m, split: split)
     var out: [(Int, [Int32], [Int32])] = []
@@ -62,7 +62,7 @@ func minibatches(_ dir: String, _ split: String) throws -> [(steps: Int, inputs:
 
 /// The whole token stream of a split prepared with batch size 1 (one row: every token is served, the
 /// first as an input, the rest as targets), as ids.
-func singleRowStream(_ dir: String, _ split: String) throws -> [Int32] {
+func singleRowStream(_ dir: String, _ split: SplitName) throws -> [Int32] {
     let m = try Manifest.load(directory: dir)
     guard let info = m.split(split) else { throw CorpusError.badInput("no split \(split)") }
     if info.tokens == 0 { return [] }
@@ -76,7 +76,7 @@ func singleRowStream(_ dir: String, _ split: String) throws -> [Int32] {
 }
 
 /// The text of a one-row split, rebuilt from its ids through vocab.json.
-func singleRowText(_ dir: String, _ split: String) throws -> String {
+func singleRowText(_ dir: String, _ split: SplitName) throws -> String {
     let v = try Vocabulary.load(path: dir + "/vocab.json")
     let pipeline = try TextPipeline(granularity: v.granularity, text: TextOptions(normalization: v.normalization))
     return try pipeline.detokenize(try singleRowStream(dir, split).map { v.tokens[Int($0)] })

@@ -52,10 +52,10 @@ final class VocabularyTests: XCTestCase {
         let text = "가나다Y\n" + String(repeating: "가나다\n", count: 80) + String(repeating: "X가\n", count: 10)
         var o = options(.char, batch: 1, steps: 8, split: [0.8, 0.1, 0.1])
         let (out, r) = try prepare(text, in: dir, options: o)
-        let test = r.splits.first { $0.name == "test" }!
+        let test = r.splits.first { $0.name == .test }!
         XCTAssertEqual(test.unseenInTrainShare!, 10.0 / Double(test.tokens), accuracy: 1e-12)
-        XCTAssertEqual(r.splits.first { $0.name == "val" }!.unseenInTrainShare, 0)
-        XCTAssertNil(r.splits.first { $0.name == "train" }!.unseenInTrainShare)
+        XCTAssertEqual(r.splits.first { $0.name == .val }!.unseenInTrainShare, 0)
+        XCTAssertNil(r.splits.first { $0.name == .train }!.unseenInTrainShare)
         XCTAssertEqual(r.unkTokens, 0)
         XCTAssertEqual(try Vocabulary.load(path: out + "/vocab.json").count, r.vocabSize)
         o.minCount = 2
@@ -64,7 +64,7 @@ final class VocabularyTests: XCTestCase {
         XCTAssertEqual(r2.unkTokens, 1, "the single Y")
         XCTAssertEqual(v.unkID, v.count - 1)
         XCTAssertNil(v.id(single: 0x59))
-        XCTAssertEqual(try singleRowStream(out2, "train").filter { $0 == Int32(v.unkID!) }.count, 1)
+        XCTAssertEqual(try singleRowStream(out2, .train).filter { $0 == Int32(v.unkID!) }.count, 1)
     }
 
     /// A jamo or coda vocabulary built from a text that uses only a few letters still spells every one of

@@ -26,7 +26,7 @@ final class LanguageModelTests: XCTestCase {
     }
 
     func split(_ state: RecurrentState) -> ([[Double]], [[Double]]) {
-        let L = state.layers, n = state.batch * state.hidden
+        let L = state.layers, n = state.batch * state.hiddenSize
         let v = state.values.map(Double.init)
         return ((0..<L).map { Array(v[($0 * n)..<($0 * n + n)]) }, (0..<L).map { Array(v[((L + $0) * n)..<((L + $0) * n + n)]) })
     }
@@ -68,7 +68,7 @@ final class LanguageModelTests: XCTestCase {
             let (h0, c0) = split(state)
             let expected = ReferenceModel(wide.config).loss(model.parameters.map(Double.init), inputs: x, targets: y,
                                                             batch: wide.batch, steps: wide.steps, h0: h0, c0: c0)
-            let ws = model.makeWorkspace(batch: wide.batch, steps: wide.steps, replicas: replicas)
+            let ws = model.makeWorkspace(batch: wide.batch, steps: wide.steps, rowParts: replicas)
             var rng = RNG(seed: 3)
             let got = model.trainStep(inputs: x, targets: y, steps: wide.steps, state: state, workspace: ws, rng: &rng)
             XCTAssertEqual(got / Double(wide.batch * wide.steps), expected.loss, accuracy: 2e-5 * max(1, expected.loss),
@@ -222,7 +222,7 @@ final class LanguageModelTests: XCTestCase {
                                      workspace: model.makeWorkspace(batch: batch, steps: T), rng: &r1)
             let g1 = Array(model.gradients)
             let l2 = model.trainStep(inputs: x, targets: y, steps: T, state: s2,
-                                     workspace: model.makeWorkspace(batch: batch, steps: T, replicas: replicas), rng: &r2)
+                                     workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: replicas), rng: &r2)
             XCTAssertEqual(l1, l2, accuracy: 1e-5 * l1)
             for k in 0..<g1.count { XCTAssertEqual(g1[k], model.gradients[k], accuracy: 1e-6 + 1e-4 * abs(g1[k])) }
             for k in 0..<s1.values.count { XCTAssertEqual(s1.values[k], s2.values[k], accuracy: 1e-6) }
@@ -238,7 +238,7 @@ final class LanguageModelTests: XCTestCase {
             let model = LanguageModel(config: cfg, rng: &rng)
             let B = 6, T = 9
             let x = randomTokens(B * T, 29, &rng), y = randomTokens(B * T, 29, &rng)
-            let ws = model.makeWorkspace(batch: B, steps: T, replicas: replicas)
+            let ws = model.makeWorkspace(batch: B, steps: T, rowParts: replicas)
             XCTAssertEqual(ws.evaluationScratch.count, replicas)
             func step(_ state: RecurrentState) -> (Double, [Float]) {
                 var r = RNG(seed: 5)
@@ -280,7 +280,7 @@ final class LanguageModelTests: XCTestCase {
             let whole = model.makeState(batch: batch)
             whole.copy(from: s0)
             let loss = model.trainStep(inputs: x, targets: y, steps: T, state: whole,
-                                       workspace: model.makeWorkspace(batch: batch, steps: T, replicas: replicas), rng: &stepRNG)
+                                       workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: replicas), rng: &stepRNG)
             let g = Array(model.gradients)
 
             var seeds = RNG(seed: 5)

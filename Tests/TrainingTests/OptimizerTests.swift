@@ -1,6 +1,7 @@
 // Optimizer updates, clipping and the learning-rate schedule against values worked out by hand.
 import Foundation
 import XCTest
+import Common
 @testable import Training
 
 final class OptimizerTests: XCTestCase {
@@ -135,18 +136,18 @@ final class OptimizerTests: XCTestCase {
     }
 
     func testConfigValidation() {
-        var c = TrainConfig()
+        var c = RunSettings()
         XCTAssertNoThrow(try c.validate())
         c.dropout = 1
         XCTAssertThrowsError(try c.validate())
-        c = TrainConfig(); c.lrDecay = 1.5
+        c = RunSettings(); c.lrDecay = 1.5
         XCTAssertThrowsError(try c.validate())
-        c = TrainConfig(); c.learningRate = 0
+        c = RunSettings(); c.learningRate = 0
         XCTAssertThrowsError(try c.validate())
     }
 
     func testMetricsLineIsJSONAndNonFiniteIsNull() throws {
-        var r = MetricsRecord(type: "train", iter: 3, epoch: 0.5, minutes: 1)
+        var r = MetricsRecord(type: .train, iter: 3, epoch: 0.5, minutes: 1)
         r.trainLoss = 1.25
         r.gradNorm = .nan
         let line = r.jsonLine()
@@ -156,19 +157,19 @@ final class OptimizerTests: XCTestCase {
     }
 
     func testPlotTicksAndSVG() {
-        XCTAssertEqual(LossPlot.ticks(0, 10), [0, 2, 4, 6, 8, 10])
+        XCTAssertEqual(LineChart.ticks(0, 10), [0, 2, 4, 6, 8, 10])
         // A span below the values' resolution ends (it looped forever), with a few ticks inside the range.
-        let tight = LossPlot.ticks(1e17, 1.0000000000000002e17)
+        let tight = LineChart.ticks(1e17, 1.0000000000000002e17)
         XCTAssertFalse(tight.isEmpty)
         XCTAssertLessThanOrEqual(tight.count, 12)
         XCTAssertTrue(tight.allSatisfy { $0 >= 1e17 - 64 && $0 <= 1.0000000000000002e17 + 64 })
-        var a = MetricsRecord(type: "train", iter: 1, epoch: 0, minutes: 0), b = a
+        var a = MetricsRecord(type: .train, iter: 1, epoch: 0, minutes: 0), b = a
         a.trainLoss = 1e17; b.iter = 2; b.trainLoss = 1.0000000000000002e17
         XCTAssertTrue(LossPlot.svg([a, b], title: "huge").hasPrefix("<svg"))
-        var t = MetricsRecord(type: "train", iter: 10, epoch: 0.1, minutes: 0.5)
+        var t = MetricsRecord(type: .train, iter: 10, epoch: 0.1, minutes: 0.5)
         t.trainLoss = 3
-        var v = MetricsRecord(type: "eval", iter: 10, epoch: 0.1, minutes: 0.5)
-        v.split = "val"; v.natsPerToken = 3.5; v.bitsPerChar = 5
+        var v = MetricsRecord(type: .eval, iter: 10, epoch: 0.1, minutes: 0.5)
+        v.split = .val; v.natsPerToken = 3.5; v.bitsPerChar = 5
         let svg = LossPlot.svg([t, v], title: "a<b")
         XCTAssertTrue(svg.hasPrefix("<svg"))
         XCTAssertTrue(svg.contains("<polyline"))

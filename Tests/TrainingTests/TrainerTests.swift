@@ -52,26 +52,26 @@ final class TrainerTests: XCTestCase {
 
     func options(_ run: String, iters: Int, evalEvery: Int = 10, dropout: Float = 0) -> Trainer.Options {
         var o = Trainer.Options(prepared: Self.prepared, run: scratch + "/" + run)
-        o.config.layers = 2
-        o.config.rnnSize = 12
-        o.config.dropout = dropout
-        o.config.maxIters = iters
-        o.config.maxEpochs = 0
-        o.config.evalEvery = evalEvery
-        o.config.logEvery = 1
-        o.config.threads = 1
+        o.changes.set(\.layers, 2)
+        o.changes.set(\.hiddenSize, 12)
+        o.changes.set(\.dropout, dropout)
+        o.limits.set(\.maxIters, iters)
+        o.limits.set(\.maxEpochs, 0)
+        o.limits.set(\.evalEvery, evalEvery)
+        o.changes.set(\.logEvery, 1)
+        o.limits.set(\.threads, 1)
         o.quiet = true
         o.plot = false
         return o
     }
 
     func trainLosses(_ run: String) throws -> [Double] {
-        try MetricsLog.read(path: scratch + "/" + run + "/metrics.jsonl").filter { $0.type == "train" }.map { $0.trainLoss! }
+        try MetricsLog.read(path: scratch + "/" + run + "/metrics.jsonl").filter { $0.type == .train }.map { $0.trainLoss! }
     }
 
     func testTrainLossDecreases() throws {
         var o = options("learn", iters: 60, evalEvery: 0)
-        o.config.learningRate = 1e-2
+        o.changes.set(\.learningRate, 1e-2)
         let s = try Trainer(options: o).run()
         XCTAssertEqual(s.stopReason, .iterations)
         XCTAssertEqual(s.iteration, 60)
@@ -88,19 +88,19 @@ final class TrainerTests: XCTestCase {
         let m = try Manifest.load(directory: Self.prepared)
         var rng = RNG(seed: 5)
         let model = LanguageModel(config: ModelConfig(vocabSize: m.vocabSize, embeddingSize: 12, hiddenSize: 12, layers: 2, dropout: 0), rng: &rng)
-        let ev = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: m, split: "val"))
+        let ev = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: m, split: .val))
         let r = try XCTUnwrap(try ev.run(model))
-        XCTAssertEqual(r.targets, m.split("val")!.servedTargets)
+        XCTAssertEqual(r.targets, m.split(.val)!.servedTargets)
         XCTAssertEqual(r.natsPerToken, log(Double(m.vocabSize)), accuracy: 0.25)
-        XCTAssertEqual(r.bitsPerCharacter, r.nats / Double(m.split("val")!.targetCharacters) / log(2), accuracy: 1e-12)
+        XCTAssertEqual(r.bitsPerCharacter, r.nats / Double(m.split(.val)!.targetCharacters) / log(2), accuracy: 1e-12)
     }
 
     func testForceRecognisesOnlyWhatTrainWrites() {
         for name in ["latest", "best", "latest.new", "best.old", "metrics.jsonl", "loss.svg", "vocab.json", "loss.svg.tmp-99"] {
-            XCTAssertTrue(Trainer.isRunEntry(name), name)
+            XCTAssertTrue(RunFolder.isRunEntry(name), name)
         }
         for name in ["notes.txt", "latest2", "notes.tmp-12", "loss.svg.tmp-x", "run.old-12", "prep"] {
-            XCTAssertFalse(Trainer.isRunEntry(name), name)
+            XCTAssertFalse(RunFolder.isRunEntry(name), name)
         }
     }
 
@@ -111,22 +111,22 @@ final class TrainerTests: XCTestCase {
         var rng = RNG(seed: 11)
         let model = LanguageModel(config: ModelConfig(vocabSize: manifest.vocabSize, embeddingSize: 12, hiddenSize: 12,
                                                       layers: 2, dropout: 0), rng: &rng)
-        let one = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: "val"))
+        let one = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: .val))
         XCTAssertGreaterThan(one.stream.count, 1, "several minibatches, so that state is carried")
         let reference = try XCTUnwrap(try one.run(model))
         for parts in [2, 3, 4] {
-            let ev = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: "val", parts: parts))
+            let ev = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: .val, parts: parts))
             let r = try XCTUnwrap(try ev.run(model))
             XCTAssertEqual(r.nats, reference.nats, accuracy: 1e-6 * reference.nats, "\(parts) parts")
             XCTAssertEqual(try XCTUnwrap(try ev.run(model)).nats, r.nats, "deterministic")
         }
         // Changed parameters are seen by the next pass of an existing evaluator (W_hh^T is not stale).
-        let two = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: "val", parts: 2))
+        let two = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: .val, parts: 2))
         _ = try two.run(model)
         let p = model.parameters
         for k in 0..<p.count { p[k] *= 0.5 }
         let after = try XCTUnwrap(try two.run(model)).nats
-        let fresh = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: "val"))
+        let fresh = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: .val))
         XCTAssertEqual(after, try XCTUnwrap(try fresh.run(model)).nats, accuracy: 1e-6 * after)
         XCTAssertNotEqual(after, reference.nats, accuracy: 1e-3)
     }
@@ -141,7 +141,7 @@ final class TrainerTests: XCTestCase {
         resume.resume = true
         let s = try Trainer(options: resume).run()
         XCTAssertEqual(s.iteration, 2 * n)
-        XCTAssertGreaterThan(try Manifest.load(directory: Self.prepared).split("train")!.minibatches, 0)
+        XCTAssertGreaterThan(try Manifest.load(directory: Self.prepared).split(.train)!.minibatches, 0)
 
         let a = try Checkpoint.load(path: scratch + "/whole/latest"), b = try Checkpoint.load(path: scratch + "/split/latest")
         XCTAssertEqual(a.model.parameters.count, b.model.parameters.count)
@@ -150,7 +150,7 @@ final class TrainerTests: XCTestCase {
             break
         }
         XCTAssertEqual(try trainLosses("whole"), try trainLosses("split"))
-        let evals = { (run: String) in try MetricsLog.read(path: self.scratch + "/" + run + "/metrics.jsonl").filter { $0.type == "eval" }.map { [$0.split!, "\($0.iter)", "\($0.natsPerToken!)"] } }
+        let evals = { (run: String) in try MetricsLog.read(path: self.scratch + "/" + run + "/metrics.jsonl").filter { $0.type == .eval }.map { [$0.split!.rawValue, "\($0.iter)", "\($0.natsPerToken!)"] } }
         XCTAssertEqual(try evals("whole"), try evals("split"))
         let sa = try TrainingState.load(directory: scratch + "/whole/latest"), sb = try TrainingState.load(directory: scratch + "/split/latest")
         XCTAssertEqual(sa.rng, sb.rng)
@@ -221,8 +221,8 @@ final class TrainerTests: XCTestCase {
 
     func testNaNGuardStopsAndKeepsTheLastCheckpoint() throws {
         var o = options("nan", iters: 20, evalEvery: 0)
-        o.config.learningRate = 1e30
-        o.config.gradClip = 0
+        o.changes.set(\.learningRate, 1e30)
+        o.changes.set(\.gradClip, 0)
         XCTAssertThrowsError(try Trainer(options: o).run()) { e in
             guard case TrainingError.diverged = e else { return XCTFail("expected divergence, got \(e)") }
             XCTAssertTrue("\(e)".contains("learning-rate"))
@@ -250,7 +250,7 @@ final class TrainerTests: XCTestCase {
         // Resume refuses changed settings.
         var changed = options("exists", iters: 4, evalEvery: 0)
         changed.resume = true
-        changed.config.rnnSize = 16
+        changed.changes.set(\.hiddenSize, 16)
         XCTAssertThrowsError(try Trainer(options: changed)) { e in XCTAssertTrue("\(e)".contains("--rnn-size")) }
     }
 
@@ -266,14 +266,14 @@ final class TrainerTests: XCTestCase {
     func testInitFromCopiesWeights() throws {
         _ = try Trainer(options: options("src", iters: 5, evalEvery: 0)).run()
         var o = options("dst", iters: 0, evalEvery: 0)
-        o.config.maxIters = 1
+        o.limits.set(\.maxIters, 1)
         o.initFrom = scratch + "/src/latest"
         let t = try Trainer(options: o)
         let src = try Checkpoint.load(path: scratch + "/src/latest")
         XCTAssertEqual(Array(t.model.parameters), Array(src.model.parameters))
         XCTAssertEqual(t.optimizer.steps, 0)
         var wrong = options("dst2", iters: 1, evalEvery: 0)
-        wrong.config.rnnSize = 8
+        wrong.changes.set(\.hiddenSize, 8)
         wrong.initFrom = scratch + "/src/latest"
         XCTAssertThrowsError(try Trainer(options: wrong))
     }

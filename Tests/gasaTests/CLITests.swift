@@ -1,6 +1,7 @@
 // End-to-end tests of the gasa command line: the built binary is run as a user would run it, and
 // its exit status, output and files are checked. The test target depends on the gasa executable so
 // that building the tests builds the binary too.
+import Common
 import Corpus
 import Foundation
 import Numerics
@@ -98,7 +99,7 @@ final class CLITests: XCTestCase {
         XCTAssertFalse(files.contains { $0.contains(".tmp") }, "scratch files left: \(files)")
         let m = try Manifest.load(directory: dir + "/prep")
         try m.verifyShards(directory: dir + "/prep")
-        XCTAssertEqual([m.granularity, m.normalization], ["char", "nfc"])
+        XCTAssertEqual([m.granularity.rawValue, m.normalization.rawValue], ["char", "nfc"])
         XCTAssertEqual(m.batchSize, 4)
         XCTAssertEqual(m.seqLength, 10)
         let report = try gasaJSONDecoder().decode(PrepareReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/prep/report.json")))
@@ -110,7 +111,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(q.status, 0, q.stderr)
         XCTAssertEqual(q.stdout, "")
         XCTAssertEqual(try entries(dir + "/multi"), ["char", "jamo"])
-        XCTAssertEqual(try Manifest.load(directory: dir + "/multi/jamo").granularity, "jamo")
+        XCTAssertEqual(try Manifest.load(directory: dir + "/multi/jamo").granularity, .jamo)
     }
 
     func testVersionAndThreads() throws {

@@ -1,0 +1,104 @@
+// Data parallelism inside one process: a batch's rows split into blocks, one per thread, each with its
+// own workspace, state and dropout stream (a Replica), running the forward pass, the head and the
+// backward pass through time on its own. The LSTM weight gradients wait: then each thread computes a
+// block of rows of them from every replica's gate gradients, adding the replicas in order, straight
+// into the model's gradients; the embedding and head gradients of the replicas after the first are
+// summed at the end. Deterministic for a given part count.
+import Dispatch
+import Numerics
+
+extension LanguageModel {
+    /// trainStep for a workspace with replicas (LanguageModel.trainStep calls it).
+    func trainStepDataParallel(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int, state: RecurrentState,
+                               ws: Workspace, rng: inout RNG, scale: Float) -> Double {
+        let H = config.hiddenSize, L = config.layers, G = 4 * H
+        let R = ws.replicas.count
+        let main = GradientTargets(model: self, base: grads.pointer)
+        for r in ws.replicas { r.seed = rng.next() }
+        DispatchQueue.concurrentPerform(iterations: R) { i in
+            let r = ws.replicas[i]
+            let b0 = r.rows.lowerBound, nb = r.rows.count
+            r.inputs.update(from: inputs + b0 * steps, count: nb * steps)
+            r.targets.update(from: targets + b0 * steps, count: nb * steps)
+            for l in 0..<L {
+                r.state.h(l).update(from: state.h(l) + b0 * H, count: nb * H)
+                r.state.c(l).update(from: state.c(l) + b0 * H, count: nb * H)
+            }
+            var local = RNG(seed: r.seed)
+            var targets = i == 0 ? main : r.gradientTargets(config: config)
+            targets.lstm = nil
+            r.loss = trainRows(inputs: r.inputs, targets: r.targets, steps: steps, state: r.state, ws: r.workspace,
+                               rng: &local, grads: targets, scale: scale)
+            for l in 0..<L {
+                (state.h(l) + b0 * H).update(from: r.state.h(l), count: nb * H)
+                (state.c(l) + b0 * H).update(from: r.state.c(l), count: nb * H)
+            }
+        }
+        let g = grads.pointer
+        let layerInputs = ws.layerInputs
+        for l in 0..<L {
+            DispatchQueue.concurrentPerform(iterations: R) { i in
+                let w = ws.replicas[i].workspace
+                layerInputs[i] = rebuildInput(l, steps: steps, ws: w, into: w.input.pointer)
+            }
+            let In = config.inputSize(layer: l)
+            DispatchQueue.concurrentPerform(iterations: R) { part in
+                let rows = (G * part / R)..<(G * (part + 1) / R)
+                for (i, r) in ws.replicas.enumerated() {
+                    let w = r.workspace
+                    LSTMLayer.weightGradients(batch: w.batch, steps: steps, input: In, hidden: H, rows: rows,
+                                              x: layerInputs[i], gates: w.gates[l].pointer, h: w.h[l].pointer,
+                                              dwih: g + wihOffset[l], dwhh: g + whhOffset[l],
+                                              dbih: g + bihOffset[l], accumulate: i > 0)
+                }
+                (g + bhhOffset[l] + rows.lowerBound).update(from: g + bihOffset[l] + rows.lowerBound, count: rows.count)
+            }
+        }
+        var total = ws.replicas[0].loss
+        for r in ws.replicas.dropFirst() {
+            let t = r.gradientTargets(config: config)
+            Kernels.axpy(config.vocabSize * config.embeddingSize, 1, t.embed, main.embed)
+            Kernels.axpy(config.vocabSize * H, 1, t.headW, main.headW)
+            Kernels.axpy(config.vocabSize, 1, t.headB, main.headB)
+            total += r.loss
+        }
+        return total
+    }
+}
+
+/// One data-parallel part of a training workspace: rows `rows` of the batch, with its own scratch,
+/// state, inputs and (except the first, which writes the model's own) embedding and head gradients.
+final class Replica {
+    let rows: Range<Int>
+    let workspace: Workspace
+    let state: RecurrentState
+    let grads: FloatBuffer
+    let inputs: UnsafeMutablePointer<Int32>
+    let targets: UnsafeMutablePointer<Int32>
+    var seed: UInt64 = 0
+    var loss = 0.0
+
+    init(config: ModelConfig, rows: Range<Int>, steps: Int, ownGradients: Bool) {
+        self.rows = rows
+        workspace = Workspace(config: config, batch: rows.count, steps: steps, training: true)
+        state = RecurrentState(layers: config.layers, batch: rows.count, hiddenSize: config.hiddenSize)
+        let V = config.vocabSize
+        grads = FloatBuffer(count: ownGradients ? V * config.embeddingSize + V * config.hiddenSize + V : 0)
+        inputs = .allocate(capacity: rows.count * steps)
+        inputs.initialize(repeating: 0, count: rows.count * steps)
+        targets = .allocate(capacity: rows.count * steps)
+        targets.initialize(repeating: 0, count: rows.count * steps)
+    }
+
+    deinit {
+        inputs.deallocate()
+        targets.deallocate()
+    }
+
+    /// This part's own embedding and head gradients (replicas after the first).
+    func gradientTargets(config: ModelConfig) -> LanguageModel.GradientTargets {
+        let V = config.vocabSize, E = config.embeddingSize, H = config.hiddenSize
+        let p = grads.pointer
+        return .init(embed: p, headW: p + V * E, headB: p + V * E + V * H)
+    }
+}

@@ -49,6 +49,7 @@ let package = Package(
 
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "CorpusTests", dependencies: ["Common", "Corpus"]),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "KernelShim"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics", "KernelShim"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Common", "Training", "Model", "Corpus"]),
         .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Model", "Numerics", "Corpus"], resources: [.copy("Fixtures")]),

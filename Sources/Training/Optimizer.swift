@@ -83,13 +83,6 @@ public final class Optimizer {
         case .rmsprop: return [("square_avg", first)]
         }
     }
-
-    /// Zeroes the moments and the step count.
-    public func reset() {
-        first.update(repeating: 0)
-        second.update(repeating: 0)
-        steps = 0
-    }
 }
 
 /// Adam's update of elements lo..<hi: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;

@@ -20,7 +20,7 @@ func writeFile(_ path: String, _ text: String) throws { try writeFile(path, Arra
 
 func readBytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
 
-/// Writes `text` to DIR/corpus.txt and prepares it into DIR/NAME with `options` (progress off).
+/// Writes `text` to DIR/NAME.txt and prepares it into DIR/NAME with `options` (progress off).
 @discardableResult
 func prepare(_ text: [UInt8], in dir: String, name: String = "prep", options: PrepareOptions) throws -> (String, PrepareReport) {
     let input = dir + "/\(name).txt"

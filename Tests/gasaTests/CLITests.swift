@@ -1,92 +1,12 @@
-// End-to-end tests of the gasa command line: the built binary is run as a user would run it, and
-// its exit status, output and files are checked. The test target depends on the gasa executable so
-// that building the tests builds the binary too.
+// The gasa command line, one behaviour a test: the built binary run as a user would run it
+// (BinaryTestCase), its exit status, output and files checked.
 import Common
 import Corpus
 import Foundation
 import Numerics
 import XCTest
 
-final class CLITests: XCTestCase {
-    /// The gasa binary: $GASA_BINARY, else beside the test bundle (both are build products of the
-    /// same configuration), else the package's debug build folder.
-    static let binary: String? = {
-        if let env = ProcessInfo.processInfo.environment["GASA_BINARY"] { return env }
-        let bundle = Bundle(for: CLITests.self).bundleURL
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let dirs = [bundle.pathExtension == "xctest" ? bundle.deletingLastPathComponent() : bundle,
-                    Bundle.main.bundleURL, root.appendingPathComponent(".build/debug")]
-        return dirs.map { $0.appendingPathComponent("gasa").path }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }()
-
-    struct MissingBinary: Error, CustomStringConvertible {
-        var description: String { "gasa binary not found beside the test bundle; build it (swift build --build-tests) or set GASA_BINARY" }
-    }
-
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    var dir = ""
-
-    override func setUpWithError() throws {
-        guard Self.binary != nil else {
-            throw MissingBinary()
-        }
-        dir = NSTemporaryDirectory() + "gasa-cli-tests-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { [dir] in try? FileManager.default.removeItem(atPath: dir) }
-    }
-
-    /// Runs gasa with `arguments` in the test's folder, feeding `stdin`; stdout or stderr go to the given
-    /// paths instead of being captured when named (e.g. /dev/full).
-    /// `stdinFrom` reads standard input from that path instead (e.g. /dev/zero). A run still going after
-    /// `timeout` seconds is killed and fails the test (a hang is a defect too).
-    func run(_ arguments: [String], stdin: [UInt8] = [], stdoutTo: String? = nil, stderrTo: String? = nil,
-             environment: [String: String] = [:], stdinFrom: String? = nil, timeout: Double = 300) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.binary))
-        p.arguments = arguments
-        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        // Files rather than pipes: nothing can block on a full pipe buffer. Kept outside the test's
-        // folder so that they never show up in listings of it.
-        let scratch = NSTemporaryDirectory() + "gasa-cli-io-\(UUID().uuidString)"
-        let names = ["stdin", "stdout", "stderr"].map { scratch + "." + $0 }
-        _ = FileManager.default.createFile(atPath: names[0], contents: Data(stdin))
-        _ = FileManager.default.createFile(atPath: names[1], contents: nil)
-        _ = FileManager.default.createFile(atPath: names[2], contents: nil)
-        defer { for n in names { try? FileManager.default.removeItem(atPath: n) } }
-        p.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: stdinFrom ?? names[0]))
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutTo ?? names[1]))
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrTo ?? names[2]))
-        try p.run()
-        let watchdog = DispatchWorkItem { [p] in if p.isRunning { p.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        p.waitUntilExit()
-        watchdog.cancel()
-        XCTAssertEqual(p.terminationReason, .exit, "gasa \(arguments) crashed or was still running after \(timeout) s")
-        func text(_ path: String) throws -> String { String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self) }
-        return Result(status: p.terminationStatus, stdout: try text(names[1]), stderr: try text(names[2]))
-    }
-
-    @discardableResult
-    func gasa(_ arguments: String..., stdin: String = "") throws -> Result { try run(arguments, stdin: Array(stdin.utf8)) }
-
-    func entries(_ path: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: path).sorted()
-    }
-
-    /// Writes a small corpus to corpus.txt and returns its text.
-    @discardableResult
-    func writeCorpus(lines: Int = 300) throws -> String {
-        let text = (0..<lines).map { "사랑은 늘 도망가 ㅠㅠ \($0) 👍🏽" }.joined(separator: "\n") + "\n"
-        try Data(text.utf8).write(to: URL(fileURLWithPath: dir + "/corpus.txt"))
-        return text
-    }
-
+final class CLITests: BinaryTestCase {
     func testPrepareWritesAPreparedFolder() throws {
         let text = try writeCorpus()
         let r = try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "10")
@@ -133,99 +53,6 @@ final class CLITests: XCTestCase {
         }
     }
 
-    func testPrepareRefusesAnExistingFolderWithoutForce() throws {
-        try writeCorpus()
-        try FileManager.default.createDirectory(atPath: dir + "/prep", withIntermediateDirectories: false)
-        _ = FileManager.default.createFile(atPath: dir + "/prep/keep.txt", contents: Data("mine".utf8))
-        let r = try gasa("prepare", "corpus.txt", "--out", "prep")
-        XCTAssertNotEqual(r.status, 0)
-        XCTAssert(r.stderr.contains("prep already exists") && r.stderr.contains("--force"), r.stderr)
-        XCTAssertEqual(try entries(dir + "/prep"), ["keep.txt"], "the existing folder is left alone")
-        // --force replaces prepared folders only: not a folder of the user's files, not one holding an input.
-        let mine = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
-        XCTAssertEqual(mine.status, 1)
-        XCTAssert(mine.stderr.contains("not a prepared folder"), mine.stderr)
-        XCTAssertEqual(try entries(dir + "/prep"), ["keep.txt"])
-        try FileManager.default.removeItem(atPath: dir + "/prep/keep.txt")
-        let empty = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
-        XCTAssertEqual(empty.status, 0, empty.stderr)
-        let f = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
-        XCTAssertEqual(f.status, 0, f.stderr)
-        XCTAssertNoThrow(try Manifest.load(directory: dir + "/prep"))
-        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("prep") }, ["prep"], "no .tmp or .old folders left")
-        try FileManager.default.copyItem(atPath: dir + "/corpus.txt", toPath: dir + "/prep/corpus.txt")
-        let inside = try gasa("prepare", "prep/corpus.txt", "--out", "prep", "--force", "--quiet")
-        XCTAssertEqual(inside.status, 1)
-        XCTAssert(inside.stderr.contains("holds the input prep/corpus.txt"), inside.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/prep/corpus.txt"))
-        // A trailing slash (as shells complete folder names) names the same folder.
-        try FileManager.default.removeItem(atPath: dir + "/prep/corpus.txt")
-        let slash = try gasa("prepare", "corpus.txt", "--out", "prep/", "--force", "--quiet")
-        XCTAssertEqual(slash.status, 0, slash.stderr)
-        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("prep") }, ["prep"])
-        let fresh = try gasa("prepare", "corpus.txt", "--out", "fresh/", "--quiet")
-        XCTAssertEqual(fresh.status, 0, fresh.stderr)
-        XCTAssertNoThrow(try Manifest.load(directory: dir + "/fresh"))
-        // A folder of prepared folders holding a user's file whose name merely looks like a leftover, and a
-        // link at --out (even a dangling one), are not replaced.
-        try FileManager.default.createDirectory(atPath: dir + "/multi", withIntermediateDirectories: false)
-        try FileManager.default.moveItem(atPath: dir + "/fresh", toPath: dir + "/multi/char")
-        _ = FileManager.default.createFile(atPath: dir + "/multi/notes.old-v2.txt", contents: Data("mine".utf8))
-        let looksLeft = try gasa("prepare", "corpus.txt", "--out", "multi", "--force", "--quiet")
-        XCTAssertEqual(looksLeft.status, 1)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/multi/notes.old-v2.txt"))
-        try FileManager.default.createSymbolicLink(atPath: dir + "/dangling", withDestinationPath: dir + "/nowhere")
-        let link = try gasa("prepare", "corpus.txt", "--out", "dangling", "--force", "--quiet")
-        XCTAssertEqual(link.status, 1)
-        XCTAssert(link.stderr.contains("is a link or not a folder"), link.stderr)
-        XCTAssertNotNil(try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/dangling"))
-        try FileManager.default.copyItem(atPath: dir + "/corpus.txt", toPath: dir + "/prep/corpus.txt")
-        // A prepared folder that also holds the user's files is not replaced either.
-        let extra = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
-        XCTAssertEqual(extra.status, 1)
-        XCTAssert(extra.stderr.contains("not a prepared folder (it holds prep/corpus.txt, which gasa prepare does not write)"), extra.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/prep/corpus.txt"))
-    }
-
-    func testTrainForceKeepsInitFromWeightsInsideTheReplacedRun() throws {
-        try writeCorpus()
-        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
-        let model = ["--rnn-size", "8", "--layers", "1", "--max-iters", "3", "--quiet"]
-        XCTAssertEqual(try run(["train", "prep", "--out", "run"] + model).status, 0)
-        let again = try run(["train", "prep", "--out", "run", "--force", "--init-from", "run/latest"] + model)
-        XCTAssertEqual(again.status, 0, again.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/latest/model.safetensors"))
-        // A trailing slash names the same run folder (the old run is moved aside beside it, not into it).
-        let slash = try run(["train", "prep", "--out", "run/", "--force"] + model)
-        XCTAssertEqual(slash.status, 0, slash.stderr)
-        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("run") }, ["run"], "no run.old-PID left")
-        // A dangling link at --out is refused and kept.
-        try FileManager.default.createSymbolicLink(atPath: dir + "/dangling", withDestinationPath: dir + "/nowhere")
-        let link = try run(["train", "prep", "--out", "dangling", "--force"] + model)
-        XCTAssertEqual(link.status, 1)
-        XCTAssertNotNil(try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/dangling"))
-        // A run folder holding something gasa did not write is not replaced, even with --force...
-        _ = FileManager.default.createFile(atPath: dir + "/run/notes.txt", contents: Data("mine".utf8))
-        let notes = try run(["train", "prep", "--out", "run", "--force"] + model)
-        XCTAssertEqual(notes.status, 1)
-        XCTAssert(notes.stderr.contains("not a gasa run folder (it holds run/notes.txt, which gasa train does not write)"), notes.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/notes.txt"))
-        try FileManager.default.removeItem(atPath: dir + "/run/notes.txt")
-        // ... nor one holding the prepared folder: as a foreign entry, or through a link named like a checkpoint.
-        try FileManager.default.moveItem(atPath: dir + "/prep", toPath: dir + "/run/prep")
-        let holds = try run(["train", "run/prep", "--out", "run", "--force"] + model)
-        XCTAssertEqual(holds.status, 1)
-        XCTAssert(holds.stderr.contains("not a gasa run folder (it holds run/prep, which gasa train does not write)"), holds.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/prep/manifest.json"))
-        try FileManager.default.moveItem(atPath: dir + "/run/prep", toPath: dir + "/prep")
-        try FileManager.default.createSymbolicLink(atPath: dir + "/run/latest.new", withDestinationPath: dir + "/prep")
-        let linked = try run(["train", "run/latest.new", "--out", "run", "--force"] + model)
-        XCTAssertEqual(linked.status, 1)
-        // (a link where gasa writes a checkpoint folder is foreign in itself)
-        XCTAssert(linked.stderr.contains("it holds run/latest.new") || linked.stderr.contains("--force would delete it"), linked.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/latest/model.safetensors"), "the old run is intact")
-    }
-
     func testSampleReadsFilesWithInvalidPolicyAndExitsQuietlyOnAClosedPipe() throws {
         try writeCorpus()
         XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
@@ -240,16 +67,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(lenient.status, 0, lenient.stderr)
         XCTAssert(lenient.stdout.hasPrefix("사\n"), lenient.stdout)
         // A reader that went away: a quiet exit with 141, no trap and no message.
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.binary))
-        p.arguments = ["sample", "run", "--length", "100000", "--seed", "2"]
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
         let pipe = Pipe(), errors = dir + "/sample.err"
-        _ = FileManager.default.createFile(atPath: errors, contents: nil)
-        p.standardOutput = pipe
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
         try pipe.fileHandleForReading.close()
-        try p.run()
+        let p = try launch(["sample", "run", "--length", "100000", "--seed", "2"], stdout: pipe, stderr: errors)
         p.waitUntilExit()
         XCTAssertEqual(p.terminationReason, .exit)
         XCTAssertEqual(p.terminationStatus, 141)

@@ -3,41 +3,7 @@
 import Foundation
 import XCTest
 
-final class EndToEndTests: XCTestCase {
-    var dir = ""
-
-    override func setUpWithError() throws {
-        guard CLITests.binary != nil else { throw CLITests.MissingBinary() }
-        dir = NSTemporaryDirectory() + "gasa-e2e-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { [dir] in try? FileManager.default.removeItem(atPath: dir) }
-    }
-
-    struct Output { var status: Int32; var stdout: String; var stderr: String }
-
-    @discardableResult
-    func gasa(_ args: String...) throws -> Output { try gasa(args) }
-
-    @discardableResult
-    func gasa(_ args: [String]) throws -> Output {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLITests.binary!)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        let out = dir + "/.stdout-\(UUID().uuidString)", err = dir + "/.stderr-\(UUID().uuidString)"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: err) }
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-        try p.run()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationReason, .exit, "gasa \(args) crashed")
-        func read(_ f: String) -> String { String(decoding: FileManager.default.contents(atPath: f) ?? Data(), as: UTF8.self) }
-        return Output(status: p.terminationStatus, stdout: read(out), stderr: read(err))
-    }
-
+final class EndToEndTests: BinaryTestCase {
     func bytes(_ path: String) -> Data { FileManager.default.contents(atPath: dir + "/" + path) ?? Data() }
 
     func testPrepareTrainResumeSampleCompare() throws {
@@ -47,11 +13,11 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
 
         let model = ["--layers", "2", "--rnn-size", "24", "--dropout", "0.2", "--threads", "2", "--eval-every", "10", "--quiet"]
-        r = try gasa(["train", "prep", "--out", "whole", "--max-iters", "30"] + model)
+        r = try run(["train", "prep", "--out", "whole", "--max-iters", "30"] + model)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("steady-state:"), r.stdout)
         // The same run cut in two: 12 iterations, then resumed to 30 (two threads, data parallel).
-        r = try gasa(["train", "prep", "--out", "split", "--max-iters", "12"] + model)
+        r = try run(["train", "prep", "--out", "split", "--max-iters", "12"] + model)
         XCTAssertEqual(r.status, 0, r.stderr)
         r = try gasa("train", "--resume", "split", "--max-iters", "30", "--threads", "2", "--quiet")
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -61,7 +27,7 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(bytes("whole/metrics.jsonl").count > 0, true)
 
         // An existing run folder is never overwritten silently.
-        r = try gasa(["train", "prep", "--out", "whole", "--max-iters", "5"] + model)
+        r = try run(["train", "prep", "--out", "whole", "--max-iters", "5"] + model)
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("--force") || r.stderr.contains("--resume"), r.stderr)
 

@@ -7,7 +7,7 @@ import Foundation
 import Storage
 import XCTest
 
-extension CLITests {
+final class HostileInputTests: BinaryTestCase {
     /// A prepared folder P (B 4, T 8) and, when asked, a run R of a 1 x 8 model trained 6 iterations.
     func preparedAndRun(run: Bool) throws {
         try writeCorpus()
@@ -116,7 +116,7 @@ extension CLITests {
     }
 }
 
-extension CLITests {
+extension HostileInputTests {
     func testAManifestThatContradictsItsVocabularyOrItsGranularityIsRefused() throws {
         try preparedAndRun(run: false)
         // Zero characters for served char targets would give a bits/char of thousands.
@@ -158,7 +158,7 @@ extension CLITests {
     }
 }
 
-extension CLITests {
+extension HostileInputTests {
     func flipLastByte(_ path: String) throws {
         var d = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + path))
         d[d.count - 2] ^= 0x01
@@ -203,7 +203,7 @@ extension CLITests {
     }
 }
 
-extension CLITests {
+extension HostileInputTests {
     func testAResumeWithNothingLeftToDoLeavesTheLogAsItWas() throws {
         try preparedAndRun(run: true)
         let before = try Data(contentsOf: URL(fileURLWithPath: dir + "/R/metrics.jsonl"))
@@ -220,7 +220,7 @@ extension CLITests {
     }
 }
 
-extension CLITests {
+extension HostileInputTests {
     /// --force replaces only folders gasa marked as its own, and only when everything inside is what gasa
     /// writes there, of the kind it writes: the hostile test's three cases of lost data.
     func testForceReplacesOnlyFoldersGasaMarkedAndNothingForeignInside() throws {
@@ -256,7 +256,7 @@ extension CLITests {
     }
 }
 
-extension CLITests {
+extension HostileInputTests {
     func testResumeRecoversTheCompleteCheckpointAnInterruptedSaveLeft() throws {
         try preparedAndRun(run: true)
         let fm = FileManager.default
@@ -299,7 +299,7 @@ extension CLITests {
     }
 }
 
-extension CLITests {
+extension HostileInputTests {
     /// The pid of a process that has ended.
     func deadPid() throws -> Int32 {
         let p = Process()
@@ -338,12 +338,7 @@ extension CLITests {
         var interrupted = false
         for delay: useconds_t in [60_000, 20_000, 5_000] where !interrupted {
             for e in try entries(dir) where e.hasPrefix("B") { try FileManager.default.removeItem(atPath: dir + "/" + e) }
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: try XCTUnwrap(Self.binary))
-            p.arguments = ["prepare", "big.txt", "--out", "B", "-q"]
-            p.currentDirectoryURL = URL(fileURLWithPath: dir)
-            p.standardError = FileHandle.nullDevice
-            try p.run()
+            let p = try launch(["prepare", "big.txt", "--out", "B", "-q"])
             usleep(delay)
             kill(p.processIdentifier, SIGINT)
             p.waitUntilExit()
@@ -360,7 +355,7 @@ extension CLITests {
     }
 }
 
-extension CLITests {
+extension HostileInputTests {
     func testResumeRecoversTheRunAnInterruptedForceWasReplacing() throws {
         try preparedAndRun(run: true)
         let fm = FileManager.default
@@ -386,7 +381,7 @@ extension CLITests {
     }
 }
 
-extension CLITests {
+extension HostileInputTests {
     func testAModelTooLargeForTheMachineIsRefusedBeforeAllocating() throws {
         try preparedAndRun(run: false)
         // About 2 x 10^9 parameters: within the configuration's limits, far beyond this machine's memory.

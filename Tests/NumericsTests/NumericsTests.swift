@@ -1,3 +1,5 @@
+// Numerics on its own: the fast exp, sigmoid and tanh of FastMathReference against libm, the random
+// generator and its saved state, and the fused softmax cross-entropy against its gradient.
 import XCTest
 import Foundation
 import Numerics

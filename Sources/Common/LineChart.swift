@@ -31,7 +31,8 @@ public struct LineChart {
 
     /// The panel with its top left corner at (x0, y0): x from 0 to the largest x, y over `yRange`
     /// (default: the points' range with a margin).
-    public func panel(x0: Double, y0: Double, width: Double, height: Double, yRange: (Double, Double)? = nil) -> String {
+    public func panel(x0: Double, y0: Double, width: Double, height: Double, yRange: (Double,
+                                                                                      Double)? = nil) -> String {
         let points = series.flatMap(\.points)
         let (yLo, yHi) = yRange ?? LineChart.range(points.map(\.y))
         var xHi = points.map(\.x).max() ?? 1
@@ -39,16 +40,21 @@ public struct LineChart {
         func px(_ x: Double) -> Double { x0 + x / xHi * width }
         func py(_ y: Double) -> Double { y0 + (1 - (y - yLo) / (yHi - yLo)) * height }
         let f = LineChart.number
-        var s = "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"none\" stroke=\"#888\"/>\n"
+        var s = "<rect x=\"\(f(x0))\" y=\"\(f(y0))\" width=\"\(f(width))\" height=\"\(f(height))\" fill=\"none\" "
+            + "stroke=\"#888\"/>\n"
         for t in LineChart.ticks(0, xHi) {
-            s += "<line x1=\"\(f(px(t)))\" y1=\"\(f(y0))\" x2=\"\(f(px(t)))\" y2=\"\(f(y0 + height))\" stroke=\"#eee\"/>\n"
-            s += "<text x=\"\(f(px(t)))\" y=\"\(f(y0 + height + 16))\" text-anchor=\"middle\">\(LineChart.label(t))</text>\n"
+            s += "<line x1=\"\(f(px(t)))\" y1=\"\(f(y0))\" x2=\"\(f(px(t)))\" y2=\"\(f(y0 + height))\" "
+                + "stroke=\"#eee\"/>\n"
+            s += "<text x=\"\(f(px(t)))\" y=\"\(f(y0 + height + 16))\" "
+                + "text-anchor=\"middle\">\(LineChart.label(t))</text>\n"
         }
         for t in LineChart.ticks(yLo, yHi) {
-            s += "<line x1=\"\(f(x0))\" y1=\"\(f(py(t)))\" x2=\"\(f(x0 + width))\" y2=\"\(f(py(t)))\" stroke=\"#eee\"/>\n"
+            s += "<line x1=\"\(f(x0))\" y1=\"\(f(py(t)))\" x2=\"\(f(x0 + width))\" y2=\"\(f(py(t)))\" "
+                + "stroke=\"#eee\"/>\n"
             s += "<text x=\"\(f(x0 - 6))\" y=\"\(f(py(t) + 4))\" text-anchor=\"end\">\(LineChart.label(t))</text>\n"
         }
-        s += "<text x=\"\(f(x0 + width / 2))\" y=\"\(f(y0 + height + 36))\" text-anchor=\"middle\">\(LineChart.escape(xLabel))</text>\n"
+        s += "<text x=\"\(f(x0 + width / 2))\" y=\"\(f(y0 + height + 36))\" "
+            + "text-anchor=\"middle\">\(LineChart.escape(xLabel))</text>\n"
         for (i, line) in series.enumerated() {
             if !line.points.isEmpty {
                 let pts = line.points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
@@ -60,7 +66,8 @@ public struct LineChart {
                 }
             }
             let lx = x0 + width - 190, ly = y0 + 16 + 16 * Double(i)
-            s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly - 4))\" stroke=\"\(line.color)\" stroke-width=\"2\"/>"
+            s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 24))\" y2=\"\(f(ly - 4))\" "
+                + "stroke=\"\(line.color)\" stroke-width=\"2\"/>"
             s += "<text x=\"\(f(lx + 30))\" y=\"\(f(ly))\">\(LineChart.escape(line.label))</text>\n"
         }
         return s

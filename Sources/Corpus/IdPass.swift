@@ -16,8 +16,8 @@ struct IdPassResult {
 enum IdPass {
     /// Writes the ids of the kept text (`units`, the scratch file of pass 1) to `tokensPath`; `bounds`
     /// are the UTF-16 offsets where the splits begin and end (4 values).
-    static func run(units: UnsafeBufferPointer<UInt16>, text: MappedFile, scan: ScanResult, bounds: [Int], vocab: Vocabulary,
-                    table: ScalarTokens?, options: PrepareOptions, threads: Int, tokensPath: String,
+    static func run(units: UnsafeBufferPointer<UInt16>, text: MappedFile, scan: ScanResult, bounds: [Int],
+                    vocab: Vocabulary, table: ScalarTokens?, options: PrepareOptions, threads: Int, tokensPath: String,
                     progress p2: WorkProgress?) throws -> IdPassResult {
         let tokenBytes = vocab.count <= 65536 ? 2 : 4
         let index = scan.index, totalTokens = scan.tokens
@@ -73,17 +73,21 @@ enum IdPass {
         }
         p2?.finish()
         var splits = (0..<3).map { _ in SplitTokens(vocabSize: vocab.count) }
-        for r in results { for part in try r.get() { splits[part.split].append(part, ringSize: options.batchSize + 1) } }
+        for r in results {
+            for part in try r.get() { splits[part.split].append(part, ringSize: options.batchSize + 1) }
+        }
         let written = splits.reduce(0) { $0 + $1.tokens }
         guard written == totalTokens else {
-            throw CorpusError.badInput("internal error: pass 2 wrote \(written) tokens where pass 1 counted \(totalTokens); please report it")
+            throw CorpusError.badInput("internal error: pass 2 wrote \(written) tokens where pass 1 counted "
+                                       + "\(totalTokens); please report it")
         }
         try tokenFile.commit(durable: false)   // scratch: shards are written from it
         return IdPassResult(tokenBytes: tokenBytes, splits: splits)
     }
 
     /// The jobs' pieces of the kept text: starts at the index entries nearest to equal shares of the tokens.
-    static func jobs(index: [IndexEntry], totalTokens: Int, keptUnits: Int, threads: Int) -> [(units: Range<Int>, tokens: Int)] {
+    static func jobs(index: [IndexEntry], totalTokens: Int, keptUnits: Int, threads: Int) -> [(units: Range<Int>,
+                                                                                               tokens: Int)] {
         var starts: [Int] = [0]
         for j in 1..<max(1, threads) {
             let target = totalTokens * j / threads

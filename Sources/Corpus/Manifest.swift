@@ -44,7 +44,8 @@ public enum MinibatchLimits {
         guard b <= maxBatchSize else { return "batch size \(b) is above the most gasa takes, \(maxBatchSize)" }
         guard t <= maxSeqLength else { return "sequence length \(t) is above the most gasa takes, \(maxSeqLength)" }
         guard b * t <= maxTokens else {
-            return "batch size x sequence length = \(b * t) tokens per minibatch is above the most gasa takes, \(maxTokens)"
+            return "batch size x sequence length = \(b * t) tokens per minibatch is above the most gasa takes, "
+                + "\(maxTokens)"
         }
         return nil
     }
@@ -95,13 +96,20 @@ public struct Manifest: Codable, Sendable {
         }
         guard m.format == format else { throw bad("format is \"\(m.format)\", expected \"\(format)\"") }
         guard m.version == 1 else { throw bad("version \(m.version) is not supported (this gasa reads version 1)") }
-        guard isPlainFileName(m.vocabFile) else { throw bad("vocabulary file name \"\(m.vocabFile)\" is not a plain file name") }
-        guard m.tokenBytes == (m.vocabSize <= 65536 ? 2 : 4), m.vocabSize > 0 else { throw bad("token size does not fit the vocabulary size") }
-        if let p = MinibatchLimits.problem(batchSize: m.batchSize, seqLength: m.seqLength) { throw bad("seq_length/batch_size: " + p) }
+        guard isPlainFileName(m.vocabFile) else {
+            throw bad("vocabulary file name \"\(m.vocabFile)\" is not a plain file name")
+        }
+        guard m.tokenBytes == (m.vocabSize <= 65536 ? 2 : 4), m.vocabSize > 0 else {
+            throw bad("token size does not fit the vocabulary size")
+        }
+        if let p = MinibatchLimits.problem(batchSize: m.batchSize, seqLength: m.seqLength) {
+            throw bad("seq_length/batch_size: " + p)
+        }
         let vocabPath = directory + "/" + m.vocabFile
         let vocabBytes = try readFileBytes(vocabPath, limit: 256 << 20)
         guard hex32(CRC32.checksum(vocabBytes)) == m.vocabChecksum else {
-            throw CorpusError.corruptFile(path: vocabPath, problem: "checksum does not match the manifest (the file was changed or is corrupt)")
+            throw CorpusError.corruptFile(path: vocabPath,
+                problem: "checksum does not match the manifest (the file was changed or is corrupt)")
         }
         // The checksum only proves vocab.json is the file the manifest was written with, not that the
         // manifest's own description of it is right: a wrong size would size the model's embedding wrongly.
@@ -110,34 +118,44 @@ public struct Manifest: Codable, Sendable {
             throw bad("vocab_size is \(m.vocabSize), but the vocabulary \(m.vocabFile) holds \(vocab.count) tokens")
         }
         guard vocab.granularity == m.granularity, vocab.normalization == m.normalization else {
-            throw bad("granularity/normalisation \(m.granularity.rawValue)/\(m.normalization.rawValue) do not match the vocabulary's "
-                      + "\(vocab.granularity.rawValue)/\(vocab.normalization.rawValue)")
+            throw bad("granularity/normalisation \(m.granularity.rawValue)/\(m.normalization.rawValue) do not match "
+                      + "the vocabulary's \(vocab.granularity.rawValue)/\(vocab.normalization.rawValue)")
         }
         // Both were written from one corpus by one prepare: another corpus's vocabulary is refused even
         // when the checksum and size in the manifest were made to agree with it.
         guard vocab.provenance.corpusCrc32 == m.corpusCrc32, vocab.provenance.corpusBytes == m.corpusBytes else {
             throw bad("corpus_crc32/corpus_bytes \(m.corpusCrc32)/\(m.corpusBytes) differ from the vocabulary's "
-                      + "\(vocab.provenance.corpusCrc32)/\(vocab.provenance.corpusBytes): \(m.vocabFile) was built from another corpus")
+                      + "\(vocab.provenance.corpusCrc32)/\(vocab.provenance.corpusBytes): \(m.vocabFile) was built "
+                      + "from another corpus")
         }
         for s in m.splits {
-            guard s.batchSize > 0 || s.minibatches == 0 else { throw bad("split \(s.name): batch size must be positive") }
+            guard s.batchSize > 0 || s.minibatches == 0 else {
+                throw bad("split \(s.name): batch size must be positive")
+            }
             if s.minibatches > 0, let p = MinibatchLimits.problem(batchSize: s.batchSize, seqLength: m.seqLength) {
                 throw bad("split \(s.name): " + p)
             }
-            guard s.minibatches >= 0, s.streamLength >= 0, s.characters >= 0, s.targetCharacters >= 0, s.tokens >= 0 else {
+            guard s.minibatches >= 0, s.streamLength >= 0, s.characters >= 0, s.targetCharacters >= 0,
+                s.tokens >= 0 else {
                 throw bad("split \(s.name): a count is negative")
             }
             var next = 0
             for sh in s.shards {
-                guard isPlainFileName(sh.file) else { throw bad("shard file name \"\(sh.file)\" is not a plain file name") }
+                guard isPlainFileName(sh.file) else {
+                    throw bad("shard file name \"\(sh.file)\" is not a plain file name")
+                }
                 guard sh.first == next, sh.minibatches > 0, sh.steps > 0, sh.steps <= m.seqLength else {
                     throw bad("split \(s.name): shard \(sh.file) does not continue the previous one")
                 }
                 let (end, overflow) = next.addingReportingOverflow(sh.minibatches)
-                guard !overflow else { throw bad("split \(s.name): shard \(sh.file): minibatch count \(sh.minibatches) is out of range") }
+                guard !overflow else {
+                    throw bad("split \(s.name): shard \(sh.file): minibatch count \(sh.minibatches) is out of range")
+                }
                 next = end
             }
-            guard next == s.minibatches else { throw bad("split \(s.name): shards hold \(next) minibatches, manifest says \(s.minibatches)") }
+            guard next == s.minibatches else {
+                throw bad("split \(s.name): shards hold \(next) minibatches, manifest says \(s.minibatches)")
+            }
             let (served, overflow) = s.batchSize.multipliedReportingOverflow(by: s.streamLength)
             guard !overflow, s.servedTargets == served, s.targetCharacters <= s.characters else {
                 throw bad("split \(s.name): inconsistent counts")
@@ -153,7 +171,8 @@ public struct Manifest: Codable, Sendable {
             case .jamo, .coda: fits = s.targetCharacters <= s.servedTargets
             }
             guard fits else {
-                throw bad("split \(s.name): target_characters \(s.targetCharacters) cannot go with \(s.servedTargets) served \(g.rawValue) targets")
+                throw bad("split \(s.name): target_characters \(s.targetCharacters) cannot go with \(s.servedTargets) "
+                          + "served \(g.rawValue) targets")
             }
         }
         return m
@@ -172,7 +191,8 @@ public struct Manifest: Codable, Sendable {
     func check(_ h: ShardFormat.Header, _ s: SplitInfo, _ sh: ShardInfo, path: String) throws {
         guard h.tokenBytes == tokenBytes, h.batch == s.batchSize, h.steps == sh.steps, h.count == sh.minibatches,
               h.first == sh.first, hex32(h.payloadCRC) == sh.crc32 else {
-            throw CorpusError.corruptFile(path: path, problem: "header does not match the manifest (mixed or replaced shard)")
+            throw CorpusError.corruptFile(path: path,
+                                          problem: "header does not match the manifest (mixed or replaced shard)")
         }
     }
 }
@@ -202,7 +222,8 @@ public final class SplitStream {
     }
 
     /// Copies minibatch k into inputs/targets (row-major [b*steps + t]); returns its steps.
-    public func load(_ k: Int, inputs: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>) throws -> Int {
+    public func load(_ k: Int, inputs: UnsafeMutablePointer<Int32>,
+                     targets: UnsafeMutablePointer<Int32>) throws -> Int {
         precondition(k >= 0 && k < count, "minibatch \(k) out of range 0..<\(count)")
         let shardIndex = try locate(k)
         let reader = current!.reader
@@ -210,19 +231,22 @@ public final class SplitStream {
         reader.copy(k - sh.first, inputs: inputs, targets: targets)
         if k - sh.first + 1 < sh.minibatches { reader.prefetch(from: k - sh.first + 1, count: 4) }
         let vocab = Int32(manifest.vocabSize)
-        for i in 0..<(info.batchSize * sh.steps) where inputs[i] >= vocab || targets[i] >= vocab || inputs[i] < 0 || targets[i] < 0 {
+        for i in 0..<(info.batchSize * sh.steps) where inputs[i] >= vocab || targets[i] >= vocab || inputs[i] < 0
+            || targets[i] < 0 {
             // Where it sits in the file: minibatch, row b, column (inputs are columns 0..<T, targets 1...T).
             let b = i / sh.steps, column = i % sh.steps + (inputs[i] >= 0 && inputs[i] < vocab ? 1 : 0)
             let id = column == i % sh.steps ? inputs[i] : targets[i]
-            let offset = ShardFormat.headerSize + (((k - sh.first) * info.batchSize + b) * (sh.steps + 1) + column) * manifest.tokenBytes
-            throw CorpusError.corruptFile(path: reader.path, problem: "byte offset \(offset) (minibatch \(k - sh.first) of this file, row \(b), column \(column)): "
-                                                                      + "token id \(id) is outside the vocabulary's 0..<\(vocab)")
+            let offset = ShardFormat.headerSize + (((k - sh.first) * info.batchSize + b) * (sh.steps + 1)
+                                                   + column) * manifest.tokenBytes
+            throw CorpusError.corruptFile(path: reader.path, problem: "byte offset \(offset) (minibatch \(k - sh.first) of this "
+                                          + "file, row \(b), column \(column)): token id \(id) is outside the vocabulary's 0..<\(vocab)")
         }
         return sh.steps
     }
 
     private func locate(_ k: Int) throws -> Int {
-        if let c = current, k >= info.shards[c.index].first, k < info.shards[c.index].first + info.shards[c.index].minibatches {
+        if let c = current, k >= info.shards[c.index].first,
+            k < info.shards[c.index].first + info.shards[c.index].minibatches {
             return c.index
         }
         var lo = 0, hi = info.shards.count - 1

@@ -48,21 +48,26 @@ public struct PrepareReport: Codable, Sendable {
                 for id in 0..<vocab.count where s[0].idCounts[id] == 0 { n += tokens.idCounts[id] }
                 unseen = Double(n) / Double(tokens.tokens)
             }
-            return SplitReport(name: info.name, tokens: tokens.tokens, characters: tokens.characters, minibatches: info.minibatches,
-                               batchSize: info.batchSize, unseenInTrainShare: unseen, shards: info.shards.count)
+            return SplitReport(name: info.name, tokens: tokens.tokens, characters: tokens.characters,
+                               minibatches: info.minibatches, batchSize: info.batchSize, unseenInTrainShare: unseen,
+                               shards: info.shards.count)
         }
         let unk = vocab.unkID.map { id in s.reduce(0) { $0 + $1.idCounts[id] } } ?? 0
         var notes = leftoverNotes
         if options.text.normalization == .nfkc && stats.hangulCompatibilityLettersRewritten > 0 {
-            notes.append("NFKC rewrote \(stats.hangulCompatibilityLettersRewritten) Hangul compatibility/half-width letters "
-                         + "(e.g. ㅋㅋ becomes leading conjoining jamo, ㄱㅏ becomes 가); use --normalization nfc to keep them")
+            notes.append("NFKC rewrote \(stats.hangulCompatibilityLettersRewritten) Hangul compatibility/half-width "
+                         + "letters (e.g. ㅋㅋ becomes leading conjoining jamo, ㄱㅏ becomes 가); use --normalization nfc "
+                         + "to keep them")
         }
-        if stats.replacements > 0 { notes.append("\(stats.replacements) invalid UTF-8 sequences were replaced by U+FFFD") }
+        if stats.replacements > 0 {
+            notes.append("\(stats.replacements) invalid UTF-8 sequences were replaced by U+FFFD")
+        }
         for r in splits where r.name != .train && r.tokens > 0 && r.minibatches == 0 {
             notes.append("the \(r.name.rawValue) split is too small to form a minibatch")
         }
         for (i, r) in splits.enumerated() where r.name != .train && r.tokens == 0 && options.splitFractions[i] > 0 {
-            notes.append("the \(r.name.rawValue) split is empty" + (options.splitBy == .document ? " (too few documents)" : ""))
+            notes.append("the \(r.name.rawValue) split is empty"
+                         + (options.splitBy == .document ? " (too few documents)" : ""))
         }
         granularity = options.granularity
         normalization = options.text.normalization

@@ -22,7 +22,8 @@ final class PreparedFolder {
         leftoverNotes = PreparedFolder.cleanLeftovers(of: output)
         if fileExists(output) || isSymbolicLink(output) {
             guard force else {
-                throw CorpusError.badInput("\(output) already exists; choose another --out or add --force to replace it")
+                throw CorpusError.badInput("\(output) already exists; choose another --out or add --force to replace "
+                                           + "it")
             }
             try PreparedFolder.checkReplaceable(output, inputs: inputs)
         }
@@ -30,7 +31,8 @@ final class PreparedFolder {
         try? FileManager.default.removeItem(atPath: temp)
         do { try makeDirectories(temp) } catch {
             // The error names the temporary folder beside the output; the user knows the output's name.
-            throw CorpusError.badInput("\(error)".replacingOccurrences(of: temp, with: output) + "; choose another --out")
+            throw CorpusError.badInput("\(error)".replacingOccurrences(of: temp,
+                                                                       with: output) + "; choose another --out")
         }
         do {
             try OwnedFolder.mark(temp, as: .prepared)   // what --force later requires before replacing it
@@ -82,7 +84,8 @@ final class PreparedFolder {
                     notes.append("put back \(output) from \(path), left by a --force that was interrupted")
                 }
             } else if (try? FileManager.default.removeItem(atPath: path)) != nil {
-                notes.append("removed \(path), left by an interrupted gasa prepare" + (setAside ? " (the folder it replaced)" : ""))
+                notes.append("removed \(path), left by an interrupted gasa prepare"
+                             + (setAside ? " (the folder it replaced)" : ""))
             }
         }
         return notes
@@ -121,7 +124,8 @@ final class PreparedFolder {
             return isPreparedFolder(sub) || (leftoverBase(e) != nil && OwnedFolder.isMarked(sub, as: .prepared)
                 && foreignEntry(in: sub, scratch: true) == nil)
         }
-        if let problem = OwnedFolder.replaceProblem(output, as: .prepared, isOwned: isParent || isPreparedFolder(output),
+        if let problem = OwnedFolder.replaceProblem(output, as: .prepared,
+                                                    isOwned: isParent || isPreparedFolder(output),
                                                     foreign: { foreignEntry(in: output, scratch: false) },
                                                     keeping: inputs.map { ($0, "the input \($0)") }) {
             throw CorpusError.badInput(problem)
@@ -132,11 +136,13 @@ final class PreparedFolder {
     /// (<split>-NNNNN.bin), and any of them being written atomically (NAME.tmp-PID).
     static func isPreparedEntry(_ name: String) -> Bool {
         if let base = leftoverBase(name, marks: [".tmp-"]) { return isPreparedEntry(base) }
-        if [Manifest.fileName, Vocabulary.fileName, PrepareReport.fileName, OwnedFolder.markFile, OwnedFolder.leftoverFile]
+        if [Manifest.fileName, Vocabulary.fileName, PrepareReport.fileName, OwnedFolder.markFile,
+            OwnedFolder.leftoverFile]
             .contains(name) { return true }
         guard name.hasSuffix(".bin"), let dash = name.lastIndex(of: "-") else { return false }
         let split = name[..<dash], number = name[name.index(after: dash)..<name.index(name.endIndex, offsetBy: -4)]
-        return SplitName(rawValue: String(split)) != nil && !number.isEmpty && number.allSatisfy { $0.isASCII && $0.isNumber }
+        return SplitName(rawValue: String(split)) != nil && !number.isEmpty
+            && number.allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     /// A real folder (not a link) with gasa prepare's mark, holding a manifest and nothing but files gasa

@@ -44,7 +44,8 @@ public final class Preparer {
         try checkLossless(granularity: options.granularity, normalization: options.text.normalization)
         guard options.splitFractions.count == 3, options.splitFractions.allSatisfy({ $0 >= 0 }),
               abs(options.splitFractions.reduce(0, +) - 1) < 1e-6, options.splitFractions[0] > 0 else {
-            throw CorpusError.badInput("--split needs three non-negative shares for train,val,test that add up to 1, e.g. 0.9,0.05,0.05")
+            throw CorpusError.badInput("--split needs three non-negative shares for train,val,test that add up to 1, "
+                                       + "e.g. 0.9,0.05,0.05")
         }
         if let p = MinibatchLimits.problem(batchSize: options.batchSize, seqLength: options.seqLength) {
             throw CorpusError.badInput("--batch-size/--seq-length: " + p)
@@ -58,7 +59,8 @@ public final class Preparer {
     public func run(output: String, force: Bool) throws -> PrepareReport {
         let output = withoutTrailingSlashes(output)
         let t0 = monotonicSeconds()
-        let folder = try PreparedFolder(output: output, force: force, inputs: inputs, removeOnInterrupt: removeOnInterrupt)
+        let folder = try PreparedFolder(output: output, force: force, inputs: inputs,
+                                        removeOnInterrupt: removeOnInterrupt)
         defer { folder.close() }
         let totalBytes = inputs.reduce(0) { $0 + fileSize($1) }
         let big = showProgress && totalBytes > 4 << 20
@@ -66,18 +68,21 @@ public final class Preparer {
         let table = options.scalarTables ? ScalarTokens(options.granularity) : nil
 
         let textPath = folder.temp + "/" + PreparedFolder.scratchFiles[0]
-        let scan = try ScanPass.run(inputs: inputs, displayNames: displayNames, options: options, table: table, textPath: textPath,
-                                    progress: big ? WorkProgress(label: label + ": reading", total: totalBytes) : nil)
+        let scan = try ScanPass.run(inputs: inputs, displayNames: displayNames, options: options, table: table,
+                                    textPath: textPath, progress: big ? WorkProgress(label: label + ": reading",
+                                                                                     total: totalBytes) : nil)
         let vocab = try vocabulary(scan)
 
         let text = try MappedFile(path: textPath)
-        let units = UnsafeBufferPointer(start: text.bytes.baseAddress?.assumingMemoryBound(to: UInt16.self), count: scan.keptUnits)
+        let units = UnsafeBufferPointer(start: text.bytes.baseAddress?.assumingMemoryBound(to: UInt16.self),
+                                        count: scan.keptUnits)
         let bounds = splitBounds(units, scan)
         let tokensPath = folder.temp + "/" + PreparedFolder.scratchFiles[1]
         let threads = options.threads > 0 ? options.threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let ids = try IdPass.run(units: units, text: text, scan: scan, bounds: bounds, vocab: vocab, table: table, options: options,
-                                 threads: threads, tokensPath: tokensPath,
-                                 progress: big ? WorkProgress(label: label + ": writing", total: scan.keptUnits * 2) : nil)
+        let ids = try IdPass.run(units: units, text: text, scan: scan, bounds: bounds, vocab: vocab, table: table,
+                                 options: options, threads: threads, tokensPath: tokensPath,
+                                 progress: big ? WorkProgress(label: label + ": writing",
+                                                              total: scan.keptUnits * 2) : nil)
         try? FileManager.default.removeItem(atPath: textPath)
 
         // Shards. Each file is committed (fsynced and renamed) in the background while the next is written.
@@ -100,7 +105,8 @@ public final class Preparer {
         try writeManifest(in: folder.temp, vocab: vocab, scan: scan, tokenBytes: ids.tokenBytes, splits: splits)
         let report = PrepareReport(options: options, output: output, scan: scan, vocab: vocab, ids: ids, splits: splits,
                                    leftoverNotes: folder.leftoverNotes, seconds: monotonicSeconds() - t0)
-        try AtomicFile.write(Array(try gasaJSONEncoder().encode(report)) + [0x0A], to: folder.temp + "/" + PrepareReport.fileName)
+        try AtomicFile.write(Array(try gasaJSONEncoder().encode(report)) + [0x0A],
+                             to: folder.temp + "/" + PrepareReport.fileName)
         try commits.wait()
         try folder.commit()
         return report
@@ -109,16 +115,20 @@ public final class Preparer {
     /// The vocabulary from pass 1's counts; a text with nothing left to learn is an error.
     private func vocabulary(_ scan: ScanResult) throws -> Vocabulary {
         guard scan.stats.keptCharacters > 0 else {
-            let shown = inputs.prefix(3).map { displayNames[$0] ?? $0 }.joined(separator: ", ") + (inputs.count > 3 ? ", ..." : "")
+            let shown = inputs.prefix(3).map { displayNames[$0] ?? $0 }.joined(separator: ", ")
+                + (inputs.count > 3 ? ", ..." : "")
             throw CorpusError.badInput("\(shown): no text to prepare"
-                                       + (scan.stats.dedupRemovedUnits > 0 ? " after dedup" : " (it holds no characters)"))
+                                       + (scan.stats.dedupRemovedUnits > 0 ? " after dedup" : " (it holds no "
+                                          + "characters)"))
         }
         var vocab = Vocabulary.build(counts: scan.counts, granularity: options.granularity,
                                      normalization: options.text.normalization,
                                      minCount: options.minCount, maxVocab: options.maxVocab)
         guard vocab.count - (vocab.unkID == nil ? 0 : 1) >= 1 else {
-            throw CorpusError.badInput("every token would become <unk> (--min-count \(options.minCount), --max-vocab \(options.maxVocab)): "
-                                       + "the most frequent is seen \(scan.counts.values.max() ?? 0) times; lower --min-count or raise --max-vocab")
+            throw CorpusError.badInput("every token would become <unk> (--min-count \(options.minCount), --max-vocab "
+                                       + "\(options.maxVocab)): "
+                                       + "the most frequent is seen \(scan.counts.values.max() ?? 0) times; lower "
+                                       + "--min-count or raise --max-vocab")
         }
         guard vocab.count >= 2 else {
             throw CorpusError.badInput("the text holds a single distinct token (\(vocab.text(0).debugDescription)): "
@@ -139,7 +149,8 @@ public final class Preparer {
     }
 
     /// vocab.json and manifest.json.
-    private func writeManifest(in dir: String, vocab: Vocabulary, scan: ScanResult, tokenBytes: Int, splits: [SplitInfo]) throws {
+    private func writeManifest(in dir: String, vocab: Vocabulary, scan: ScanResult, tokenBytes: Int,
+                               splits: [SplitInfo]) throws {
         let vocabBytes = try vocab.jsonBytes()
         try AtomicFile.write(vocabBytes, to: dir + "/" + Vocabulary.fileName)
         let manifest = Manifest(

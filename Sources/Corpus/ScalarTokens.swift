@@ -206,7 +206,8 @@ final class ScalarIds: @unchecked Sendable {
                     if c < 0x10000 {
                         let u = Int(c)
                         for k in 0..<Int(table.count[u]) {
-                            (buffer + w).storeBytes(of: UInt32(ids32[u * ScalarTokens.maxTokens + k]).littleEndian, as: UInt32.self)
+                            (buffer + w).storeBytes(of: UInt32(ids32[u * ScalarTokens.maxTokens + k]).littleEndian,
+                                                    as: UInt32.self)
                             w += 4
                         }
                         hist[u] += 1

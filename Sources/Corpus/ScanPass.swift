@@ -29,8 +29,9 @@ enum ScanPass {
     /// coda; ScalarTokens.swift) tokens are counted by one lookup per scalar instead of the Segmenter.
     static func run(inputs: [String], displayNames: [String: String], options: PrepareOptions, table: ScalarTokens?,
                     textPath: String, progress: WorkProgress?) throws -> ScanResult {
-        var scanner = TextScanner(inputs: inputs, displayNames: displayNames, text: options.text, splitBy: options.splitBy,
-                                  dedup: options.dedup, documentSeparator: Array(options.documentSeparator.utf16))
+        var scanner = TextScanner(inputs: inputs, displayNames: displayNames, text: options.text,
+                                  splitBy: options.splitBy, dedup: options.dedup,
+                                  documentSeparator: Array(options.documentSeparator.utf16))
         var segmenter = Segmenter(options.granularity)
         var counter = CountSink()
         defer { counter.release() }
@@ -46,8 +47,11 @@ enum ScanPass {
                 var end = min(start + pieceUnits, text.count)
                 while end < text.count && text[end - 1] != 0x0A { end += 1 }
                 let piece = UnsafeBufferPointer(rebasing: text[start..<end])
-                index.append(IndexEntry(chars: keptChars, offset: keptUnits, tokens: scalarCounter?.tokens ?? counter.tokens))
-                if scalarCounter != nil { scalarCounter!.count(piece) } else { try segmenter.segment(piece, into: &counter) }
+                index.append(IndexEntry(chars: keptChars, offset: keptUnits,
+                                        tokens: scalarCounter?.tokens ?? counter.tokens))
+                if scalarCounter != nil { scalarCounter!.count(piece) } else {
+                    try segmenter.segment(piece, into: &counter)
+                }
                 keptChars += start == 0 && end == text.count ? chars : scalarCount(piece)
                 keptUnits += piece.count
                 start = end
@@ -57,7 +61,8 @@ enum ScanPass {
         try textFile.commit(durable: false)   // scratch: removed before the output is committed
         progress?.finish()
         return ScanResult(stats: stats, counts: scalarCounter?.all() ?? counter.all(),
-                          tokens: scalarCounter?.tokens ?? counter.tokens, keptCharacters: keptChars, keptUnits: keptUnits,
+                          tokens: scalarCounter?.tokens ?? counter.tokens, keptCharacters: keptChars,
+                              keptUnits: keptUnits,
                           index: index, corpusCRC: scanner.corpusCRC, documentStarts: scanner.documentStarts)
     }
 }

@@ -62,7 +62,8 @@ public enum ShardFormat {
             let h = Header(tokenBytes: f[0], batch: f[1], steps: f[2], count: f[3], first: f[4], payloadCRC: crc)
             let (payload, overflow) = h.count.multipliedReportingOverflow(by: h.batch * (h.steps + 1) * h.tokenBytes)
             guard !overflow, payload == bytes.count - ShardFormat.headerSize else {
-                throw bad("size \(bytes.count) bytes does not match its header (\(ShardFormat.headerSize) + \(payload)); "
+                throw bad("size \(bytes.count) bytes does not match its header (\(ShardFormat.headerSize) + "
+                          + "\(payload)); "
                           + "the file is truncated or corrupt")
             }
             return h
@@ -83,7 +84,8 @@ public final class ShardReader {
         if verify {
             let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: file.bytes[ShardFormat.headerSize...]))
             guard crc == header.payloadCRC else {
-                throw CorpusError.corruptFile(path: path, problem: "payload checksum mismatch (the file is corrupt; prepare again)")
+                throw CorpusError.corruptFile(path: path,
+                                              problem: "payload checksum mismatch (the file is corrupt; prepare again)")
             }
         }
     }
@@ -144,8 +146,8 @@ final class ShardWriter {
     /// Writes `bytes`, whole minibatches starting with minibatch `k` of this file (B rows of T+1 ids each,
     /// already in the file's little-endian token format), and returns their CRC-32.
     func write(_ bytes: UnsafeRawBufferPointer, minibatch k: Int) throws -> UInt32 {
-        precondition(bytes.count % minibatchBytes == 0 && k >= 0 && k * minibatchBytes + bytes.count <= header.payloadBytes,
-                     "shard write out of range")
+        precondition(bytes.count % minibatchBytes == 0 && k >= 0 && k * minibatchBytes
+                     + bytes.count <= header.payloadBytes, "shard write out of range")
         let offset = ShardFormat.headerSize + k * minibatchBytes
         try out.write(bytes, at: offset)
         out.startWriteback(offset: offset, length: bytes.count)   // the disk works while the rest is gathered

@@ -10,13 +10,15 @@ import Storage
 enum ShardLayout {
     /// Lays a split (`s.tokens` ids from `firstToken` of `tokens`) out as B streams of L targets and writes
     /// its minibatches into shard files, each file's minibatches in parallel pieces.
-    static func write(_ name: SplitName, split s: SplitTokens, tokens: PositionalFile, firstToken: Int, tokenBytes tb: Int,
-                      options: PrepareOptions, directory: String, threads: Int, commits: BackgroundWork) throws -> SplitInfo {
+    static func write(_ name: SplitName, split s: SplitTokens, tokens: PositionalFile, firstToken: Int,
+                      tokenBytes tb: Int, options: PrepareOptions, directory: String, threads: Int,
+                      commits: BackgroundWork) throws -> SplitInfo {
         let train = name == .train
         let T = options.seqLength
         let avail = s.tokens - 1
         var info = SplitInfo(name: name, tokens: s.tokens, characters: s.characters, batchSize: 0, streamLength: 0,
-                             minibatches: 0, servedTargets: 0, targetCharacters: 0, droppedTokens: max(0, s.tokens), shards: [])
+                             minibatches: 0, servedTargets: 0, targetCharacters: 0, droppedTokens: max(0, s.tokens),
+                                 shards: [])
         guard avail >= 1 else { return info }
         let B = train ? min(options.batchSize, avail)
                       : (avail >= options.batchSize * T ? options.batchSize : max(1, min(options.batchSize, avail / T)))
@@ -38,7 +40,8 @@ enum ShardLayout {
         if rest > 0 { groups.append((full, 1, rest)) }
         for (gi, g) in groups.enumerated() {
             let file = "\(name.rawValue)-\(String(format: "%05d", gi)).bin"
-            let w = try ShardWriter(path: directory + "/" + file, tokenBytes: tb, batch: B, steps: g.steps, count: g.count, first: g.first)
+            let w = try ShardWriter(path: directory + "/" + file, tokenBytes: tb, batch: B, steps: g.steps,
+                                    count: g.count, first: g.first)
             // The file's minibatches in `pieces` contiguous ranges, one per thread; each reads a block of
             // every stream (one read per stream), gathers the rows, writes them at their place and
             // checksums them.
@@ -61,7 +64,8 @@ enum ShardLayout {
                         let n = min(perBlock, to - m)
                         let span = ((n - 1) * T + g.steps + 1) * tb
                         for b in 0..<B {
-                            try tokens.read(into: UnsafeMutableRawBufferPointer(start: staged + b * streamBytes, count: span),
+                            try tokens.read(into: UnsafeMutableRawBufferPointer(start: staged + b * streamBytes,
+                                                                                count: span),
                                             at: (firstToken + b * L + (g.first + m) * T) * tb)
                         }
                         var o = 0

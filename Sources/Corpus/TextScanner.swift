@@ -41,7 +41,8 @@ struct TextScanner {
     var documentMode: Bool { splitBy == .document || dedup == .documents }
 
     /// Reads every input; `run(text)` receives the kept text in order, in pieces that end at line ends.
-    mutating func scan(progress: WorkProgress?, run: @escaping (UnsafeBufferPointer<UInt16>, Int) throws -> Void) throws -> TextStats {
+    mutating func scan(progress: WorkProgress?, run: @escaping (UnsafeBufferPointer<UInt16>,
+                                                                Int) throws -> Void) throws -> TextStats {
         var st = TextStats()
         st.files = inputs.count
         var state = ScanState(run: run)
@@ -92,7 +93,8 @@ struct TextScanner {
     }
 
     /// Splits a block (ending in LF, `chars` scalars) into lines and feeds units.
-    private mutating func lines(_ block: UnsafeBufferPointer<UInt16>, chars: Int, _ s: inout ScanState, _ st: inout TextStats) throws {
+    private mutating func lines(_ block: UnsafeBufferPointer<UInt16>, chars: Int, _ s: inout ScanState,
+                                _ st: inout TextStats) throws {
         if !documentMode && dedup == .none {
             // Nothing to decide per line: hand the block over as it is, without copying.
             var lf = 0
@@ -173,13 +175,15 @@ struct TextScanner {
         return kept
     }
 
-    private func countChanges(original: UnsafeBufferPointer<UInt16>, normalized: UnsafeBufferPointer<UInt16>, _ st: inout TextStats) {
+    private func countChanges(original: UnsafeBufferPointer<UInt16>, normalized: UnsafeBufferPointer<UInt16>,
+                              _ st: inout TextStats) {
         // LF is never created or removed by normalisation, so lines correspond one to one.
         var a = 0, b = 0
         while a < original.count && b < normalized.count {
             var ae = a; while original[ae] != 0x0A { ae += 1 }
             var be = b; while normalized[be] != 0x0A { be += 1 }
-            let x = UnsafeBufferPointer(rebasing: original[a..<ae]), y = UnsafeBufferPointer(rebasing: normalized[b..<be])
+            let x = UnsafeBufferPointer(rebasing: original[a..<ae]),
+                y = UnsafeBufferPointer(rebasing: normalized[b..<be])
             if !x.elementsEqual(y) {
                 st.linesChangedByNormalization += 1
                 if text.normalization == .nfkc {
@@ -294,7 +298,8 @@ private final class BlockReader: @unchecked Sendable {
             // prepare reads its inputs twice: a FIFO or device is refused (use '-' for a stream).
             let fd: Int32
             do { fd = try openRegularFile(path).fd } catch let e as FileError {
-                throw CorpusError.badInput("\(name): " + e.message + (e.message.contains("FIFO") ? "; pipe it to '-' instead" : ""))
+                throw CorpusError.badInput("\(name): " + e.message
+                                           + (e.message.contains("FIFO") ? "; pipe it to '-' instead" : ""))
             }
             defer { close(fd) }
             var decoder = UTF8StreamDecoder(file: name, keepCR: text.keepCR, replace: text.invalid == .replace)
@@ -317,8 +322,11 @@ private final class BlockReader: @unchecked Sendable {
                 }
                 pending.count += written
                 carried = avail - used
-                if carried > 0 { raw.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: $0.baseAddress! + used, count: carried) } }
-                if eof && pending.count > 0 && pending.units[pending.count - 1] != 0x0A { pending.append(0x0A) }   // a file always ends a line
+                if carried > 0 {
+                    raw.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: $0.baseAddress! + used, count: carried) }
+                }
+                if eof && pending.count > 0
+                    && pending.units[pending.count - 1] != 0x0A { pending.append(0x0A) }   // a file always ends a line
                 var end = pending.count
                 while end > 0 && pending.units[end - 1] != 0x0A { end -= 1 }
                 if end == 0 { continue }

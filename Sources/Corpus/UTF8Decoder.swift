@@ -83,7 +83,8 @@ struct UTF8StreamDecoder {
                     cr = true
                 } else if b0 == 0 {
                     line = ln
-                    throw fail(offset + i, "NUL byte: this looks like a binary file or UTF-16 without a byte order mark, "
+                    throw fail(offset + i,
+                               "NUL byte: this looks like a binary file or UTF-16 without a byte order mark, "
                                + "not UTF-8 text")
                 } else {
                     o[w] = UInt16(b0); w += 1
@@ -163,7 +164,9 @@ struct UTF8StreamDecoder {
     /// Either throws, or (replace mode) writes one U+FFFD for the maximal invalid subpart of `length` bytes.
     private mutating func invalid(_ i: inout Int, _ length: Int, _ problem: String,
                                   _ o: UnsafeMutablePointer<UInt16>, _ w: inout Int) throws {
-        if !replace { throw fail(offset + i, "invalid UTF-8: " + problem + " (use --invalid replace to substitute U+FFFD)") }
+        if !replace {
+            throw fail(offset + i, "invalid UTF-8: " + problem + " (use --invalid replace to substitute U+FFFD)")
+        }
         o[w] = 0xFFFD
         w += 1
         replacements += 1

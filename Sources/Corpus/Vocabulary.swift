@@ -36,7 +36,8 @@ public struct Vocabulary: Sendable {
 
     public var count: Int { tokens.count }
 
-    public init(granularity: Granularity, normalization: Normalization, tokens: [[UInt32]], counts: [Int], unkID: Int?) {
+    public init(granularity: Granularity, normalization: Normalization, tokens: [[UInt32]], counts: [Int],
+                unkID: Int?) {
         self.granularity = granularity
         self.normalization = normalization
         self.tokens = tokens
@@ -92,7 +93,8 @@ public struct Vocabulary: Sendable {
             toks.append([])
             cnts.append(dropped)
         }
-        var v = Vocabulary(granularity: granularity, normalization: normalization, tokens: toks, counts: cnts, unkID: unk)
+        var v = Vocabulary(granularity: granularity, normalization: normalization, tokens: toks, counts: cnts,
+                           unkID: unk)
         v.provenance.minCount = minCount
         v.provenance.maxVocab = maxVocab
         return v
@@ -104,10 +106,13 @@ public struct Vocabulary: Sendable {
         let finals = (1..<Hangul.tCount).map { [Hangul.tBase + $0] }
         switch g {
         case .jamo:
-            return Set((0..<Hangul.lCount).map { [Hangul.lBase + $0] } + (0..<Hangul.vCount).map { [Hangul.vBase + $0] } + finals)
+            return Set((0..<Hangul.lCount).map { [Hangul.lBase + $0] }
+                       + (0..<Hangul.vCount).map { [Hangul.vBase + $0] } + finals)
         case .coda:
             var open: [[UInt32]] = []
-            for l in 0..<Hangul.lCount { for v in 0..<Hangul.vCount { open.append([Hangul.compose(l: Hangul.lBase + l, v: Hangul.vBase + v)]) } }
+            for l in 0..<Hangul.lCount {
+                for v in 0..<Hangul.vCount { open.append([Hangul.compose(l: Hangul.lBase + l, v: Hangul.vBase + v)]) }
+            }
             return Set(open + finals)
         default:
             return []
@@ -188,7 +193,9 @@ public struct Vocabulary: Sendable {
             guard e.id == i else { throw bad("token \(i) has id \(e.id); ids must be 0, 1, 2, ... in order") }
             guard e.count >= 0 else { throw bad("token \(i) has a negative count") }
             if e.special != nil {
-                guard e.special == "unk", e.scalars.isEmpty, unk == nil else { throw bad("token \(i): bad special entry") }
+                guard e.special == "unk", e.scalars.isEmpty, unk == nil else {
+                    throw bad("token \(i): bad special entry")
+                }
                 unk = i
                 continue
             }

@@ -5,7 +5,8 @@ import Foundation
 
 private let selected: FuzzTarget = {
     guard let name = ProcessInfo.processInfo.environment["GASA_FUZZ_TARGET"], let t = FuzzTarget(rawValue: name) else {
-        fputs("GASA_FUZZ_TARGET must be one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n", stderr)
+        fputs("GASA_FUZZ_TARGET must be one of \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))\n",
+              stderr)
         exit(2)
     }
     return t

@@ -43,7 +43,8 @@ private func put(_ bytes: [UInt8], _ name: String) -> String {
 
 /// A small valid vocabulary for the manifest target (the manifest must name one that exists).
 private let fixedVocabulary: [UInt8] = {
-    let v = Vocabulary(granularity: .char, normalization: .nfc, tokens: [[0x3C, 0x75, 0x6E, 0x6B, 0x3E], [0xAC00], [0x41]],
+    let v = Vocabulary(granularity: .char, normalization: .nfc, tokens: [[0x3C, 0x75, 0x6E, 0x6B, 0x3E], [0xAC00],
+                                                                         [0x41]],
                        counts: [0, 5, 3], unkID: 0)
     return (try? v.jsonBytes()) ?? []
 }()
@@ -56,7 +57,9 @@ func fuzz(_ target: FuzzTarget, _ bytes: [UInt8]) {
         guard let r = try? ShardReader(path: put(bytes, "train-00000.bin"), verify: false) else { return }
         let h = r.header
         var sum: UInt32 = 0
-        for i in 0..<min(h.count, 4) { for b in 0..<min(h.batch, 64) { for t in 0...min(h.steps, 64) { sum &+= r.token(i, b, t) } } }
+        for i in 0..<min(h.count, 4) {
+            for b in 0..<min(h.batch, 64) { for t in 0...min(h.steps, 64) { sum &+= r.token(i, b, t) } }
+        }
         _ = sum
     case .manifest:
         _ = put(fixedVocabulary, "vocab.json")
@@ -86,7 +89,8 @@ func fuzz(_ target: FuzzTarget, _ bytes: [UInt8]) {
         var i = 0
         while i + 2 < bytes.count {
             let v = UInt32(bytes[i]) << 8 | UInt32(bytes[i + 1])
-            let scalar: UInt32 = [0x1100 + v % 0x100, 0xAC00 + v % 11172, 0x3131 + v % 94, 0x20 + v % 95][Int(bytes[i + 2] >> 6)]
+            let scalar: UInt32 = [0x1100 + v % 0x100, 0xAC00 + v % 11172, 0x3131 + v % 94,
+                                  0x20 + v % 95][Int(bytes[i + 2] >> 6)]
             token.append(scalar)
             if bytes[i + 2] & 3 != 0 || token.count == 3 { tokens.append(token); token = [] }
             i += 3

@@ -12,7 +12,8 @@ public final class BlockEvaluator {
     /// `parts` blocks (at most one per row); each workspace runs `chunkSteps` steps at a time. Block i
     /// carves its scratch out of `borrowing[i]` where given (a training workspace's evaluationScratch,
     /// whose owner must not run while this evaluates).
-    public init(model: LanguageModel, batch B: Int, parts: Int, chunkSteps: Int, borrowing scratch: [FloatBuffer] = []) {
+    public init(model: LanguageModel, batch B: Int, parts: Int, chunkSteps: Int,
+                borrowing scratch: [FloatBuffer] = []) {
         batch = B
         let n = min(max(1, parts), max(1, B))
         blocks = (0..<n).map { p in
@@ -28,7 +29,8 @@ public final class BlockEvaluator {
 
     /// Summed loss in nats of `steps` steps of the whole batch (inputs and targets row-major,
     /// [b*steps + t]). Call model.prepareForEvaluation() first, and again after the parameters change.
-    public func evaluate(_ model: LanguageModel, inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int) -> Double {
+    public func evaluate(_ model: LanguageModel, inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>,
+                         steps: Int) -> Double {
         let blocks = self.blocks
         var nats = [Double](repeating: 0, count: blocks.count)
         nats.withUnsafeMutableBufferPointer { buffer in
@@ -38,7 +40,9 @@ public final class BlockEvaluator {
                 out[i] = model.evaluate(inputs: inputs + b0 * steps, targets: targets + b0 * steps, steps: steps,
                                         state: b.state, workspace: b.workspace, refreshWeights: false)
             }
-            if blocks.count == 1 { score(0) } else { DispatchQueue.concurrentPerform(iterations: blocks.count, execute: score) }
+            if blocks.count == 1 { score(0) } else {
+                DispatchQueue.concurrentPerform(iterations: blocks.count, execute: score)
+            }
         }
         return nats.reduce(0, +)
     }

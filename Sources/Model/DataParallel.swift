@@ -9,8 +9,8 @@ import Numerics
 
 extension LanguageModel {
     /// trainStep for a workspace with replicas (LanguageModel.trainStep calls it).
-    func trainStepDataParallel(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int, state: RecurrentState,
-                               ws: Workspace, rng: inout RNG, scale: Float) -> Double {
+    func trainStepDataParallel(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int,
+                               state: RecurrentState, ws: Workspace, rng: inout RNG, scale: Float) -> Double {
         let H = config.hiddenSize, L = config.layers, G = 4 * H
         let R = ws.replicas.count
         let main = GradientTargets(model: self, base: grads.pointer)

@@ -20,12 +20,14 @@ struct Head {
 
     /// Forward and backward over N rows: returns the summed loss in nats; dW (V, H) and db (V) are
     /// overwritten with the gradients of `scale` times the loss, dTop (N, H) with dL/d(top).
-    func forwardBackward(rows N: Int, top: UnsafePointer<Float>, targets: UnsafePointer<Int32>, scale: Float, ws: Workspace,
-                         dW: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dTop: UnsafeMutablePointer<Float>) -> Double {
+    func forwardBackward(rows N: Int, top: UnsafePointer<Float>, targets: UnsafePointer<Int32>, scale: Float,
+                         ws: Workspace, dW: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>,
+                         dTop: UnsafeMutablePointer<Float>) -> Double {
         let V = vocabulary, H = width
         var total = 0.0
         chunks(rows: N, top: top, ws: ws) { r0, rows, logits in
-            total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: targets + r0, gradScale: scale)
+            total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: targets + r0,
+                                               gradScale: scale)
             let first = r0 == 0
             Kernels.gemm(transA: true, transB: false, m: V, n: H, k: rows, a: logits, lda: V, b: top + r0 * H, ldb: H,
                          beta: first ? 0 : 1, c: dW, ldc: H)
@@ -44,12 +46,13 @@ struct Head {
         var total = 0.0
         chunks(rows: N, top: top, ws: ws) { r0, rows, logits in
             guard let rowLoss else {
-                total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: targets + r0, gradScale: nil)
+                total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: targets + r0,
+                                                   gradScale: nil)
                 return
             }
             let chunk = ws.rowLoss.pointer
-            total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: targets + r0, gradScale: nil,
-                                               rowLoss: chunk)
+            total += SoftmaxCrossEntropy.apply(rows: rows, classes: V, logits: logits, targets: targets + r0,
+                                               gradScale: nil, rowLoss: chunk)
             for r in 0..<rows { let q = r0 + r; rowLoss[(q % B) * rowStride + s0 + q / B] = chunk[r] }
         }
         return total

@@ -31,12 +31,13 @@ enum LSTMLayer {
         gasa_lstm_cell_backward(Int64(B), Int64(H), gates, c, cPrev, dh, dc)
     }
 
-    /// Forward over `steps` steps. whhT (H, 4H) is W_hh transposed. x (N, In) input rows; h, c (N + B, H) with block 0 holding the initial
-    /// state; gates (N, 4H) receives the activations; biasSum (4H) scratch.
+    /// Forward over `steps` steps. whhT (H, 4H) is W_hh transposed. x (N, In) input rows; h, c (N + B, H) with block 0
+    /// holding the initial state; gates (N, 4H) receives the activations; biasSum (4H) scratch.
     static func forward(batch B: Int, steps T: Int, input In: Int, hidden H: Int,
                         x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whhT: UnsafePointer<Float>,
                         bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>, biasSum: UnsafeMutablePointer<Float>,
-                        gates: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>) {
+                        gates: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
+                            c: UnsafeMutablePointer<Float>) {
         let N = B * T, G = 4 * H
         for k in 0..<G { biasSum[k] = bih[k] + bhh[k] }   // added by cellForward
         Kernels.gemm(transA: false, transB: true, m: N, n: G, k: In, a: x, lda: In, b: wih, ldb: In,
@@ -79,7 +80,8 @@ enum LSTMLayer {
     static func weightGradients(batch B: Int, steps T: Int, input In: Int, hidden H: Int, rows: Range<Int>,
                                 x: UnsafePointer<Float>, gates: UnsafePointer<Float>, h: UnsafePointer<Float>,
                                 dwih: UnsafeMutablePointer<Float>,
-                                dwhh: UnsafeMutablePointer<Float>, dbih: UnsafeMutablePointer<Float>, accumulate: Bool) {
+                                dwhh: UnsafeMutablePointer<Float>, dbih: UnsafeMutablePointer<Float>,
+                                    accumulate: Bool) {
         let N = B * T, G = 4 * H, r0 = rows.lowerBound, m = rows.count
         let beta: Float = accumulate ? 1 : 0
         Kernels.gemm(transA: true, transB: false, m: m, n: In, k: N, a: gates + r0, lda: G, b: x, ldb: In,

@@ -86,7 +86,8 @@ public final class LanguageModel {
             return trainRows(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng,
                              grads: GradientTargets(model: self, base: grads.pointer), scale: scale)
         }
-        return trainStepDataParallel(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng, scale: scale)
+        return trainStepDataParallel(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng,
+                                     scale: scale)
     }
 
     /// Where one part of the batch puts its gradients: the embedding's and the head's, and the LSTM
@@ -105,7 +106,8 @@ public final class LanguageModel {
             lstm = base
         }
 
-        init(embed: UnsafeMutablePointer<Float>, headW: UnsafeMutablePointer<Float>, headB: UnsafeMutablePointer<Float>) {
+        init(embed: UnsafeMutablePointer<Float>, headW: UnsafeMutablePointer<Float>,
+             headB: UnsafeMutablePointer<Float>) {
             self.embed = embed
             self.headW = headW
             self.headB = headB
@@ -118,8 +120,9 @@ public final class LanguageModel {
         gather(inputs: inputs, targets: targets, rowStride: steps, from: 0, steps: steps, ws: ws)
         forward(steps: steps, state: state, ws: ws, dropout: config.dropout > 0 ? config.dropout : nil, rng: &rng)
         let N = ws.batch * steps
-        let loss = head.forwardBackward(rows: N, top: topOutput(ws: ws, dropout: config.dropout > 0), targets: ws.targets,
-                                        scale: scale, ws: ws, dW: g.headW, db: g.headB, dTop: ws.dA.pointer)
+        let loss = head.forwardBackward(rows: N, top: topOutput(ws: ws, dropout: config.dropout > 0),
+                                        targets: ws.targets, scale: scale, ws: ws, dW: g.headW, db: g.headB,
+                                        dTop: ws.dA.pointer)
         backward(steps: steps, ws: ws, grads: g)
         return loss
     }
@@ -142,8 +145,8 @@ public final class LanguageModel {
             let n = min(ws.steps, steps - s0)
             gather(inputs: inputs, targets: targets, rowStride: steps, from: s0, steps: n, ws: ws)
             forward(steps: n, state: state, ws: ws, dropout: nil, rng: &unused)
-            total += head.loss(rows: ws.batch * n, batch: ws.batch, top: topOutput(ws: ws, dropout: false), targets: ws.targets,
-                               ws: ws, rowLoss: rowLoss, rowStride: steps, from: s0)
+            total += head.loss(rows: ws.batch * n, batch: ws.batch, top: topOutput(ws: ws, dropout: false),
+                               targets: ws.targets, ws: ws, rowLoss: rowLoss, rowStride: steps, from: s0)
             s0 += n
         }
         return total
@@ -186,14 +189,16 @@ public final class LanguageModel {
 
     private var head: Head {
         let p = UnsafePointer(params.pointer)
-        return Head(weight: p + headWOffset, bias: p + headBOffset, vocabulary: config.vocabSize, width: config.hiddenSize)
+        return Head(weight: p + headWOffset, bias: p + headBOffset, vocabulary: config.vocabSize,
+                    width: config.hiddenSize)
     }
 
     /// Embedding lookup and the LSTM layers; leaves the top layer's (dropped-out) output ready for the head.
     private func forward(steps T: Int, state: RecurrentState, ws: Workspace, dropout: Float?, rng: inout RNG) {
         let B = ws.batch, H = config.hiddenSize, N = B * T
         let p = UnsafePointer(params.pointer)
-        Embedding.forward(table: p + embedOffset, width: config.embeddingSize, tokens: ws.tokens, rows: N, into: ws.input.pointer)
+        Embedding.forward(table: p + embedOffset, width: config.embeddingSize, tokens: ws.tokens, rows: N,
+                          into: ws.input.pointer)
         for l in 0..<config.layers {
             let h = ws.h[l].pointer, c = ws.c[l].pointer
             h.update(from: state.h(l), count: B * H)
@@ -201,12 +206,15 @@ public final class LanguageModel {
             LSTMLayer.forward(batch: B, steps: T, input: config.inputSize(layer: l), hidden: H,
                               x: layerInput(l, ws: ws, dropout: dropout),
                               wih: p + wihOffset[l], whhT: whhT.pointer + l * 4 * H * H,
-                              bih: p + bihOffset[l], bhh: p + bhhOffset[l], biasSum: ws.biasSum.pointer, gates: ws.gates[l].pointer,
+                              bih: p + bihOffset[l], bhh: p + bhhOffset[l], biasSum: ws.biasSum.pointer,
+                                  gates: ws.gates[l].pointer,
                               h: h, c: c)
             state.h(l).update(from: h + N * H, count: B * H)
             state.c(l).update(from: c + N * H, count: B * H)
             // Layer l's output after dropout goes into ws.input: the next layer's input, or the head's.
-            if let p = dropout { Dropout.forward(h + B * H, ws.input.pointer, count: N * H, p: p, mask: ws.masks[l], rng: &rng) }
+            if let p = dropout {
+                Dropout.forward(h + B * H, ws.input.pointer, count: N * H, p: p, mask: ws.masks[l], rng: &rng)
+            }
         }
     }
 
@@ -220,13 +228,15 @@ public final class LanguageModel {
     /// Layer l's input rows as the forward pass saw them, for its weight gradients: the embeddings or, with
     /// dropout, the layer below's dropped-out output, rebuilt into `dst`; without dropout, the layer
     /// below's output itself.
-    func rebuildInput(_ l: Int, steps T: Int, ws: Workspace, into dst: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+    func rebuildInput(_ l: Int, steps T: Int, ws: Workspace,
+                      into dst: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
         let N = ws.batch * T, H = config.hiddenSize
         if l == 0 {
-            Embedding.forward(table: UnsafePointer(params.pointer) + embedOffset, width: config.embeddingSize, tokens: ws.tokens,
-                              rows: N, into: dst)
+            Embedding.forward(table: UnsafePointer(params.pointer) + embedOffset, width: config.embeddingSize,
+                              tokens: ws.tokens, rows: N, into: dst)
         } else if config.dropout > 0 {
-            Dropout.rebuild(ws.h[l - 1].pointer + ws.batch * H, dst, count: N * H, p: config.dropout, mask: ws.masks[l - 1])
+            Dropout.rebuild(ws.h[l - 1].pointer + ws.batch * H, dst, count: N * H, p: config.dropout,
+                            mask: ws.masks[l - 1])
         } else {
             return UnsafePointer(ws.h[l - 1].pointer + ws.batch * H)
         }
@@ -249,13 +259,15 @@ public final class LanguageModel {
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
             if config.dropout > 0 { Dropout.backward(dOut, count: N * H, p: config.dropout, mask: ws.masks[l]) }
             let In = config.inputSize(layer: l)
-            LSTMLayer.backwardThroughTime(batch: B, steps: T, hidden: H, whh: p + whhOffset[l], gates: ws.gates[l].pointer,
-                                          c: ws.c[l].pointer, dhOut: dOut, dc: ws.dc.pointer)
+            LSTMLayer.backwardThroughTime(batch: B, steps: T, hidden: H, whh: p + whhOffset[l],
+                                          gates: ws.gates[l].pointer, c: ws.c[l].pointer, dhOut: dOut,
+                                          dc: ws.dc.pointer)
             if let lstm = g.lstm {
                 LSTMLayer.weightGradients(batch: B, steps: T, input: In, hidden: H, rows: 0..<(4 * H),
                                           x: rebuildInput(l, steps: T, ws: ws, into: other),
                                           gates: ws.gates[l].pointer, h: ws.h[l].pointer,
-                                          dwih: lstm + wihOffset[l], dwhh: lstm + whhOffset[l], dbih: lstm + bihOffset[l],
+                                          dwih: lstm + wihOffset[l], dwhh: lstm + whhOffset[l],
+                                              dbih: lstm + bihOffset[l],
                                           accumulate: false)
                 (lstm + bhhOffset[l]).update(from: lstm + bihOffset[l], count: 4 * H)
             }
@@ -271,7 +283,8 @@ public final class LanguageModel {
     // MARK: - Sampling
 
     /// Batch-1 inference: feeds one token, advances the state and writes V logits. Matrix-vector products.
-    public func step(token: Int32, state: RecurrentState, workspace ws: Workspace, logits: UnsafeMutablePointer<Float>) {
+    public func step(token: Int32, state: RecurrentState, workspace ws: Workspace,
+                     logits: UnsafeMutablePointer<Float>) {
         precondition(state.batch == 1 && token >= 0 && Int(token) < config.vocabSize)
         let H = config.hiddenSize, E = config.embeddingSize, V = config.vocabSize, G = 4 * H
         let p = UnsafePointer(params.pointer)

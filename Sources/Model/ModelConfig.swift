@@ -32,9 +32,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public func validate() throws {
         func bad(_ s: String) -> ModelError { ModelError.badConfig(s) }
         guard cell == "lstm" else { throw bad("cell '\(cell)' is not supported (use lstm)") }
-        guard vocabSize >= 2 && vocabSize <= 1 << 24 else { throw bad("vocabulary size \(vocabSize) must be within 2...16777216") }
-        guard embeddingSize >= 1 && embeddingSize <= 1 << 14 else { throw bad("embedding size \(embeddingSize) must be within 1...16384") }
-        guard hiddenSize >= 1 && hiddenSize <= 1 << 14 else { throw bad("rnn size \(hiddenSize) must be within 1...16384") }
+        guard vocabSize >= 2 && vocabSize <= 1 << 24 else {
+            throw bad("vocabulary size \(vocabSize) must be within 2...16777216")
+        }
+        guard embeddingSize >= 1 && embeddingSize <= 1 << 14 else {
+            throw bad("embedding size \(embeddingSize) must be within 1...16384")
+        }
+        guard hiddenSize >= 1 && hiddenSize <= 1 << 14 else {
+            throw bad("rnn size \(hiddenSize) must be within 1...16384")
+        }
         guard layers >= 1 && layers <= 64 else { throw bad("layers \(layers) must be within 1...64") }
         guard dropout >= 0 && dropout < 1 else { throw bad("dropout \(dropout) must be within [0, 1)") }
         guard parameterCount <= 1 << 31 else { throw bad("\(parameterCount) parameters is too many") }

@@ -78,7 +78,8 @@ public enum SafeTensors {
 
     static func parse(path: String) throws -> Parsed {
         func bad(_ problem: String) -> ModelError {
-            .badCheckpoint(path: path, problem: problem + " (not a valid safetensors file; was it truncated or overwritten?)")
+            .badCheckpoint(path: path,
+                           problem: problem + " (not a valid safetensors file; was it truncated or overwritten?)")
         }
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch let e as FileError { throw ModelError.badCheckpoint(path: path, problem: e.message) }
@@ -90,7 +91,8 @@ public enum SafeTensors {
             throw bad("header length \(n) does not fit in the file's \(bytes.count) bytes")
         }
         let headerBytes = Data(bytes: bytes.baseAddress! + 8, count: Int(n))
-        guard let object = try? JSONSerialization.jsonObject(with: headerBytes), let dict = object as? [String: Any] else {
+        guard let object = try? JSONSerialization.jsonObject(with: headerBytes),
+            let dict = object as? [String: Any] else {
             throw bad("header is not a JSON object")
         }
         let dataStart = 8 + Int(n)
@@ -109,7 +111,9 @@ public enum SafeTensors {
             guard let info = value as? [String: Any] else { throw bad("entry '\(name)' is not an object") }
             guard let dtype = info["dtype"] as? String else { throw bad("tensor '\(name)' has no dtype") }
             guard dtype == "F32" else { throw bad("tensor '\(name)' has dtype \(dtype); gasa reads F32 only") }
-            guard let shapeAny = info["shape"] as? [Any], shapeAny.count <= 8 else { throw bad("tensor '\(name)' has no valid shape") }
+            guard let shapeAny = info["shape"] as? [Any], shapeAny.count <= 8 else {
+                throw bad("tensor '\(name)' has no valid shape")
+            }
             var shape: [Int] = []
             var count = 1
             for d in shapeAny {
@@ -138,7 +142,8 @@ public enum SafeTensors {
         var expected = 0
         for e in entries {
             guard e.begin == expected else {
-                throw bad(e.begin < expected ? "tensor '\(e.name)' overlaps the one before it" : "gap before tensor '\(e.name)'")
+                throw bad(e.begin < expected ? "tensor '\(e.name)' overlaps the one before it" : "gap before tensor "
+                          + "'\(e.name)'")
             }
             expected = e.end
         }
@@ -182,19 +187,23 @@ extension LanguageModel {
         for e in parsed.entries { byName[e.name] = e }
         for v in layout {
             guard let t = byName[v.name] else {
-                throw ModelError.badCheckpoint(path: path, problem: "tensor '\(v.name)' is missing; the file does not match this model configuration")
+                throw ModelError.badCheckpoint(path: path,
+                    problem: "tensor '\(v.name)' is missing; the file does not match this model configuration")
             }
             guard t.shape == v.shape else {
-                throw ModelError.badCheckpoint(path: path, problem: "tensor '\(v.name)' has shape \(t.shape), the configuration says \(v.shape)")
+                throw ModelError.badCheckpoint(path: path,
+                    problem: "tensor '\(v.name)' has shape \(t.shape), the configuration says \(v.shape)")
             }
             byName[v.name] = nil
         }
         if let extra = byName.keys.sorted().first {
-            throw ModelError.badCheckpoint(path: path, problem: "unexpected tensor '\(extra)'; the file does not match this model configuration")
+            throw ModelError.badCheckpoint(path: path,
+                problem: "unexpected tensor '\(extra)'; the file does not match this model configuration")
         }
         for e in parsed.entries {
             let v = view(e.name)!
-            UnsafeMutableRawPointer(parameters.baseAddress! + v.offset).copyMemory(from: parsed.bytes(e), byteCount: 4 * v.count)
+            UnsafeMutableRawPointer(parameters.baseAddress! + v.offset).copyMemory(from: parsed.bytes(e),
+                                                                                   byteCount: 4 * v.count)
             // The file's pages are not needed twice: let them go, so a load adds one tensor to memory, not the model.
             parsed.file.advise(willNeed: false, offset: parsed.dataStart + e.begin, length: e.end - e.begin)
         }

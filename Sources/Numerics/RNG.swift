@@ -23,7 +23,8 @@ public struct RNG: Codable, Sendable, Equatable {
         let c = try decoder.singleValueContainer()
         let words = try c.decode([UInt64].self)
         guard words.count == 4, words.contains(where: { $0 != 0 }) else {
-            throw DecodingError.dataCorruptedError(in: c, debugDescription: "RNG state must be four words, not all zero")
+            throw DecodingError.dataCorruptedError(in: c,
+                                                   debugDescription: "RNG state must be four words, not all zero")
         }
         (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
     }

@@ -48,12 +48,14 @@ public enum GenerationError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownCharacters(let cs):
-            return "the prime has characters this model's vocabulary lacks: " + cs.map { "'\($0)'" }.joined(separator: " ")
+            return "the prime has characters this model's vocabulary lacks: "
+                + cs.map { "'\($0)'" }.joined(separator: " ")
                 + "; rerun with --unknown skip (drop them) or --unknown unk (feed <unk>)"
         case .noStart:
             return "the vocabulary has no newline to start from; give a --prime text with characters it knows"
         case .noUnk:
-            return "--unknown unk: this vocabulary has no <unk> entry (prepare with --min-count or --max-vocab); use --unknown skip"
+            return "--unknown unk: this vocabulary has no <unk> entry (prepare with --min-count or --max-vocab); use "
+                + "--unknown skip"
         }
     }
 }
@@ -69,7 +71,8 @@ public final class Generator {
     public init(model: LanguageModel, vocab: Vocabulary) throws {
         self.model = model
         self.vocab = vocab
-        pipeline = try TextPipeline(granularity: vocab.granularity, text: TextOptions(normalization: vocab.normalization))
+        pipeline = try TextPipeline(granularity: vocab.granularity,
+                                    text: TextOptions(normalization: vocab.normalization))
         state = model.makeState(batch: 1)
         workspace = model.makeWorkspace(batch: 1, steps: 1)
         logits = [Float](repeating: 0, count: model.config.vocabSize)

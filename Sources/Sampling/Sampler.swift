@@ -16,7 +16,9 @@ public struct SamplerConfig: Codable, Equatable, Sendable {
 
     /// nil when the settings can sample, else what is wrong, naming the option (sample, compare).
     public var problem: String? {
-        if !(temperature >= 0 && temperature.isFinite) { return "--temperature must be a number, 0 or more (it is \(temperature))" }
+        if !(temperature >= 0 && temperature.isFinite) {
+            return "--temperature must be a number, 0 or more (it is \(temperature))"
+        }
         if topK < 0 { return "--top-k must be 0 (all) or more" }
         if !(topP > 0 && topP <= 1) { return "--top-p must be within (0, 1] (it is \(topP))" }
         return nil

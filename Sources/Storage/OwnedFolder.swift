@@ -50,7 +50,8 @@ public enum OwnedFolder {
     /// record names the same process as its name, and that process no longer runs.
     public static func isStaleLeftover(_ path: String) -> Bool {
         let name = path.split(separator: "/").last.map(String.init) ?? path
-        guard leftoverBase(name) != nil, let dash = name.lastIndex(of: "-"), let pid = Int32(name[name.index(after: dash)...]),
+        guard leftoverBase(name) != nil, let dash = name.lastIndex(of: "-"),
+            let pid = Int32(name[name.index(after: dash)...]),
               pid != getpid(), entryKind(path + "/" + leftoverFile) == .file,
               let bytes = try? readFileBytes(path + "/" + leftoverFile, limit: 64),
               Array("\(pid)\n".utf8) == bytes else { return false }
@@ -85,7 +86,8 @@ public enum OwnedFolder {
     /// The first entry under `dir` (a path relative to it) that `expected` does not accept, looking inside
     /// every accepted folder too; nil when all are accepted. `expected` gets the relative path and the
     /// entry's kind; an unlistable folder counts as foreign.
-    public static func firstForeign(in dir: String, expected: (_ relative: String, _ kind: EntryKind) -> Bool) -> String? {
+    public static func firstForeign(in dir: String, expected: (_ relative: String,
+                                                               _ kind: EntryKind) -> Bool) -> String? {
         func walk(_ rel: String) -> String? {
             let full = rel.isEmpty ? dir : dir + "/" + rel
             guard let names = names(in: full) else { return rel.isEmpty ? "." : rel }
@@ -108,12 +110,14 @@ public enum OwnedFolder {
         let what = kind == .prepared ? "prepared folders" : "run folders"
         let writer = kind == .prepared ? "gasa prepare" : "gasa train"
         guard entryKind(path) == .directory, let entries = names(in: path) else {
-            return "\(path) exists and is a link or not a folder, or cannot be listed; --force only replaces \(what). Choose another --out"
+            return "\(path) exists and is a link or not a folder, or cannot be listed; --force only replaces \(what). "
+                + "Choose another --out"
         }
         let targets = [canonicalPath(path), lexicalPath(path)]
         func heldProblem() -> String? {
             for k in keeping + [(FileManager.default.currentDirectoryPath, "the working directory")] {
-                for r in [canonicalPath(k.path), lexicalPath(k.path)] where targets.contains(where: { r == $0 || r.hasPrefix($0 + "/") }) {
+                for r in [canonicalPath(k.path),
+                          lexicalPath(k.path)] where targets.contains(where: { r == $0 || r.hasPrefix($0 + "/") }) {
                     return "\(path) holds \(k.what); --force would delete it. Choose another --out"
                 }
             }
@@ -124,7 +128,8 @@ public enum OwnedFolder {
         guard entries.isEmpty || isOwned else {
             let why: String
             if !isMarked(path, as: kind) && !entries.contains(where: { isMarked(path + "/" + $0, as: kind) }) {
-                why = " (it has no \(markFile) mark of \(writer): not written by it, or by a gasa before marks; remove it yourself if it is to go)"
+                why = " (it has no \(markFile) mark of \(writer): not written by it, or by a gasa before marks; "
+                    + "remove it yourself if it is to go)"
             } else if let f = foreign() {
                 why = " (it holds \(path)/\(f), which \(writer) does not write)"
             } else {

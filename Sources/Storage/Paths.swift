@@ -17,7 +17,9 @@ public func leftoverBase(_ name: String, marks: [String] = [".tmp-", ".old-"]) -
         while i >= 0 && !bytes[i..<(i + mark.count)].elementsEqual(mark) { i -= 1 }
         guard i >= 0 else { continue }
         let digits = bytes[(i + mark.count)...]
-        if !digits.isEmpty && digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return String(decoding: bytes[..<i], as: UTF8.self) }
+        if !digits.isEmpty && digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            return String(decoding: bytes[..<i], as: UTF8.self)
+        }
     }
     return nil
 }

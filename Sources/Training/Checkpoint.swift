@@ -43,11 +43,13 @@ public enum Checkpoint {
         }
         // NAME, else what an interrupted save left: NAME.new once complete (it is the newer), else NAME.old.
         for name in prefer {
-            for candidate in [path + "/" + name, path + "/" + name + ".new", path + "/" + name + ".old"] where isComplete(candidate) {
+            for candidate in [path + "/" + name, path + "/" + name + ".new",
+                              path + "/" + name + ".old"] where isComplete(candidate) {
                 return candidate
             }
         }
-        throw TrainingError.badRun("\(path) holds no checkpoint (expected \(prefer.map { path + "/" + $0 }.joined(separator: " or ")) with a meta.json); "
+        throw TrainingError.badRun("\(path) holds no checkpoint (expected "
+                                   + "\(prefer.map { path + "/" + $0 }.joined(separator: " or ")) with a meta.json); "
                                    + "is it a folder written by gasa train?")
     }
 
@@ -59,12 +61,14 @@ public enum Checkpoint {
         let own = dir + "/" + meta.vocabFile
         let parent = (dir as NSString).deletingLastPathComponent + "/" + meta.vocabFile
         guard let path = [own, parent].first(where: fileExists) else {
-            throw TrainingError.badCheckpoint(path: own, problem: "missing (and no \(meta.vocabFile) in the run folder either)")
+            throw TrainingError.badCheckpoint(path: own,
+                                              problem: "missing (and no \(meta.vocabFile) in the run folder either)")
         }
         let bytes = try readFileBytesChecked(path)
         let crc = hex32(CRC32.checksum(bytes))
         guard crc == meta.vocabChecksum else {
-            throw TrainingError.badCheckpoint(path: path, problem: "checksum \(crc) differs from meta.json's \(meta.vocabChecksum) "
+            throw TrainingError.badCheckpoint(path: path,
+                                              problem: "checksum \(crc) differs from meta.json's \(meta.vocabChecksum) "
                                               + "(the vocabulary was replaced or is corrupt)")
         }
         let v: Vocabulary
@@ -72,7 +76,8 @@ public enum Checkpoint {
             throw TrainingError.badCheckpoint(path: path, problem: "\(error)")
         }
         guard v.count == meta.vocabSize else {
-            throw TrainingError.badCheckpoint(path: path, problem: "holds \(v.count) tokens, meta.json says \(meta.vocabSize)")
+            throw TrainingError.badCheckpoint(path: path,
+                                              problem: "holds \(v.count) tokens, meta.json says \(meta.vocabSize)")
         }
         return (v, path)
     }
@@ -109,15 +114,18 @@ public enum Checkpoint {
         sums[c.meta.weightsFile] = hex32(try c.model.saveWeights(path: fresh + "/" + c.meta.weightsFile, metadata: tag))
         var moments: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)] = []
         for t in c.optimizer.tensors { moments.append((t.name, [t.data.count], UnsafeBufferPointer(t.data))) }
-        sums[TrainingState.optimizerFile] = hex32(try SafeTensors.write(path: fresh + "/" + TrainingState.optimizerFile, tensors: moments,
+        sums[TrainingState.optimizerFile] = hex32(try SafeTensors.write(path: fresh + "/"
+                                                                        + TrainingState.optimizerFile, tensors: moments,
                               metadata: ["optimizer": c.optimizer.kind.rawValue, "steps": String(c.optimizer.steps),
                                          "layout": "flat, in the order of model.safetensors"]))
         let r = c.recurrent
         let half = r.layers * r.batch * r.hiddenSize
         let values = UnsafeBufferPointer(r.values)
         sums[TrainingState.recurrentFile] = hex32(try SafeTensors.write(path: fresh + "/" + TrainingState.recurrentFile,
-                              tensors: [("h", [r.layers, r.batch, r.hiddenSize], UnsafeBufferPointer(rebasing: values[0..<half])),
-                                        ("c", [r.layers, r.batch, r.hiddenSize], UnsafeBufferPointer(rebasing: values[half..<(2 * half)]))],
+                              tensors: [("h", [r.layers, r.batch, r.hiddenSize],
+                                         UnsafeBufferPointer(rebasing: values[0..<half])),
+                                        ("c", [r.layers, r.batch, r.hiddenSize],
+                                         UnsafeBufferPointer(rebasing: values[half..<(2 * half)]))],
                               metadata: ["iteration": String(c.state.iteration)]))
         let stateBytes = Array(try gasaJSONEncoder().encode(c.state)) + [0x0A]
         try AtomicFile.write(stateBytes, to: fresh + "/" + TrainingState.fileName)
@@ -126,7 +134,8 @@ public enum Checkpoint {
         // meta.json last: NAME.new holding one is complete (every file before it is fsynced).
         var meta = c.meta
         meta.checksums = sums
-        try AtomicFile.write(Array(try gasaJSONEncoder().encode(meta)) + [0x0A], to: fresh + "/" + CheckpointMeta.fileName)
+        try AtomicFile.write(Array(try gasaJSONEncoder().encode(meta)) + [0x0A],
+                             to: fresh + "/" + CheckpointMeta.fileName)
         syncDirectory(of: fresh + "/" + CheckpointMeta.fileName)
 
         try removeTree(old)
@@ -145,8 +154,10 @@ public enum Checkpoint {
         var crc = CRC32()
         crc.update(file.bytes)
         guard hex32(crc.value) == want else {
-            throw TrainingError.badCheckpoint(path: path, problem: "checksum \(hex32(crc.value)) differs from meta.json's \(want): "
-                                              + "the file was changed or is damaged; use another checkpoint (best, latest)")
+            throw TrainingError.badCheckpoint(path: path,
+                                              problem: "checksum \(hex32(crc.value)) differs from meta.json's \(want): "
+                                              + "the file was changed or is damaged; use another checkpoint (best, "
+                                              + "latest)")
         }
     }
 
@@ -158,14 +169,16 @@ public enum Checkpoint {
         var st = stat()
         let size = stat(path, &st) == 0 ? Int(st.st_size) : 0
         guard size >= 4 * meta.parameterCount else {
-            throw TrainingError.badCheckpoint(path: path, problem: "holds \(size) bytes, too few for the \(meta.parameterCount) parameters meta.json declares")
+            throw TrainingError.badCheckpoint(path: path,
+                problem: "holds \(size) bytes, too few for the \(meta.parameterCount) parameters meta.json declares")
         }
     }
 
     /// Values loaded from a checkpoint file must be finite: a NaN there is damage, not divergence.
     static func requireFinite(_ values: [Float], tensor: String, path: String) throws {
         for v in values where !v.isFinite {
-            throw TrainingError.badCheckpoint(path: path, problem: "tensor \(tensor) holds \(v): the file is damaged; use another checkpoint")
+            throw TrainingError.badCheckpoint(path: path,
+                problem: "tensor \(tensor) holds \(v): the file is damaged; use another checkpoint")
         }
     }
 
@@ -174,19 +187,24 @@ public enum Checkpoint {
     /// Restores a training checkpoint folder into live objects already built for its configuration.
     static func restore(directory dir: String, meta: CheckpointMeta, state: TrainingState, model: LanguageModel,
                         optimizer: Optimizer, recurrent: RecurrentState) throws {
-        for f in [meta.weightsFile, TrainingState.optimizerFile, TrainingState.recurrentFile] { try verify(f, in: dir, meta: meta) }
+        for f in [meta.weightsFile, TrainingState.optimizerFile, TrainingState.recurrentFile] {
+            try verify(f, in: dir, meta: meta)
+        }
         try loadWeights(model, path: dir + "/" + meta.weightsFile)
         let optPath = dir + "/" + TrainingState.optimizerFile
         let opt = try readTensors(optPath)
         guard opt.metadata["optimizer"] == optimizer.kind.rawValue else {
-            throw TrainingError.badCheckpoint(path: optPath, problem: "holds \(opt.metadata["optimizer"] ?? "no") optimizer state, the run uses \(optimizer.kind.rawValue)")
+            throw TrainingError.badCheckpoint(path: optPath,
+                problem: "holds \(opt.metadata["optimizer"] ?? "no") optimizer state, the run uses "
+                + "\(optimizer.kind.rawValue)")
         }
         for t in optimizer.tensors {
             guard let saved = opt.tensors.first(where: { $0.name == t.name }) else {
                 throw TrainingError.badCheckpoint(path: optPath, problem: "no tensor \(t.name)")
             }
             guard saved.shape == [t.data.count], saved.data.count == t.data.count else {
-                throw TrainingError.badCheckpoint(path: optPath, problem: "\(t.name) has shape \(saved.shape), expected [\(t.data.count)]")
+                throw TrainingError.badCheckpoint(path: optPath,
+                    problem: "\(t.name) has shape \(saved.shape), expected [\(t.data.count)]")
             }
             try requireFinite(saved.data, tensor: t.name, path: optPath)
             _ = t.data.update(from: saved.data)

@@ -45,7 +45,8 @@ public struct CheckpointMeta: Codable, Sendable {
             throw bad("the model's vocabulary size \(m.model.vocabSize) differs from the vocabulary's \(m.vocabSize)")
         }
         guard m.parameterCount == m.model.parameterCount else {
-            throw bad("parameter count \(m.parameterCount) does not match the model configuration (\(m.model.parameterCount))")
+            throw bad("parameter count \(m.parameterCount) does not match the model configuration "
+                      + "(\(m.model.parameterCount))")
         }
         for f in [m.weightsFile, m.vocabFile] where f.isEmpty || f.contains("/") || f == "." || f == ".." {
             throw bad("file name \"\(f)\" is not a plain file name")
@@ -69,6 +70,7 @@ func readFileBytesChecked(_ path: String) throws -> [UInt8] {
     do {
         return try readFileBytes(path, limit: 1 << 30)
     } catch {
-        throw TrainingError.badCheckpoint(path: path, problem: (error as? FileError)?.message ?? "cannot read: \(error)")
+        throw TrainingError.badCheckpoint(path: path,
+                                          problem: (error as? FileError)?.message ?? "cannot read: \(error)")
     }
 }

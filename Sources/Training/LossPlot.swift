@@ -12,7 +12,8 @@ public enum LossPlot {
     public static func write(runDirectory: String) throws -> String {
         let log = runDirectory + "/" + MetricsLog.fileName
         guard fileExists(log) else {
-            throw TrainingError.badRun("\(runDirectory) has no \(MetricsLog.fileName); is it a folder written by gasa train?")
+            throw TrainingError.badRun("\(runDirectory) has no \(MetricsLog.fileName); is it a folder written by gasa "
+                                       + "train?")
         }
         let records = try MetricsLog.read(path: log)
         let out = runDirectory + "/" + fileName
@@ -33,13 +34,15 @@ public enum LossPlot {
             func x(_ r: MetricsRecord) -> Double { i == 0 ? Double(r.iter) : r.minutes }
             let chart = LineChart(xLabel: axis, series: [
                 .init(label: "train", color: LineChart.palette[0], points: train.map { (x($0), $0.trainLoss!) }),
-                .init(label: "val", color: LineChart.palette[1], points: val.map { (x($0), $0.natsPerToken!) }, dots: true),
+                .init(label: "val", color: LineChart.palette[1], points: val.map { (x($0), $0.natsPerToken!) },
+                      dots: true),
             ])
             body += chart.panel(x0: Double(i) * (panelW + margin.l + margin.r) + margin.l, y0: margin.t,
                                 width: panelW, height: panelH, yRange: yRange)
         }
         if let last = val.last, let b = last.bitsPerChar {
-            body += "<text x=\"\(Int(margin.l))\" y=\"\(Int(height - 8))\">last val: \(String(format: "%.4f", last.natsPerToken!)) "
+            body += "<text x=\"\(Int(margin.l))\" y=\"\(Int(height - 8))\">last val: "
+                + "\(String(format: "%.4f", last.natsPerToken!)) "
                 + "nats/token, \(String(format: "%.4f", b)) bits/char at iteration \(last.iter)</text>\n"
         }
         return LineChart.document(width: width, height: height,

@@ -38,7 +38,8 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
 
     /// One line of JSON (no newline); non-finite numbers become null.
     public func jsonLine() -> String {
-        var parts = ["\"type\":\"\(type.rawValue)\"", "\"iter\":\(iter)", "\"epoch\":\(num(epoch))", "\"minutes\":\(num(minutes))"]
+        var parts = ["\"type\":\"\(type.rawValue)\"", "\"iter\":\(iter)", "\"epoch\":\(num(epoch))",
+                     "\"minutes\":\(num(minutes))"]
         func add(_ k: String, _ v: Double?) { if let v { parts.append("\"\(k)\":\(num(v))") } }
         add("train_loss", trainLoss)
         add("lr", lr)

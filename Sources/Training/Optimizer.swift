@@ -43,8 +43,8 @@ public final class Optimizer {
     /// contiguous parts updated at once. Every element is computed alone by the same formula (eight lanes
     /// at a time, the tail one by one, with the same IEEE operations), so the result does not depend on
     /// the split or the thread count.
-    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeMutableBufferPointer<Float>, learningRate: Double,
-                     threads: Int = 1) {
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeMutableBufferPointer<Float>,
+                     learningRate: Double, threads: Int = 1) {
         precondition(parameters.count == count && gradients.count == count, "optimizer built for \(count) parameters")
         steps += 1
         let p = parameters.baseAddress!, g = gradients.baseAddress!, m = first.baseAddress!
@@ -58,7 +58,8 @@ public final class Optimizer {
             let v = second.baseAddress!
             let bc1 = 1 - pow(Double(beta1), Double(steps))
             let bc2 = 1 - pow(Double(beta2), Double(steps))
-            let rule = AdamRule(b1: beta1, b2: beta2, stepSize: Float(learningRate / bc1), bc2Sqrt: Float(bc2.squareRoot()), eps: epsilon)
+            let rule = AdamRule(b1: beta1, b2: beta2, stepSize: Float(learningRate / bc1),
+                                bc2Sqrt: Float(bc2.squareRoot()), eps: epsilon)
             run(parts) { k in
                 let hi = k == parts - 1 ? n : bounds[k + 1]
                 rule.apply(p, g, m, v, from: bounds[k], to: hi)

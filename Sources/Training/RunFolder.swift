@@ -12,7 +12,8 @@ enum RunFolder {
         if let base = leftoverBase(name, marks: [".tmp-"]) { return isRunEntry(base) }
         let checkpoints = [Checkpoint.latest, Checkpoint.best]
         return checkpoints.contains(name) || checkpoints.contains { name == $0 + ".new" || name == $0 + ".old" }
-            || [MetricsLog.fileName, LossPlot.fileName, Checkpoint.vocabFile, OwnedFolder.markFile, OwnedFolder.leftoverFile]
+            || [MetricsLog.fileName, LossPlot.fileName, Checkpoint.vocabFile, OwnedFolder.markFile,
+                OwnedFolder.leftoverFile]
                 .contains(name)
     }
 
@@ -45,7 +46,8 @@ enum RunFolder {
     /// What --force may replace: an empty folder or a run folder holding only what gasa train writes,
     /// never one holding `keeping` (the prepared folder, even through a link) or the working directory.
     static func checkReplaceable(_ path: String, keeping: [String]) throws {
-        if let problem = OwnedFolder.replaceProblem(path, as: .run, isOwned: isRunFolder(path), foreign: { foreignEntry(in: path) },
+        if let problem = OwnedFolder.replaceProblem(path, as: .run, isOwned: isRunFolder(path),
+                                                    foreign: { foreignEntry(in: path) },
                                                     keeping: keeping.map { ($0, $0) }) {
             throw TrainingError.badRun(problem)
         }
@@ -66,13 +68,14 @@ enum RunFolder {
         guard let old = candidates.last else { return nil }
         if fileExists(path) || isSymbolicLink(path) {
             guard isRunFolder(path) || (OwnedFolder.names(in: path)?.isEmpty ?? false) else {
-                throw TrainingError.badRun("\(old) holds the run an interrupted --force was replacing, but \(path) holds other files; "
-                                           + "move one of them away and resume again")
+                throw TrainingError.badRun("\(old) holds the run an interrupted --force was replacing, but \(path) "
+                                           + "holds other files; move one of them away and resume again")
             }
             try FileManager.default.removeItem(atPath: path)
         }
         try moveFolderIntoPlace(old, path)
         OwnedFolder.clearLeftover(path)
-        return "recovered \(path) from \(old), the run an interrupted train --force was replacing (the new run had no checkpoint yet)"
+        return "recovered \(path) from \(old), the run an interrupted train --force was replacing (the new run had no "
+            + "checkpoint yet)"
     }
 }

@@ -41,7 +41,8 @@ public struct RunSummary {
             if m.type == .train, let s = m.tokensPerS { speeds.append(s) }
             if m.type == .eval, m.split == .val, let b = m.bitsPerChar {
                 valCurve.append((m.minutes, b))
-                if bestValBitsPerChar == nil || b < bestValBitsPerChar! { bestValBitsPerChar = b; bestIteration = m.iter }
+                if bestValBitsPerChar == nil
+                    || b < bestValBitsPerChar! { bestValBitsPerChar = b; bestIteration = m.iter }
             }
         }
         if !speeds.isEmpty { tokensPerSecond = speeds.reduce(0, +) / Double(speeds.count) }

@@ -151,7 +151,8 @@ public struct SessionLimits: Codable, Equatable, Sendable, FlagNamed {
             throw bad("--max-epochs, --max-iters and --max-minutes must not be negative")
         }
         guard maxEpochs <= SessionLimits.maxEpochCount, maxMinutes <= SessionLimits.maxEpochCount else {
-            throw bad("--max-epochs and --max-minutes must be at most \(Int(SessionLimits.maxEpochCount)) (0: no limit)")
+            throw bad("--max-epochs and --max-minutes must be at most \(Int(SessionLimits.maxEpochCount)) (0: no "
+                      + "limit)")
         }
         guard threads >= 0 else { throw bad("--threads must not be negative") }
     }

@@ -2,8 +2,8 @@
 // an existing run from its latest checkpoint. This is where what each way in keeps is decided: a fresh
 // run applies the given settings to the defaults; --init-from to the checkpoint's model shape (and they
 // must agree with it); --resume keeps the run's settings and refuses any given that differ, and takes
-// the run's last limits with the given ones over them. Everything is checked before the first iteration: the run folder, the
-// prepared folder's vocabulary against the checkpoint's, every checkpoint file, the memory it needs.
+// the run's last limits with the given ones over them. Everything is checked before the first iteration: the run
+// folder, the prepared folder's vocabulary against the checkpoint's, every checkpoint file, the memory it needs.
 import Corpus
 import Foundation
 import Model
@@ -45,9 +45,11 @@ extension Trainer {
         }
         guard need < have else {
             let gib = { (x: Double) in String(format: "%.1f GiB", x / 1_073_741_824) }
-            throw TrainingError.badOptions("training \(m.layers) x \(m.hiddenSize) (\(m.parameterCount) parameters) on batches of "
-                                           + "\(batch) x \(steps) needs about \(gib(need)) of memory; this machine has \(gib(have)). "
-                                           + "Lower --rnn-size or --layers, or prepare with a smaller --batch-size or --seq-length")
+            throw TrainingError.badOptions("training \(m.layers) x \(m.hiddenSize) (\(m.parameterCount) parameters) "
+                                           + "on batches of \(batch) x \(steps) needs about \(gib(need)) of memory; "
+                                           + "this machine has \(gib(have)). "
+                                           + "Lower --rnn-size or --layers, or prepare with a smaller --batch-size or "
+                                           + "--seq-length")
         }
     }
 
@@ -59,19 +61,26 @@ extension Trainer {
         try Trainer.crossCheck(meta: meta, state: state, directory: dir)
         let differing = o.changes.conflicts(with: state.config.settings)
         guard differing.isEmpty else {
-            throw TrainingError.badOptions("--resume keeps the run's settings; these do not match \(dir)/\(TrainingState.fileName): "
-                                           + "\(differing.joined(separator: ", ")); drop those options or start a new run with --out")
+            throw TrainingError.badOptions("--resume keeps the run's settings; these do not match "
+                                           + "\(dir)/\(TrainingState.fileName): "
+                                           + "\(differing.joined(separator: ", ")); drop those options or start a new "
+                                           + "run with --out")
         }
         let prepared = o.prepared ?? meta.preparedDirectory
         let (manifest, trainInfo, vocabBytes) = try Trainer.loadPrepared(prepared)
         guard meta.vocabChecksum == manifest.vocabChecksum, meta.vocabSize == manifest.vocabSize else {
-            throw TrainingError.badOptions("\(prepared) has a different vocabulary (checksum \(manifest.vocabChecksum), "
-                                           + "\(manifest.vocabSize) tokens) from the run \(o.run) (checksum \(meta.vocabChecksum), "
-                                           + "\(meta.vocabSize) tokens); resume with the prepared folder it was trained on")
+            throw TrainingError.badOptions("\(prepared) has a different vocabulary (checksum "
+                                           + "\(manifest.vocabChecksum), "
+                                           + "\(manifest.vocabSize) tokens) from the run \(o.run) (checksum "
+                                           + "\(meta.vocabChecksum), "
+                                           + "\(meta.vocabSize) tokens); resume with the prepared folder it was "
+                                           + "trained on")
         }
         guard state.minibatchesPerEpoch == trainInfo.minibatches, state.trainBatch == trainInfo.batchSize else {
-            throw TrainingError.badOptions("\(prepared)'s train split (\(trainInfo.minibatches) minibatches of \(trainInfo.batchSize) "
-                                           + "rows) is not the one the run was trained on (\(state.minibatchesPerEpoch) of "
+            throw TrainingError.badOptions("\(prepared)'s train split (\(trainInfo.minibatches) minibatches of "
+                                           + "\(trainInfo.batchSize) "
+                                           + "rows) is not the one the run was trained on "
+                                           + "(\(state.minibatchesPerEpoch) of "
                                            + "\(state.trainBatch)); resume with the same prepared folder")
         }
         // Settings in force: the run's; limits: the run's last, with those given now.
@@ -81,23 +90,28 @@ extension Trainer {
         state.config = config
         state.threadUse = config.limits.threadUse
         Kernels.setThreads(config.limits.productThreads)
-        try Trainer.checkMemory(meta.model, batch: trainInfo.batchSize, steps: manifest.seqLength, rowParts: config.limits.rowParts)
+        try Trainer.checkMemory(meta.model, batch: trainInfo.batchSize, steps: manifest.seqLength,
+                                rowParts: config.limits.rowParts)
         let model = LanguageModel(config: meta.model)
         let optimizer = Optimizer(kind: config.settings.optimizer, count: model.config.parameterCount)
         let recurrent = model.makeState(batch: trainInfo.batchSize)
-        try Checkpoint.restore(directory: dir, meta: meta, state: state, model: model, optimizer: optimizer, recurrent: recurrent)
+        try Checkpoint.restore(directory: dir, meta: meta, state: state, model: model, optimizer: optimizer,
+                               recurrent: recurrent)
         let metrics = try MetricsLog(runDirectory: o.run, keepThrough: state.iteration)
-        try self.init(options: o, prepared: prepared, config: config, manifest: manifest, model: model, optimizer: optimizer,
-                      state: state, recurrent: recurrent, vocabBytes: vocabBytes, metrics: metrics)
+        try self.init(options: o, prepared: prepared, config: config, manifest: manifest, model: model,
+                      optimizer: optimizer, state: state, recurrent: recurrent, vocabBytes: vocabBytes,
+                      metrics: metrics)
         lastCheckpointIteration = state.iteration
         if threadsBefore != config.limits.threadUse && !o.quiet {
-            progress.message("note: the run was trained with other --threads or --parallel settings than this resume's; "
-                             + "results may differ (in the last bits, or in the dropout masks)")
+            progress.message("note: the run was trained with other --threads or --parallel settings than this "
+                             + "resume's; results may differ (in the last bits, or in the dropout masks)")
         }
         if !o.quiet {
             let recovered = dir.hasSuffix(".new") || dir.hasSuffix(".old")
-            progress.message("resuming \(o.run) from \(dir) at iteration \(state.iteration) (epoch \(String(format: "%.2f", state.fractionalEpoch)))"
-                             + (recovered ? ": a complete checkpoint an interrupted save left; the next save puts it back as \(Checkpoint.latest)" : ""))
+            progress.message("resuming \(o.run) from \(dir) at iteration \(state.iteration) (epoch "
+                             + "\(String(format: "%.2f", state.fractionalEpoch)))"
+                             + (recovered ? ": a complete checkpoint an interrupted save left; the next save puts it "
+                                + "back as \(Checkpoint.latest)" : ""))
         }
     }
 
@@ -127,31 +141,38 @@ extension Trainer {
         if replacing {
             guard o.force else {
                 let isRun = (try? Checkpoint.resolve(o.run, prefer: [Checkpoint.latest])) != nil
-                throw TrainingError.badRun(isRun ? "\(o.run) already exists; continue it with --resume \(o.run), replace it with --force, or choose another --out"
+                throw TrainingError.badRun(isRun ? "\(o.run) already exists; continue it with --resume \(o.run), "
+                                           + "replace it with --force, or choose another --out"
                                                  : isDirectory(o.run) && (OwnedFolder.names(in: o.run) ?? ["?"]).isEmpty
-                                                 ? "\(o.run) already exists (an empty folder); add --force to use it, or choose another --out"
-                                                 : "\(o.run) already exists and is not a run folder; choose another --out")
+                                                 ? "\(o.run) already exists (an empty folder); add --force to use it, "
+                                                     + "or choose another --out"
+                                                 : "\(o.run) already exists and is not a run folder; choose another "
+                                                     + "--out")
             }
             try RunFolder.checkReplaceable(o.run, keeping: [prepared])
         }
         let s = c.settings
-        let modelConfig = ModelConfig(vocabSize: manifest.vocabSize, embeddingSize: s.embeddingWidth, hiddenSize: s.hiddenSize,
-                                      layers: s.layers, dropout: s.dropout)
+        let modelConfig = ModelConfig(vocabSize: manifest.vocabSize, embeddingSize: s.embeddingWidth,
+                                      hiddenSize: s.hiddenSize, layers: s.layers, dropout: s.dropout)
         do { try modelConfig.validate() } catch { throw TrainingError.badOptions("\(error)") }
-        try Trainer.checkMemory(modelConfig, batch: trainInfo.batchSize, steps: manifest.seqLength, rowParts: c.limits.rowParts)
+        try Trainer.checkMemory(modelConfig, batch: trainInfo.batchSize, steps: manifest.seqLength,
+                                rowParts: c.limits.rowParts)
         var rng = RNG(seed: s.seed)
         let model: LanguageModel
         if let (dir, meta) = source, let from = o.initFrom {
             guard meta.vocabChecksum == manifest.vocabChecksum, meta.vocabSize == manifest.vocabSize else {
-                throw TrainingError.badOptions("--init-from \(from): its vocabulary (checksum \(meta.vocabChecksum)) is not the one of "
-                                               + "\(prepared) (\(manifest.vocabChecksum)); weights only transfer between runs on the same vocabulary")
+                throw TrainingError.badOptions("--init-from \(from): its vocabulary (checksum \(meta.vocabChecksum)) "
+                                               + "is not the one of \(prepared) (\(manifest.vocabChecksum)); weights "
+                                               + "only transfer between runs on the same vocabulary")
             }
             var theirs = meta.model
             theirs.dropout = modelConfig.dropout
             guard theirs == modelConfig else {
-                throw TrainingError.badOptions("--init-from \(from) has \(meta.model.layers) x \(meta.model.hiddenSize) (embedding "
-                                               + "\(meta.model.embeddingSize)), not \(s.layers) x \(s.hiddenSize) (embedding "
-                                               + "\(modelConfig.embeddingSize)); drop --layers/--rnn-size/--embedding-size or make them match")
+                throw TrainingError.badOptions("--init-from \(from) has \(meta.model.layers) x "
+                                               + "\(meta.model.hiddenSize) (embedding "
+                                               + "\(meta.model.embeddingSize)), not \(s.layers) x \(s.hiddenSize) "
+                                               + "(embedding \(modelConfig.embeddingSize)); drop "
+                                               + "--layers/--rnn-size/--embedding-size or make them match")
             }
             let loaded: LoadedCheckpoint
             do { loaded = try Checkpoint.load(path: dir) } catch { throw TrainingError.badOptions("--init-from: \(error)") }
@@ -180,7 +201,8 @@ extension Trainer {
         try AtomicFile.write(vocabBytes, to: o.run + "/" + Checkpoint.vocabFile)
         let optimizer = Optimizer(kind: s.optimizer, count: modelConfig.parameterCount)
         let recurrent = model.makeState(batch: trainInfo.batchSize)
-        var state = TrainingState(config: c, minibatchesPerEpoch: trainInfo.minibatches, trainBatch: trainInfo.batchSize, rng: rng)
+        var state = TrainingState(config: c, minibatchesPerEpoch: trainInfo.minibatches,
+                                  trainBatch: trainInfo.batchSize, rng: rng)
         state.threadUse = c.limits.threadUse
         let metrics = try MetricsLog(runDirectory: o.run, keepThrough: nil)
         try self.init(options: o, prepared: prepared, config: c, manifest: manifest, model: model, optimizer: optimizer,
@@ -197,12 +219,15 @@ extension Trainer {
         var differing: [String] = []
         if m.layers != s.layers { differing.append("layers \(m.layers) vs \(s.layers)") }
         if m.hiddenSize != s.hiddenSize { differing.append("rnn size \(m.hiddenSize) vs \(s.hiddenSize)") }
-        if m.embeddingSize != s.embeddingWidth { differing.append("embedding size \(m.embeddingSize) vs \(s.embeddingWidth)") }
+        if m.embeddingSize != s.embeddingWidth {
+            differing.append("embedding size \(m.embeddingSize) vs \(s.embeddingWidth)")
+        }
         if m.dropout != s.dropout { differing.append("dropout \(m.dropout) vs \(s.dropout)") }
         if meta.iteration != state.iteration { differing.append("iteration \(meta.iteration) vs \(state.iteration)") }
         guard differing.isEmpty else {
             throw TrainingError.badCheckpoint(path: dir + "/" + CheckpointMeta.fileName,
-                                              problem: "disagrees with \(TrainingState.fileName) (\(differing.joined(separator: ", "))): "
+                                              problem: "disagrees with \(TrainingState.fileName) "
+                                                  + "(\(differing.joined(separator: ", "))): "
                                                 + "one of them was changed or is damaged")
         }
     }

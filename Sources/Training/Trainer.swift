@@ -52,7 +52,8 @@ public final class Trainer {
 
     /// The common part of every way in (see Trainer+Setup.swift).
     init(options o: Options, prepared: String, config: TrainConfig, manifest: Manifest, model: LanguageModel,
-         optimizer: Optimizer, state: TrainingState, recurrent: RecurrentState, vocabBytes: [UInt8], metrics: MetricsLog) throws {
+         optimizer: Optimizer, state: TrainingState, recurrent: RecurrentState, vocabBytes: [UInt8],
+             metrics: MetricsLog) throws {
         options = o
         self.prepared = prepared
         self.config = config
@@ -65,7 +66,8 @@ public final class Trainer {
         self.metrics = metrics
         preparedPath = absolutePath(prepared)
         trainStream = try SplitStream(directory: prepared, manifest: manifest, split: .train)
-        workspace = model.makeWorkspace(batch: trainStream.batchSize, steps: manifest.seqLength, rowParts: config.limits.rowParts)
+        workspace = model.makeWorkspace(batch: trainStream.batchSize, steps: manifest.seqLength,
+                                        rowParts: config.limits.rowParts)
         inputs = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
         targets = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
         progress = ProgressLine(every: config.limits.printEvery, quiet: o.quiet)
@@ -74,7 +76,8 @@ public final class Trainer {
                                           parts: config.limits.rowParts,
                                           borrowing: workspace.evaluationScratch)
         if valEvaluator == nil && !o.quiet {
-            progress.message("note: \(prepared) has no validation minibatch; no validation, no best checkpoint, --patience has no effect")
+            progress.message("note: \(prepared) has no validation minibatch; no validation, no best checkpoint, "
+                             + "--patience has no effect")
         }
     }
 
@@ -112,7 +115,10 @@ public final class Trainer {
         // done first, so that a resumed run validates, and keeps best/, where the uninterrupted one did.
         if reason == nil, c.evalEvery > 0, state.iteration > 0, state.iteration % c.evalEvery == 0, valEvaluator != nil,
            state.lastEvalIteration != state.iteration {
-            if !options.quiet { progress.message("validating at iteration \(state.iteration) first: the last run was interrupted during it") }
+            if !options.quiet {
+                progress.message("validating at iteration \(state.iteration) first: the last run was interrupted "
+                                 + "during it")
+            }
             if let improved = try validate(elapsed: { elapsed(monotonicSeconds()) }) {
                 state.elapsedSeconds = elapsed(monotonicSeconds())
                 try save(best: improved)
@@ -141,11 +147,14 @@ public final class Trainer {
                 progress.endLine()
                 throw TrainingError.diverged(
                     iteration: state.iteration + 1,
-                    what: !Trainer.isSane(loss) ? "the training loss is \(Trainer.describe(loss))" : "the gradient norm is not finite (\(gradNorm))",
-                    hint: "Lower --learning-rate (now \(lr)) or --grad-clip; the last good checkpoint \(options.run)/\(Checkpoint.latest) "
+                    what: !Trainer.isSane(loss) ? "the training loss is \(Trainer.describe(loss))" : "the gradient "
+                        + "norm is not finite (\(gradNorm))",
+                    hint: "Lower --learning-rate (now \(lr)) or --grad-clip; the last good checkpoint "
+                        + "\(options.run)/\(Checkpoint.latest) "
                         + "(iteration \(lastCheckpointIteration)) was kept")
             }
-            optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr, threads: c.threadCount)
+            optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr,
+                           threads: c.threadCount)
             state.optimizerSteps = optimizer.steps
             let after = monotonicSeconds()
             let seconds = after - now
@@ -169,7 +178,8 @@ public final class Trainer {
             state.lastTrainLoss = loss
 
             if state.iteration % settings.logEvery == 0 {
-                var r = MetricsRecord(type: .train, iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsed(after) / 60)
+                var r = MetricsRecord(type: .train, iter: state.iteration, epoch: state.fractionalEpoch,
+                                      minutes: elapsed(after) / 60)
                 r.trainLoss = state.intervalLossSum / Double(state.intervalCount)
                 r.lr = lr
                 r.tokensPerS = Double(state.intervalTokens) / max(state.intervalSeconds, 1e-9)
@@ -192,8 +202,9 @@ public final class Trainer {
                 let perIter = (after - t0) / Double(max(1, done))
                 var eta = limit == Int.max ? Double.infinity : Double(limit - state.iteration) * perIter
                 if c.maxMinutes > 0 { eta = min(eta, c.maxMinutes * 60 - (after - t0)) }
-                progress.draw(progressText(limit: limit, loss: loss, tokensPerSecond: Double(windowTokens) / max(windowSeconds, 1e-9),
-                                           lr: lr, elapsed: elapsed(after), eta: eta), now: after)
+                progress.draw(progressText(limit: limit, loss: loss,
+                                           tokensPerSecond: Double(windowTokens) / max(windowSeconds, 1e-9), lr: lr,
+                                           elapsed: elapsed(after), eta: eta), now: after)
                 windowSeconds = 0; windowTokens = 0
             }
         }
@@ -204,7 +215,8 @@ public final class Trainer {
             stopReason: stop, runDirectory: options.run, iteration: state.iteration, epoch: state.fractionalEpoch,
             iterationsThisRun: state.iteration - startIteration,
             steadyTokensPerSecond: steadyIterations > 0 ? Double(steadyTokens) / steadySeconds : nil,
-            steadyIterations: steadyIterations, warmupIterations: min(options.warmupIterations, state.iteration - startIteration),
+            steadyIterations: steadyIterations, warmupIterations: min(options.warmupIterations,
+                                                                      state.iteration - startIteration),
             lastTrainLoss: state.lastTrainLoss, val: lastValResult, test: nil, testCheckpoint: nil,
             bestValLoss: state.bestValLoss, bestIteration: state.bestIteration, plotPath: nil)
         if steadyIterations == 0 && allTokens > 0 {
@@ -214,7 +226,8 @@ public final class Trainer {
             summary.steadyIterations = state.iteration - startIteration
         }
         if stop == .alreadyDone {
-            progress.message("\(options.run) is already at iteration \(state.iteration); raise --max-iters or --max-epochs to train further")
+            progress.message("\(options.run) is already at iteration \(state.iteration); raise --max-iters or "
+                             + "--max-epochs to train further")
             return summary
         }
 
@@ -263,7 +276,8 @@ public final class Trainer {
     static func isSane(_ loss: Double) -> Bool { loss.isFinite && loss <= blownUpLoss }
 
     static func describe(_ loss: Double) -> String {
-        loss.isFinite ? "\(loss) nats per token (above \(Int(blownUpLoss)): the weights have blown up)" : "not finite (\(loss))"
+        loss.isFinite ? "\(loss) nats per token (above \(Int(blownUpLoss)): the weights have blown up)" : "not finite "
+            + "(\(loss))"
     }
 
     /// Validates over the whole val split, logs it and updates the best. Returns whether it is a new best,
@@ -273,8 +287,10 @@ public final class Trainer {
         guard let r = try ev.run(model, shouldStop: { StopSignal.requested }) else { return nil }
         guard Trainer.isSane(r.natsPerToken) else {
             progress.endLine()
-            throw TrainingError.diverged(iteration: state.iteration, what: "the validation loss is \(Trainer.describe(r.natsPerToken))",
-                                         hint: "Lower --learning-rate or --grad-clip; the last good checkpoint \(options.run)/\(Checkpoint.latest) "
+            throw TrainingError.diverged(iteration: state.iteration,
+                                         what: "the validation loss is \(Trainer.describe(r.natsPerToken))",
+                                         hint: "Lower --learning-rate or --grad-clip; the last good checkpoint "
+                                         + "\(options.run)/\(Checkpoint.latest) "
                                             + "(iteration \(lastCheckpointIteration)) was kept")
         }
         let improved = state.bestValLoss.map { r.natsPerToken < $0 } ?? true
@@ -288,7 +304,8 @@ public final class Trainer {
         state.lastValLoss = r.natsPerToken
         state.lastEvalIteration = state.iteration
         lastValResult = r
-        var rec = MetricsRecord(type: .eval, iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsed() / 60)
+        var rec = MetricsRecord(type: .eval, iter: state.iteration, epoch: state.fractionalEpoch,
+                                minutes: elapsed() / 60)
         rec.split = .val
         rec.natsPerToken = r.natsPerToken
         rec.bitsPerChar = r.bitsPerCharacter
@@ -296,8 +313,10 @@ public final class Trainer {
         rec.characters = r.characters
         rec.best = improved
         try metrics.append(rec)
-        progress.message(String(format: "iter %d: val %.4f nats/token, %.4f bits/char%@", state.iteration, r.natsPerToken,
-                                r.bitsPerCharacter, improved ? " (best)" : " (best \(String(format: "%.4f", state.bestValLoss ?? .nan)) at \(state.bestIteration ?? 0))"))
+        progress.message(String(format: "iter %d: val %.4f nats/token, %.4f bits/char%@", state.iteration,
+                                r.natsPerToken, r.bitsPerCharacter,
+                                improved ? " (best)" : " (best \(String(format: "%.4f", state.bestValLoss ?? .nan)) "
+                                + "at \(state.bestIteration ?? 0))"))
         return improved
     }
 
@@ -321,7 +340,8 @@ public final class Trainer {
             }
         }
         guard let r = try ev.run(scored, shouldStop: { StopSignal.requested }) else { return (nil, nil) }
-        var rec = MetricsRecord(type: .eval, iter: state.iteration, epoch: state.fractionalEpoch, minutes: elapsedMinutes)
+        var rec = MetricsRecord(type: .eval, iter: state.iteration, epoch: state.fractionalEpoch,
+                                minutes: elapsedMinutes)
         rec.split = .test
         rec.natsPerToken = r.natsPerToken
         rec.bitsPerChar = r.bitsPerCharacter
@@ -336,7 +356,8 @@ public final class Trainer {
     /// Saves RUN/latest, and RUN/best when `best`.
     func save(best: Bool) throws {
         let meta = makeMeta()
-        let contents = Checkpoint.Contents(meta: meta, state: state, model: model, optimizer: optimizer, recurrent: recurrent, vocabBytes: vocabBytes)
+        let contents = Checkpoint.Contents(meta: meta, state: state, model: model, optimizer: optimizer,
+                                           recurrent: recurrent, vocabBytes: vocabBytes)
         // best/ before latest/: a kill between the two then leaves latest/ at the previous checkpoint, and
         // the resumed run validates at this iteration again and rewrites best/. (The other order could
         // leave latest/ saying this iteration is the best while best/ still held older weights.)
@@ -353,15 +374,18 @@ public final class Trainer {
                        vocabChecksum: manifest.vocabChecksum, vocabSize: manifest.vocabSize,
                        granularity: manifest.granularity, normalization: manifest.normalization,
                        preparedDirectory: preparedPath, iteration: state.iteration, epoch: state.fractionalEpoch,
-                       trainLoss: state.lastTrainLoss, valLoss: state.lastValLoss, valBitsPerChar: lastValResult?.bitsPerCharacter,
+                       trainLoss: state.lastTrainLoss, valLoss: state.lastValLoss,
+                           valBitsPerChar: lastValResult?.bitsPerCharacter,
                        bestValLoss: state.bestValLoss, bestIteration: state.bestIteration)
     }
 
-    private func progressText(limit: Int, loss: Double, tokensPerSecond: Double, lr: Double, elapsed: Double, eta: Double) -> String {
+    private func progressText(limit: Int, loss: Double, tokensPerSecond: Double, lr: Double, elapsed: Double,
+                              eta: Double) -> String {
         var s = "iter \(state.iteration)" + (limit == Int.max ? "" : "/\(limit)")
         s += String(format: " | epoch %.2f | loss %.4f", state.fractionalEpoch, loss)
         if let v = state.lastValLoss { s += String(format: " | val %.4f", v) }
-        s += " | " + (tokensPerSecond >= 1e4 ? String(format: "%.1fk", tokensPerSecond / 1000) : String(format: "%.0f", tokensPerSecond)) + " tok/s"
+        s += " | " + (tokensPerSecond >= 1e4 ? String(format: "%.1fk", tokensPerSecond / 1000) : String(format: "%.0f",
+            tokensPerSecond)) + " tok/s"
         s += String(format: " | lr %.2e", lr)
         s += " | " + formatDuration(elapsed) + (eta.isFinite ? " | ETA " + formatDuration(max(0, eta)) : "")
         return s

@@ -13,7 +13,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .badOptions(m): return m
-        case let .diverged(iteration, what, hint): return "training diverged at iteration \(iteration): \(what). \(hint)"
+        case let .diverged(iteration, what,
+                           hint): return "training diverged at iteration \(iteration): \(what). \(hint)"
         case let .badCheckpoint(path, problem): return "\(path): \(problem)"
         case let .badRun(m): return m
         }

@@ -59,11 +59,14 @@ public struct TrainingState: Codable, Sendable {
         func bad(_ p: String) -> TrainingError { .badCheckpoint(path: path, problem: p) }
         // Checked against the checksum meta.json recorded for it before it is decoded (if meta.json
         // itself cannot be read, loading it reports that).
-        if let meta = try? CheckpointMeta.load(directory: directory) { try Checkpoint.verify(fileName, in: directory, meta: meta) }
+        if let meta = try? CheckpointMeta.load(directory: directory) {
+            try Checkpoint.verify(fileName, in: directory, meta: meta)
+        }
         let s: TrainingState = try readJSON(path, what: "training state")
         guard s.format == format else { throw bad("format is \"\(s.format)\", expected \"\(format)\"") }
         guard s.version == 1 else { throw bad("version \(s.version) is not supported (this gasa reads version 1)") }
-        guard s.iteration >= 0, s.epoch >= 0, s.position >= 0, s.position < max(1, s.minibatchesPerEpoch), s.trainBatch > 0 else {
+        guard s.iteration >= 0, s.epoch >= 0, s.position >= 0, s.position < max(1, s.minibatchesPerEpoch),
+            s.trainBatch > 0 else {
             throw bad("iteration, epoch or position out of range")
         }
         guard s.optimizerSteps >= 0, s.elapsedSeconds >= 0, s.intervalCount >= 0, s.intervalTokens >= 0,
@@ -75,8 +78,8 @@ public struct TrainingState: Codable, Sendable {
               (s.lastEvalIteration ?? 0) >= 0, (s.lastEvalIteration ?? 0) <= s.iteration,
               s.evalsWithoutImprovement <= s.iteration, s.intervalCount <= s.iteration,
               s.intervalTokens <= s.intervalCount * (1 << 24) else {
-            throw bad("iteration \(s.iteration), epoch \(s.epoch), optimizer steps \(s.optimizerSteps) and the validation "
-                      + "iterations do not agree with one another")
+            throw bad("iteration \(s.iteration), epoch \(s.epoch), optimizer steps \(s.optimizerSteps) and the "
+                      + "validation iterations do not agree with one another")
         }
         // Times within a century: every duration printed or summed later stays an exact integer.
         guard s.elapsedSeconds.isFinite, s.intervalSeconds.isFinite, s.intervalLossSum.isFinite,

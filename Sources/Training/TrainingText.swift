@@ -16,9 +16,10 @@ public enum TrainingText {
         }
         // The shards' ids index the folder's vocabulary: a folder prepared again since (another corpus,
         // a larger vocabulary) is not the model's training text.
-        guard manifest.vocabChecksum == checkpoint.meta.vocabChecksum, manifest.vocabSize == checkpoint.vocabulary.count else {
-            return .unavailable("\(dir) was prepared again: its vocabulary, checksum \(manifest.vocabChecksum), is not the model's, "
-                                + "\(checkpoint.meta.vocabChecksum); pass --corpus FILE")
+        guard manifest.vocabChecksum == checkpoint.meta.vocabChecksum,
+            manifest.vocabSize == checkpoint.vocabulary.count else {
+            return .unavailable("\(dir) was prepared again: its vocabulary, checksum \(manifest.vocabChecksum), is "
+                                + "not the model's, \(checkpoint.meta.vocabChecksum); pass --corpus FILE")
         }
         let stream = try SplitStream(directory: dir, manifest: manifest, split: .train)
         let B = stream.batchSize, T = manifest.seqLength
@@ -29,7 +30,8 @@ public enum TrainingText {
             for b in 0..<B { rows[b] += inputs[(b * steps)..<(b * steps + steps)] }
         }
         let vocab = checkpoint.vocabulary
-        let pipeline = try TextPipeline(granularity: vocab.granularity, text: TextOptions(normalization: vocab.normalization))
+        let pipeline = try TextPipeline(granularity: vocab.granularity,
+                                        text: TextOptions(normalization: vocab.normalization))
         return .text(scalars(of: try pipeline.detokenize(rows.joined().map { vocab.tokens[Int($0)] })))
     }
 }

@@ -32,7 +32,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Threads for training.") var threads = 2
     @Flag(help: "Time each matrix product of a training step on one thread instead (GFLOP/s, best of 5).")
     var products = false
-    @Option(help: "How threads are used: 'batch' splits each batch's rows over the threads (data parallel, products single-threaded), 'blas' gives them to each matrix product.") var parallel: ParallelMode = .batch
+    @Option(help: "How threads are used: 'batch' splits each batch's rows over the threads (data parallel, products single-threaded), 'blas' gives them to each matrix product.")
+    var parallel: ParallelMode = .batch
 
     func validate() throws {
         guard layers >= 1, rnnSize >= 1, batchSize >= 1, seqLength >= 1, iters >= 1 else {
@@ -59,10 +60,13 @@ struct BenchCommand: ParsableCommand {
         let ws = model.makeWorkspace(batch: B, steps: T, rowParts: rowParts)
         for _ in 0..<3 { _ = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) }
         var t0 = monotonicSeconds()
-        for _ in 0..<iters { _ = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) }
+        for _ in 0..<iters {
+            _ = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng)
+        }
         let train = Double(iters * B * T) / (monotonicSeconds() - t0)
         // Evaluation as training's validation runs it: with --parallel batch, row blocks on their own threads.
-        let blocks = BlockEvaluator(model: model, batch: B, parts: rowParts, chunkSteps: min(T, 10), borrowing: ws.evaluationScratch)
+        let blocks = BlockEvaluator(model: model, batch: B, parts: rowParts, chunkSteps: min(T, 10),
+                                    borrowing: ws.evaluationScratch)
         model.prepareForEvaluation()
         t0 = monotonicSeconds()
         for _ in 0..<max(1, iters / 2) { _ = blocks.evaluate(model, inputs: x, targets: y, steps: T) }
@@ -78,8 +82,10 @@ struct BenchCommand: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         emit(KernelInfo.summary)
         if let w = KernelInfo.shortfall { emit(w) }
-        emit("config: \(layers) x \(rnnSize), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), batch \(B), seq \(T), \(config.parameterCount) parameters")
-        emit(String(format: "train: %.0f tokens/s (%d threads, %@)   eval: %.0f tokens/s   sample: %.0f tokens/s (batch 1, 1 thread)   peak RSS: %.1f MiB",
+        emit("config: \(layers) x \(rnnSize), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), "
+             + "batch \(B), seq \(T), \(config.parameterCount) parameters")
+        emit(String(format: "train: %.0f tokens/s (%d threads, %@)   eval: %.0f tokens/s   sample: %.0f tokens/s "
+                    + "(batch 1, 1 thread)   peak RSS: %.1f MiB",
                      train, threads, parallel.rawValue, eval, sample, Double(usage.ru_maxrss) / 1024))
     }
 }
@@ -107,7 +113,8 @@ extension BenchCommand {
             Product(name: "per-step backward dG W_hh", m: b, n: H, k: G, transA: false, transB: false, beta: 1),
             Product(name: "input product X W_ih^T", m: n, n: G, k: H, transA: false, transB: true, beta: 0),
             // Each thread takes a block of rows of the weight gradients, reading its columns of dG (stride 4H).
-            Product(name: "weight gradient dG^T X", m: G / parts, n: H, k: n, transA: true, transB: false, beta: 0, lda: G),
+            Product(name: "weight gradient dG^T X", m: G / parts, n: H, k: n, transA: true, transB: false, beta: 0,
+                    lda: G),
             Product(name: "input gradient dG W_ih", m: n, n: H, k: G, transA: false, transB: false, beta: 0),
             Product(name: "head logits", m: headRows, n: V, k: H, transA: false, transB: true, beta: 1),
             Product(name: "head weight gradient", m: V, n: H, k: headRows, transA: true, transB: false, beta: 1),
@@ -115,13 +122,16 @@ extension BenchCommand {
             Product(name: "sampling step (batch 1)", m: 1, n: G, k: H, transA: false, transB: true, beta: 1),
         ]
         if E != H {
-            list.insert(Product(name: "input product, layer 0", m: n, n: G, k: E, transA: false, transB: true, beta: 0), at: 3)
+            list.insert(Product(name: "input product, layer 0", m: n, n: G, k: E, transA: false, transB: true,
+                                beta: 0), at: 3)
         }
         emit(KernelInfo.summary)
         if let w = KernelInfo.shortfall { emit(w) }
-        emit("products of one training step, \(layers) x \(H), batch \(batchSize) in \(parts) part\(parts == 1 ? "" : "s") of \(b) rows, "
+        emit("products of one training step, \(layers) x \(H), batch \(batchSize) in \(parts) "
+             + "part\(parts == 1 ? "" : "s") of \(b) rows, "
              + "seq \(seqLength), vocab \(V); one thread, best of 5")
-        emit(TextTable.render([["product", "m x n x k", "GFLOP/s"]] + list.map { p in [p.name, p.shape, String(format: "%6.1f", rate(p))] }))
+        emit(TextTable.render([["product", "m x n x k",
+                                "GFLOP/s"]] + list.map { p in [p.name, p.shape, String(format: "%6.1f", rate(p))] }))
     }
 
     private func rate(_ p: Product) -> Double {

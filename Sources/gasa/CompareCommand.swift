@@ -13,7 +13,8 @@ import Training
 struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Compare trained runs side by side: vocabulary, tokens per character, unseen share, best validation bits per character, speed and a sample.",
+        abstract: "Compare trained runs side by side: vocabulary, tokens per character, unseen share, best validation "
+            + "bits per character, speed and a sample.",
         discussion: """
         Bits per character are measured on the original characters, so runs at different granularities \
         compare fairly; lower is better. The SVG shows validation bits per character against training minutes.
@@ -40,7 +41,9 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
-        if fileExists(svg) && !force { throw CLIError("\(svg) exists; pass --force to overwrite it or --svg to choose another file") }
+        if fileExists(svg) && !force {
+            throw CLIError("\(svg) exists; pass --force to overwrite it or --svg to choose another file")
+        }
         Kernels.setThreads(1)
         var runs: [RunSummary] = []
         for run in self.runs {
@@ -78,12 +81,13 @@ struct CompareCommand: ParsableCommand {
 
     private func table(_ runs: [RunSummary]) -> String {
         func f(_ x: Double?, _ fmt: String) -> String { x.map { String(format: fmt, $0) } ?? "-" }
-        var lines: [[String]] = [["run", "granularity", "vocab", "tokens/char", "val unseen", "best val bits/char", "at iter",
-                                  "tokens/s", "chars/s", "minutes"]]
+        var lines: [[String]] = [["run", "granularity", "vocab", "tokens/char", "val unseen", "best val bits/char",
+                                  "at iter", "tokens/s", "chars/s", "minutes"]]
         for r in runs {
             lines.append([r.name, r.granularity.rawValue, "\(r.vocabSize)", f(r.tokensPerCharacter, "%.3f"),
                           f(r.valUnseenShare.map { 100 * $0 }, "%.2f%%"), f(r.bestValBitsPerChar, "%.4f"),
-                          r.bestIteration.map(String.init) ?? "-", f(r.tokensPerSecond, "%.0f"), f(r.charactersPerSecond, "%.0f"),
+                          r.bestIteration.map(String.init) ?? "-", f(r.tokensPerSecond, "%.0f"),
+                              f(r.charactersPerSecond, "%.0f"),
                           String(format: "%.1f", r.minutes)])
         }
         return TextTable.render(lines)
@@ -92,7 +96,8 @@ struct CompareCommand: ParsableCommand {
     /// Validation bits per character against minutes, one line per run.
     private func plot(_ runs: [RunSummary]) -> String {
         let chart = LineChart(xLabel: "minutes of training", series: runs.enumerated().map { i, r in
-            LineChart.Series(label: "\(r.name) (\(r.granularity.rawValue))", color: LineChart.palette[i % LineChart.palette.count],
+            LineChart.Series(label: "\(r.name) (\(r.granularity.rawValue))",
+                             color: LineChart.palette[i % LineChart.palette.count],
                              points: r.valCurve.map { ($0.minutes, $0.bitsPerChar) }, dots: true)
         })
         return LineChart.document(width: 720, height: 420, title: "validation bits per character (lower is better)",

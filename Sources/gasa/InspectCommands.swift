@@ -84,7 +84,8 @@ struct TokenizeCommand: ParsableCommand {
         }
         if !line.isEmpty { out += line.joined(separator: " ") + "\n" }
         if !missing.isEmpty {
-            throw CLIError("the vocabulary has no id for: " + missing.sorted().map { "'" + visible($0) + "'" }.joined(separator: " ")
+            throw CLIError("the vocabulary has no id for: "
+                           + missing.sorted().map { "'" + visible($0) + "'" }.joined(separator: " ")
                                   + " (and no <unk>; prepare with --min-count or --max-vocab to get one)")
         }
         Output.stdout(out)
@@ -106,7 +107,8 @@ struct DetokenizeCommand: ParsableCommand {
     func run() throws {
         let v = try Vocabulary.load(path: vocab)
         let p = try TextPipeline(granularity: v.granularity, text: TextOptions(normalization: v.normalization))
-        let words = String(decoding: try readStandardInput(), as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
+        let words = String(decoding: try readStandardInput(),
+                           as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" })
         var pieces: [[UInt32]] = []
         for (i, w) in words.enumerated() {
             guard let id = Int(w), id >= 0, id < v.count else {
@@ -140,14 +142,18 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         let m = try Manifest.load(directory: directory)
         let v = try Vocabulary.load(path: directory + "/" + m.vocabFile)
-        emit("\(directory): \(m.granularity.rawValue), \(m.normalization.rawValue); vocabulary \(m.vocabSize) (uint\(m.tokenBytes * 8) ids), "
+        emit("\(directory): \(m.granularity.rawValue), \(m.normalization.rawValue); vocabulary \(m.vocabSize) "
+             + "(uint\(m.tokenBytes * 8) ids), "
               + "B \(m.batchSize), T \(m.seqLength)")
         emit("  corpus: \(m.inputs.joined(separator: ", ")) (\(m.corpusBytes) bytes, crc32 \(m.corpusCrc32)); "
-              + "ICU \(m.icuVersion), Unicode \(m.unicodeVersion); split by \(m.splitBy.rawValue), dedup \(m.dedup.rawValue)")
-        var rows = [["split", "tokens", "characters", "B", "L", "minibatches", "targets", "target chars", "dropped", "shards"]]
+              + "ICU \(m.icuVersion), Unicode \(m.unicodeVersion); split by \(m.splitBy.rawValue), dedup "
+              + "\(m.dedup.rawValue)")
+        var rows = [["split", "tokens", "characters", "B", "L", "minibatches", "targets", "target chars", "dropped",
+                     "shards"]]
         for s in m.splits {
-            rows.append([s.name.rawValue, "\(s.tokens)", "\(s.characters)", "\(s.batchSize)", "\(s.streamLength)", "\(s.minibatches)",
-                         "\(s.servedTargets)", "\(s.targetCharacters)", "\(s.droppedTokens)", "\(s.shards.count)"])
+            rows.append([s.name.rawValue, "\(s.tokens)", "\(s.characters)", "\(s.batchSize)", "\(s.streamLength)",
+                         "\(s.minibatches)", "\(s.servedTargets)", "\(s.targetCharacters)", "\(s.droppedTokens)",
+                         "\(s.shards.count)"])
         }
         emit(TextTable.render(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         let shown = (0..<min(top, v.count)).map { "\($0):'\(visible(v.text($0)))'×\(v.counts[$0])" }
@@ -159,8 +165,11 @@ struct InspectCommand: ParsableCommand {
         for s in m.splits where s.minibatches > 0 {
             let stream = try SplitStream(directory: directory, manifest: m, split: s.name)
             var inputs = [Int32](repeating: 0, count: s.batchSize * m.seqLength), targets = inputs
-            for k in 0..<stream.count { ids += s.batchSize * (try stream.load(k, inputs: &inputs, targets: &targets) + 1) }
+            for k in 0..<stream.count {
+                ids += s.batchSize * (try stream.load(k, inputs: &inputs, targets: &targets) + 1)
+            }
         }
-        emit("  verified \(total) shard(s): headers match the manifest, checksums match, all \(ids) ids within the vocabulary")
+        emit("  verified \(total) shard(s): headers match the manifest, checksums match, all \(ids) ids within the "
+             + "vocabulary")
     }
 }

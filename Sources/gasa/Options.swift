@@ -69,8 +69,8 @@ func spoolStandardInput(to path: String) throws {
     try forEachStandardInputChunk { chunk in
         guard written + chunk.count <= allowance else {
             throw CLIError("standard input is larger than \(allowance >> 20) MiB, the most prepare spools from it "
-                           + "(8 GiB, or the free space of \((path as NSString).deletingLastPathComponent) less 1 GiB); "
-                           + "give the corpus as a file instead of '-'")
+                           + "(8 GiB, or the free space of \((path as NSString).deletingLastPathComponent) less 1 "
+                           + "GiB); give the corpus as a file instead of '-'")
         }
         do { try chunk.withUnsafeBytes { try writeFully(fd, $0, path: path) } } catch let e as FileError {
             throw CLIError("cannot spool standard input to \(path): \(e.message)")

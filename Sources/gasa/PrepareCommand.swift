@@ -82,11 +82,14 @@ struct PrepareCommand: ParsableCommand {
         let parts = granularity.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let gs = try parts.map { p -> Granularity in
             guard let g = Granularity(rawValue: p) else {
-                throw ValidationError("unknown granularity '\(p)'; choose from \(Granularity.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError("unknown granularity '\(p)'; choose from "
+                                      + "\(Granularity.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return g
         }
-        guard !gs.isEmpty, Set(gs).count == gs.count else { throw ValidationError("--granularity needs distinct values") }
+        guard !gs.isEmpty, Set(gs).count == gs.count else {
+            throw ValidationError("--granularity needs distinct values")
+        }
         return gs
     }
 
@@ -156,19 +159,21 @@ func describe(_ r: PrepareReport) -> String {
     let t = r.text
     s += "  input: \(t.files) file(s), \(t.bytes) bytes, \(t.lines) lines, \(t.decodedCharacters) characters\n"
     if r.normalization != .none {
-        s += "  normalisation: \(t.linesChangedByNormalization) lines changed, \(t.decodedCharacters) -> \(t.normalizedCharacters) characters\n"
+        s += "  normalisation: \(t.linesChangedByNormalization) lines changed, \(t.decodedCharacters) -> "
+            + "\(t.normalizedCharacters) characters\n"
     }
     if t.dedupUnits > 0 {
-        s += "  dedup: removed \(t.dedupRemovedUnits) of \(t.dedupUnits) units (\(t.dedupRemovedCharacters) characters, "
-            + "\(pct(Double(t.dedupRemovedCharacters) / Double(max(1, t.normalizedCharacters)))) of the text)\n"
+        s += "  dedup: removed \(t.dedupRemovedUnits) of \(t.dedupUnits) units (\(t.dedupRemovedCharacters) "
+            + "characters, \(pct(Double(t.dedupRemovedCharacters) / Double(max(1, t.normalizedCharacters)))) of the "
+            + "text)\n"
     }
     s += "  tokens: \(r.tokens) for \(r.characters) characters (\(fmt(r.tokensPerCharacter, 3)) per character)\n"
     s += "  vocabulary: \(r.vocabSize) (\(r.distinctTokens) distinct tokens), <unk> rate \(pct(r.unkRate))\n"
     s += "  top tokens: " + r.topTokens.map { "'" + visible($0) + "'" }.joined(separator: " ") + "\n"
     var rows = [["split", "tokens", "characters", "B", "minibatches", "shards", "unseen in train"]]
     for sp in r.splits {
-        rows.append([sp.name.rawValue, "\(sp.tokens)", "\(sp.characters)", "\(sp.batchSize)", "\(sp.minibatches)", "\(sp.shards)",
-                     sp.unseenInTrainShare.map(pct) ?? "-"])
+        rows.append([sp.name.rawValue, "\(sp.tokens)", "\(sp.characters)", "\(sp.batchSize)", "\(sp.minibatches)",
+                     "\(sp.shards)", sp.unseenInTrainShare.map(pct) ?? "-"])
     }
     s += TextTable.render(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
     for n in r.notes { s += "\n  note: " + n }
@@ -177,11 +182,13 @@ func describe(_ r: PrepareReport) -> String {
 
 /// One table, granularities side by side: how a user chooses between them.
 func compareTable(_ rs: [PrepareReport]) -> String {
-    var rows = [["granularity", "vocab", "seen", "tokens", "tokens/char", "unk rate", "val unseen", "test unseen", "MB/s", "folder"]]
+    var rows = [["granularity", "vocab", "seen", "tokens", "tokens/char", "unk rate", "val unseen", "test unseen",
+                 "MB/s", "folder"]]
     for r in rs {
         let v = r.split(.val)?.unseenInTrainShare, t = r.split(.test)?.unseenInTrainShare
-        rows.append([r.granularity.rawValue, "\(r.vocabSize)", "\(r.distinctTokens)", "\(r.tokens)", fmt(r.tokensPerCharacter, 3), pct(r.unkRate),
-                     v.map(pct) ?? "-", t.map(pct) ?? "-", fmt(r.megabytesPerSecond, 1), r.output])
+        rows.append([r.granularity.rawValue, "\(r.vocabSize)", "\(r.distinctTokens)", "\(r.tokens)",
+                     fmt(r.tokensPerCharacter, 3), pct(r.unkRate), v.map(pct) ?? "-", t.map(pct) ?? "-",
+                     fmt(r.megabytesPerSecond, 1), r.output])
     }
     return TextTable.render(rows)
 }

@@ -33,15 +33,23 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Text to continue.") var prime: String?
     @Option(help: "Read the prime text from this UTF-8 file.") var primeFile: String?
     @Option(parsing: .unconditional, help: "Characters (grapheme clusters) to generate per sample.") var length = 200
-    @Option(parsing: .unconditional, help: "Sampling temperature: 0 = always the most likely token; below 1 safer, above 1 wilder.") var temperature: Float = 1.0
+    @Option(parsing: .unconditional, help: "Sampling temperature: 0 = always the most likely token; below 1 safer, above 1 wilder.")
+    var temperature: Float = 1.0
     @Option(parsing: .unconditional, help: "Sample only among the k most likely tokens (0 = all).") var topK = 0
-    @Option(parsing: .unconditional, help: "Sample only among the most likely tokens whose probabilities add up to p (1 = all).") var topP: Float = 1.0
-    @Option(parsing: .unconditional, help: "Random seed (default: a fresh one, printed with --stats). The same seed and checkpoint give the same text.") var seed: UInt64?
-    @Option(parsing: .unconditional, help: "How many samples (seeds seed, seed+1, ...), separated by a blank line.") var numSamples = 1
-    @Option(help: "Stop a sample once it ends with this text; \\n and \\t are understood (e.g. '\\n\\n' = one verse).") var stopAt: String?
-    @Option(help: "Prime characters missing from the vocabulary: error, skip (drop them) or unk (feed <unk>).") var unknown: UnknownPolicy = .error
-    @Flag(help: "Print speed, the share of well-formed syllables and novelty against the training text to stderr.") var stats = false
-    @Option(help: "Training text for --stats novelty (default: the train split of the prepared folder the model was trained on).") var corpus: String?
+    @Option(parsing: .unconditional, help: "Sample only among the most likely tokens whose probabilities add up to p (1 = all).")
+    var topP: Float = 1.0
+    @Option(parsing: .unconditional, help: "Random seed (default: a fresh one, printed with --stats). The same seed and checkpoint give the same text.")
+    var seed: UInt64?
+    @Option(parsing: .unconditional, help: "How many samples (seeds seed, seed+1, ...), separated by a blank line.")
+    var numSamples = 1
+    @Option(help: "Stop a sample once it ends with this text; \\n and \\t are understood (e.g. '\\n\\n' = one verse).")
+    var stopAt: String?
+    @Option(help: "Prime characters missing from the vocabulary: error, skip (drop them) or unk (feed <unk>).")
+    var unknown: UnknownPolicy = .error
+    @Flag(help: "Print speed, the share of well-formed syllables and novelty against the training text to stderr.")
+    var stats = false
+    @Option(help: "Training text for --stats novelty (default: the train split of the prepared folder the model was trained on).")
+    var corpus: String?
     @Option(help: "Invalid UTF-8 in --prime-file or --corpus: 'error' (stop, naming file, line and byte offset) or 'replace' (U+FFFD).")
     var invalid: InvalidPolicy = .error
 
@@ -64,7 +72,8 @@ struct SampleCommand: ParsableCommand {
         let generator = try Generator(model: loaded.model, vocab: loaded.vocabulary)
         // Files are read with the model's normalisation and --invalid; both are read before any output.
         let reader = try TextPipeline(granularity: loaded.vocabulary.granularity,
-                                      text: TextOptions(normalization: loaded.vocabulary.normalization, invalid: invalid))
+                                      text: TextOptions(normalization: loaded.vocabulary.normalization,
+                                                        invalid: invalid))
         var primeText = prime ?? ""
         if let primeFile {
             let bytes = try readFileBytes(primeFile)
@@ -72,7 +81,8 @@ struct SampleCommand: ParsableCommand {
         }
         let corpusText = try corpus.flatMap { path -> [UInt32]? in
             guard stats else { return nil }
-            return scalars(of: String(decoding: try reader.normalize(bytes: readFileBytes(path), name: path), as: UTF16.self))
+            return scalars(of: String(decoding: try reader.normalize(bytes: readFileBytes(path), name: path),
+                                      as: UTF16.self))
         }
         var config = GenerationConfig()
         config.prime = primeText
@@ -95,7 +105,8 @@ struct SampleCommand: ParsableCommand {
         if stats { try printStats(all, seed: firstSeed, loaded: loaded, corpusText: corpusText) }
     }
 
-    private func printStats(_ all: [GenerationStats], seed: UInt64, loaded: LoadedCheckpoint, corpusText: [UInt32]?) throws {
+    private func printStats(_ all: [GenerationStats], seed: UInt64, loaded: LoadedCheckpoint,
+                            corpusText: [UInt32]?) throws {
         let tokens = all.reduce(0) { $0 + $1.tokens }, chars = all.reduce(0) { $0 + $1.characters }
         let seconds = all.reduce(0) { $0 + $1.seconds }
         let syllables = all.reduce(0) { $0 + $1.syllables }, ill = all.reduce(0) { $0 + $1.illFormed }
@@ -107,8 +118,8 @@ struct SampleCommand: ParsableCommand {
         ]
         if loaded.vocabulary.granularity == .jamo || loaded.vocabulary.granularity == .coda {
             let share = syllables + ill > 0 ? Double(syllables) / Double(syllables + ill) : 1
-            lines.append(String(format: "well-formed syllables: %.2f%% (%d built from jamo, %d ill-formed jamo shown as letters)",
-                                100 * share, syllables, ill))
+            lines.append(String(format: "well-formed syllables: %.2f%% (%d built from jamo, %d ill-formed jamo shown "
+                                + "as letters)", 100 * share, syllables, ill))
         }
         let training: TrainingText.Outcome = try corpusText.map { .text($0) } ?? TrainingText.load(for: loaded)
         switch training {
@@ -121,8 +132,8 @@ struct SampleCommand: ParsableCommand {
                 total += r.total
             }
             lines.append(total > 0
-                ? String(format: "novelty: %.1f%% of %d generated 20-character windows do not occur in the training text",
-                         100 * Double(novel) / Double(total), total)
+                ? String(format: "novelty: %.1f%% of %d generated 20-character windows do not occur in the training "
+                         + "text", 100 * Double(novel) / Double(total), total)
                 : "novelty: the samples are shorter than 20 characters")
         case .unavailable(let why):
             lines.append("novelty: skipped (\(why))")

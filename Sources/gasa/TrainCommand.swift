@@ -105,17 +105,24 @@ struct TrainCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if resume == nil && out == nil { throw ValidationError("give --out RUN for a new run, or --resume RUN to continue one") }
-        if resume == nil && prepared == nil { throw ValidationError("give the prepared folder to train on (written by gasa prepare)") }
-        if let r = resume, let o = out, r != o { throw ValidationError("--resume continues the run in place; drop --out (or make it the same folder)") }
-        if resume != nil && (initFrom != nil || force) { throw ValidationError("--resume cannot be combined with --init-from or --force") }
+        if resume == nil && out == nil {
+            throw ValidationError("give --out RUN for a new run, or --resume RUN to continue one")
+        }
+        if resume == nil && prepared == nil {
+            throw ValidationError("give the prepared folder to train on (written by gasa prepare)")
+        }
+        if let r = resume, let o = out, r != o {
+            throw ValidationError("--resume continues the run in place; drop --out (or make it the same folder)")
+        }
+        if resume != nil && (initFrom != nil || force) {
+            throw ValidationError("--resume cannot be combined with --init-from or --force")
+        }
     }
 
     func run() throws {
         StopSignal.install()
         var o = Trainer.Options(prepared: prepared, run: resume ?? out ?? "")
-        o.changes = changes
-        o.limits = limits
+        (o.changes, o.limits) = given
         o.resume = resume != nil
         o.initFrom = initFrom
         o.force = force
@@ -123,22 +130,25 @@ struct TrainCommand: ParsableCommand {
         let trainer = try Trainer(options: o)
         if !quiet {
             let m = trainer.model.config, train = trainer.manifest.split(.train)!
-            printError("training \(m.layers) x \(m.hiddenSize) LSTM (embedding \(m.embeddingSize), vocabulary \(m.vocabSize), "
-                       + "\(m.parameterCount) parameters, dropout \(m.dropout)) on \(trainer.prepared): B \(train.batchSize), "
+            printError("training \(m.layers) x \(m.hiddenSize) LSTM (embedding \(m.embeddingSize), vocabulary "
+                       + "\(m.vocabSize), "
+                       + "\(m.parameterCount) parameters, dropout \(m.dropout)) on \(trainer.prepared): B "
+                       + "\(train.batchSize), "
                        + "T \(trainer.manifest.seqLength), \(train.minibatches) minibatches per epoch; "
                        + "\(trainer.config.settings.optimizer.rawValue), lr \(trainer.config.settings.learningRate)")
             let c = trainer.config.limits
             printError("\(KernelInfo.summary); \(c.threadCount) thread\(c.threadCount == 1 ? "" : "s"), "
-                       + (c.rowParts > 1 ? "rows split over them (--parallel batch)" : "inside each product (--parallel blas)"))
+                       + (c.rowParts > 1 ? "rows split over them (--parallel batch)" : "inside each product "
+                          + "(--parallel blas)"))
             if let w = KernelInfo.shortfall { printError(w) }
         }
         let s = try trainer.run()
         report(s)
     }
 
-    /// The settings given on the command line.
-    private var changes: SettingChanges {
-        var c = SettingChanges()
+    /// What the command line gave: settings (what the run computes) and this invocation's limits.
+    private var given: (settings: SettingChanges, limits: LimitChanges) {
+        var c = SettingChanges(), l = LimitChanges()
         if let v = layers { c.set(\.layers, v) }
         if let v = rnnSize { c.set(\.hiddenSize, v) }
         if let v = embeddingSize { c.set(\.embeddingSize, v) }
@@ -150,12 +160,6 @@ struct TrainCommand: ParsableCommand {
         if let v = gradClip { c.set(\.gradClip, v) }
         if let v = seed { c.set(\.seed, v) }
         if let v = logEvery { c.set(\.logEvery, v) }
-        return c
-    }
-
-    /// This invocation's limits given on the command line.
-    private var limits: LimitChanges {
-        var l = LimitChanges()
         if let v = maxEpochs { l.set(\.maxEpochs, v) }
         if let v = maxIters { l.set(\.maxIters, v) }
         if let v = maxMinutes { l.set(\.maxMinutes, v) }
@@ -164,20 +168,28 @@ struct TrainCommand: ParsableCommand {
         if let v = evalEvery { l.set(\.evalEvery, v) }
         if let v = patience { l.set(\.patience, v) }
         if let v = printEvery { l.set(\.printEvery, v) }
-        return l
+        return (c, l)
     }
 
     private func report(_ s: TrainingSummary) {
         emit("stopped at iteration \(s.iteration) (epoch \(fmt(s.epoch))): \(s.stopReason.rawValue)")
         if let t = s.lastTrainLoss { emit("  train loss \(fmt(t, 4)) nats/token (last iteration)") }
-        if let v = s.val { emit("  val   \(fmt(v.natsPerToken, 4)) nats/token, \(fmt(v.bitsPerCharacter, 4)) bits/char") }
-        if let b = s.bestValLoss, let i = s.bestIteration { emit("  best  val \(fmt(b, 4)) nats/token at iteration \(i)") }
-        if let t = s.test { emit("  test  \(fmt(t.natsPerToken, 4)) nats/token, \(fmt(t.bitsPerCharacter, 4)) bits/char (\(s.testCheckpoint ?? "latest") weights)") }
+        if let v = s.val {
+            emit("  val   \(fmt(v.natsPerToken, 4)) nats/token, \(fmt(v.bitsPerCharacter, 4)) bits/char")
+        }
+        if let b = s.bestValLoss, let i = s.bestIteration {
+            emit("  best  val \(fmt(b, 4)) nats/token at iteration \(i)")
+        }
+        if let t = s.test {
+            emit("  test  \(fmt(t.natsPerToken, 4)) nats/token, \(fmt(t.bitsPerCharacter, 4)) bits/char "
+                 + "(\(s.testCheckpoint ?? "latest") weights)")
+        }
         emit("  checkpoints: \(s.runDirectory)/latest" + (s.bestIteration != nil ? ", \(s.runDirectory)/best" : ""))
         if let p = s.plotPath { emit("  plot: \(p)") }
         if let tps = s.steadyTokensPerSecond {
             emit("steady-state: \(fmt(tps, 1)) tokens/s over \(s.steadyIterations) iterations ("
-                 + (s.warmupIterations > 0 ? "first \(s.warmupIterations) and evaluation excluded)" : "evaluation excluded; too few to leave out a warm-up)"))
+                 + (s.warmupIterations > 0 ? "first \(s.warmupIterations) and evaluation excluded)" : "evaluation "
+                    + "excluded; too few to leave out a warm-up)"))
         }
     }
 }

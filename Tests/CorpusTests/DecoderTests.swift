@@ -7,7 +7,8 @@ import XCTest
 
 final class DecoderTests: XCTestCase {
     /// The error that decoding `bytes` in one piece gives, as (line, byte offset, message).
-    func decodeError(_ bytes: [UInt8], keepCR: Bool = false, file: StaticString = #filePath, line: UInt = #line) -> (Int, Int, String)? {
+    func decodeError(_ bytes: [UInt8], keepCR: Bool = false, file: StaticString = #filePath,
+                     line: UInt = #line) -> (Int, Int, String)? {
         do {
             let p = try TextPipeline(granularity: .char, text: TextOptions(keepCR: keepCR))
             _ = try p.normalize(bytes: bytes, name: "lyrics.txt")
@@ -15,7 +16,8 @@ final class DecoderTests: XCTestCase {
         } catch let CorpusError.invalidText(name, l, offset, problem) {
             XCTAssertEqual(name, "lyrics.txt", file: file, line: line)
             let message = CorpusError.invalidText(file: name, line: l, byteOffset: offset, problem: problem).description
-            XCTAssert(message.hasPrefix("lyrics.txt: line \(l), byte offset \(offset): "), message, file: file, line: line)
+            XCTAssert(message.hasPrefix("lyrics.txt: line \(l), byte offset \(offset): "), message, file: file,
+                      line: line)
             XCTAssertFalse(message.contains("\n"), "one line: \(message)", file: file, line: line)
             return (l, offset, problem)
         } catch {
@@ -29,14 +31,18 @@ final class DecoderTests: XCTestCase {
         guard let (l, o, problem) = decodeError(bytes, keepCR: keepCR, file: file, line: sourceLine) else { return }
         XCTAssertEqual(l, line, "line of \(problem)", file: file, line: sourceLine)
         XCTAssertEqual(o, offset, "byte offset of \(problem)", file: file, line: sourceLine)
-        for w in words { XCTAssert(problem.contains(w), "'\(problem)' should mention '\(w)'", file: file, line: sourceLine) }
+        for w in words {
+            XCTAssert(problem.contains(w), "'\(problem)' should mention '\(w)'", file: file, line: sourceLine)
+        }
     }
 
     func testEachInvalidClassNamesLineAndOffset() {
         let gaNL: [UInt8] = Array("가\n".utf8)                                        // 4 bytes
-        assertInvalid(Array("ab\n".utf8) + gaNL + [0xFF, 0x7A], line: 3, offset: 7, mentions: ["0xFF", "--invalid replace"])
+        assertInvalid(Array("ab\n".utf8) + gaNL + [0xFF, 0x7A], line: 3, offset: 7, mentions: ["0xFF",
+                                                                                               "--invalid replace"])
         assertInvalid([0x61, 0x80], line: 1, offset: 1, mentions: ["continuation byte 0x80"])
-        assertInvalid(Array("x\n".utf8) + [0xE4, 0xB8, 0x41], line: 2, offset: 2, mentions: ["truncated 3-byte", "0x41"])
+        assertInvalid(Array("x\n".utf8) + [0xE4, 0xB8, 0x41], line: 2, offset: 2, mentions: ["truncated 3-byte",
+                                                                                             "0x41"])
         assertInvalid(Array("x\n".utf8) + [0xF0, 0x9F, 0x98, 0x20], line: 2, offset: 2, mentions: ["truncated 4-byte"])
         assertInvalid([0xC0, 0x80], line: 1, offset: 0, mentions: ["overlong"])
         assertInvalid([0x20, 0xC1, 0xBF], line: 1, offset: 1, mentions: ["overlong"])
@@ -47,12 +53,14 @@ final class DecoderTests: XCTestCase {
         assertInvalid([0xF4, 0x90, 0x80, 0x80], line: 1, offset: 0, mentions: ["above U+10FFFF"])
         assertInvalid([0xF5, 0x80, 0x80, 0x80], line: 1, offset: 0, mentions: ["0xF5"])
         // Cut at the end of the file.
-        assertInvalid(Array("가".utf8) + [0xEA, 0xB0], line: 1, offset: 3, mentions: ["file ends in the middle of a 3-byte character"])
+        assertInvalid(Array("가".utf8) + [0xEA, 0xB0], line: 1, offset: 3,
+                      mentions: ["file ends in the middle of a 3-byte character"])
         assertInvalid(Array("a\nb\n".utf8) + [0xF0, 0x9F], line: 3, offset: 4, mentions: ["file ends", "4-byte"])
         // UTF-16, with and without a byte order mark, and binary files.
         assertInvalid([0xFF, 0xFE, 0x00, 0xAC], line: 1, offset: 0, mentions: ["UTF-16", "iconv"])
         assertInvalid([0xFE, 0xFF, 0xAC, 0x00], line: 1, offset: 0, mentions: ["UTF-16"])
-        assertInvalid(Array("a".utf16).flatMap { [UInt8($0), 0] } + [0x62, 0], line: 1, offset: 1, mentions: ["NUL byte", "UTF-16"])
+        assertInvalid(Array("a".utf16).flatMap { [UInt8($0), 0] } + [0x62, 0], line: 1, offset: 1,
+                      mentions: ["NUL byte", "UTF-16"])
         assertInvalid(Array("text\n".utf8) + [0, 0, 0x13, 0x37], line: 2, offset: 5, mentions: ["NUL byte", "binary"])
     }
 
@@ -79,7 +87,8 @@ final class DecoderTests: XCTestCase {
 
     /// Decodes `bytes` fed in pieces cut at `cuts`, the way the file reader does: unconsumed bytes
     /// are passed again in front of the next read.
-    func decodeInPieces(_ bytes: [UInt8], cuts: [Int], keepCR: Bool = false, replace: Bool = false) throws -> ([UInt16], Int) {
+    func decodeInPieces(_ bytes: [UInt8], cuts: [Int], keepCR: Bool = false,
+                        replace: Bool = false) throws -> ([UInt16], Int) {
         var d = UTF8StreamDecoder(file: "f", keepCR: keepCR, replace: replace)
         var out: [UInt16] = []
         var carried: [UInt8] = []
@@ -114,7 +123,8 @@ final class DecoderTests: XCTestCase {
         for cut in 0...bad.count {
             XCTAssertThrowsError(try decodeInPieces(bad, cuts: [cut])) { e in
                 XCTAssertEqual(e as? CorpusError, .invalidText(file: "f", line: 2, byteOffset: 7,
-                    problem: "invalid UTF-8: truncated 3-byte character (byte 0x0A is not a continuation) (use --invalid replace to substitute U+FFFD)"),
+                    problem: "invalid UTF-8: truncated 3-byte character (byte 0x0A is not a continuation) (use "
+                        + "--invalid replace to substitute U+FFFD)"),
                     "cut at \(cut)")
             }
         }
@@ -129,7 +139,8 @@ final class DecoderTests: XCTestCase {
         for case_ in 0..<2000 {
             let n = Int.random(in: 1...12, using: &rng)
             var bytes = (0..<n).map { _ in Bool.random(using: &rng) ? interesting.randomElement(using: &rng)! : UInt8.random(in: 1...255, using: &rng) }
-            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) || bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF]) {
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) || bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE,
+                0xFF]) {
                 bytes.insert(0x41, at: 0)   // BOM handling is tested on its own
             }
             let swift = Array(String(decoding: bytes, as: UTF8.self).utf16)
@@ -145,7 +156,8 @@ final class DecoderTests: XCTestCase {
             } catch CorpusError.invalidText(_, _, let offset, _) {
                 XCTAssertFalse(valid, "case \(case_): \(bytes) is valid UTF-8")
                 // The offset is where Swift's decoder also stops being able to decode.
-                XCTAssertNotNil(String(validating: bytes[0..<offset], as: UTF8.self), "case \(case_): \(bytes) at \(offset)")
+                XCTAssertNotNil(String(validating: bytes[0..<offset], as: UTF8.self),
+                                "case \(case_): \(bytes) at \(offset)")
             }
         }
     }
@@ -174,25 +186,29 @@ final class DecoderTests: XCTestCase {
         let badAt = bytes.count + 2
         bytes += [0x61, 0x62, 0xC3, 0x28]
         XCTAssertThrowsError(try prepare(bytes, in: dir, name: "late", options: options())) { e in
-            XCTAssertEqual((e as? CorpusError).map { "\($0)" }?.contains(": line \(lines + 1), byte offset \(badAt): "), true, "\(e)")
+            XCTAssertEqual((e as? CorpusError).map { "\($0)" }?.contains(": line \(lines + 1), byte offset \(badAt): "
+                                                                         + ""), true, "\(e)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/late"), "nothing is written on error")
         // --invalid replace: one U+FFFD per maximal invalid subpart, counted in the report.
         var o = options()
         o.text.invalid = .replace
-        let input: [UInt8] = Array("a".utf8) + [0xFF] + Array("b".utf8) + [0xE4, 0xB8] + Array("c".utf8) + [0xED, 0xA0, 0x80]
+        let input: [UInt8] = Array("a".utf8) + [0xFF] + Array("b".utf8) + [0xE4, 0xB8] + Array("c".utf8) + [0xED, 0xA0,
+                                                                                                            0x80]
             + Array("d\nmore text\n".utf8)
         let (_, r) = try prepare(input, in: dir, name: "replace", options: o)
         XCTAssertEqual(r.text.replacements, 5)
         XCTAssert(r.notes.contains { $0.contains("5 invalid UTF-8 sequences were replaced") }, "\(r.notes)")
         let p = try TextPipeline(granularity: .char, text: TextOptions(invalid: .replace))
-        XCTAssertEqual(try p.normalize(bytes: input, name: "x"), Array("a\u{FFFD}b\u{FFFD}c\u{FFFD}\u{FFFD}\u{FFFD}d\nmore text\n".utf16))
+        XCTAssertEqual(try p.normalize(bytes: input, name: "x"),
+                       Array("a\u{FFFD}b\u{FFFD}c\u{FFFD}\u{FFFD}\u{FFFD}d\nmore text\n".utf16))
     }
     func testSeveralFilesEachDropTheirBOMAndEndALine() throws {
         let dir = try makeTemporaryDirectory(self)
         try writeFile(dir + "/1.txt", [0xEF, 0xBB, 0xBF] + Array("첫 줄\r\n끝 없음".utf8))
         try writeFile(dir + "/2.txt", [0xEF, 0xBB, 0xBF] + Array("둘\r".utf8))
-        let p = try Preparer(options: options(.char, batch: 1, steps: 4, split: [1, 0, 0]), inputs: [dir + "/1.txt", dir + "/2.txt"])
+        let p = try Preparer(options: options(.char, batch: 1, steps: 4, split: [1, 0, 0]), inputs: [dir + "/1.txt",
+                                                                                                     dir + "/2.txt"])
         p.showProgress = false
         let r = try p.run(output: dir + "/prep", force: false)
         XCTAssertEqual(try singleRowText(dir + "/prep", .train), "첫 줄\n끝 없음\n둘\n")

@@ -26,7 +26,8 @@ final class DedupSplitTests: XCTestCase {
         XCTAssertEqual(r.characters, 13)
         // Without dedup everything stays.
         let (all, r0) = try prepared(text)
-        XCTAssertEqual(scalars(of: try singleRowText(all, .train)), scalars(of: try TextPipeline(granularity: .char).normalize(text)))
+        XCTAssertEqual(scalars(of: try singleRowText(all, .train)),
+                       scalars(of: try TextPipeline(granularity: .char).normalize(text)))
         XCTAssertEqual(r0.text.dedupUnits, 0)
         XCTAssertEqual(r0.text.dedupRemovedUnits, 0)
     }
@@ -70,10 +71,13 @@ final class DedupSplitTests: XCTestCase {
             }
         }
         XCTAssertThrowsError(try prepared("\n")) { e in
-            XCTAssertEqual(e as? CorpusError, .badInput("the text holds a single distinct token (\"\\n\"): there is nothing for a language model to learn"))
+            XCTAssertEqual(e as? CorpusError,
+                .badInput("the text holds a single distinct token (\"\\n\"): there is nothing for a language model to "
+                          + "learn"))
         }
         XCTAssertThrowsError(try prepared("가나다라마바사\n", split: [0.1, 0.9, 0])) { e in
-            XCTAssertEqual(e as? CorpusError, .badInput("the train split has fewer than 2 tokens: the corpus is too small to train on"))
+            XCTAssertEqual(e as? CorpusError,
+                           .badInput("the train split has fewer than 2 tokens: the corpus is too small to train on"))
         }
     }
 
@@ -100,7 +104,8 @@ final class DedupSplitTests: XCTestCase {
             XCTAssertEqual(parts.joined(), docs.joined())
             for (name, part) in zip(SplitName.allCases, parts) {
                 XCTAssertFalse(part.isEmpty, name.rawValue)
-                XCTAssert(isWholeDocuments(part, docs), "\(name) (separator '\(separator)') is not whole documents: \(part.debugDescription)")
+                XCTAssert(isWholeDocuments(part, docs),
+                          "\(name) (separator '\(separator)') is not whole documents: \(part.debugDescription)")
             }
             XCTAssertEqual(r.text.documents, 20)
             // The shares are honoured to within a document.

@@ -27,14 +27,19 @@ final class IntegrityTests: XCTestCase {
     func assertCorrupt(_ path: String, _ words: String..., file: StaticString = #filePath, line: UInt = #line,
                        _ body: () throws -> Void) {
         XCTAssertThrowsError(try body(), file: file, line: line) { e in
-            guard case let CorpusError.corruptFile(p, problem) = e else { return XCTFail("not a corrupt-file error: \(e)", file: file, line: line) }
+            guard case let CorpusError.corruptFile(p, problem) = e else {
+                return XCTFail("not a corrupt-file error: \(e)", file: file, line: line)
+            }
             XCTAssertEqual(p, path, file: file, line: line)
-            for w in words { XCTAssert(problem.contains(w), "'\(problem)' should mention '\(w)'", file: file, line: line) }
+            for w in words {
+                XCTAssert(problem.contains(w), "'\(problem)' should mention '\(w)'", file: file, line: line)
+            }
         }
     }
 
     /// Every way of reading the damaged shard fails: the inspect check and loading its first minibatch.
-    func assertShardRejected(_ path: String, _ words: String..., file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertShardRejected(_ path: String, _ words: String..., file: StaticString = #filePath,
+                             line: UInt = #line) throws {
         let m = try manifest
         assertCorrupt(path, file: file, line: line) { _ = try ShardReader(path: path) }
         assertCorrupt(path, file: file, line: line) { try m.verifyShards(directory: out) }
@@ -218,7 +223,8 @@ final class IntegrityTests: XCTestCase {
         XCTAssertEqual(m.tokenBytes, 2)
         let T = sh.steps, V = m.vocabSize
         // An input (row 0, column 0) and, separately, a target only (row 1, column T: the last of its row).
-        for (offset, row, column) in [(64, 0, 0), (64 + ((info.batchSize > 1 ? 1 : 0) * (T + 1) + T) * 2, info.batchSize > 1 ? 1 : 0, T)] {
+        for (offset, row, column) in [(64, 0, 0), (64 + ((info.batchSize > 1 ? 1 : 0) * (T + 1) + T) * 2,
+                                                   info.batchSize > 1 ? 1 : 0, T)] {
             var b = original
             b[offset] = 0xFF; b[offset + 1] = 0xFF
             var h = try b.withUnsafeBytes { try ShardFormat.Header.decode($0, path: path) }
@@ -230,7 +236,9 @@ final class IntegrityTests: XCTestCase {
             try writeFile(out + "/manifest.json", try edited.jsonBytes())
             let stream = try SplitStream(directory: out, manifest: try manifest, split: .train)
             var x = [Int32](repeating: 0, count: info.batchSize * T), y = x
-            assertCorrupt(path, "byte offset \(offset) (minibatch 0 of this file, row \(row), column \(column)): token id 65535 is outside the vocabulary's 0..<\(V)") {
+            assertCorrupt(path,
+                "byte offset \(offset) (minibatch 0 of this file, row \(row), column \(column)): token id 65535 is "
+                + "outside the vocabulary's 0..<\(V)") {
                 _ = try stream.load(0, inputs: &x, targets: &y)
             }
         }

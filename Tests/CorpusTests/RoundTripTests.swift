@@ -53,7 +53,8 @@ final class RoundTripTests: XCTestCase {
             XCTAssertEqual(pieces.flatMap { $0 }, expected, "\(label)", file: file, line: line)
         }
         if g.singleScalar {
-            XCTAssert(pieces.allSatisfy { $0.count == 1 }, "\(label): \(g.rawValue) token of several scalars", file: file, line: line)
+            XCTAssert(pieces.allSatisfy { $0.count == 1 }, "\(label): \(g.rawValue) token of several scalars",
+                      file: file, line: line)
         }
         return true
     }
@@ -92,12 +93,14 @@ final class RoundTripTests: XCTestCase {
         }
         // And whole texts normalise the same with the shortcut as through ICU alone.
         var rng = SeededGenerator(seed: 5)
-        let palette: [[UInt16]] = ["가", "각", "a", " ", "\n", "\u{11A8}", "\u{1100}", "\u{1161}", "\u{0301}", "ㅋ", "\u{FFA1}",
-                                   "！", "\u{F900}", "Å", "\u{00A0}", "…", "🙂", "\u{1112}\u{119E}"].map { Array($0.utf16) }
+        let palette: [[UInt16]] = ["가", "각", "a", " ", "\n", "\u{11A8}", "\u{1100}", "\u{1161}", "\u{0301}", "ㅋ",
+                                   "\u{FFA1}", "！", "\u{F900}", "Å", "\u{00A0}", "…", "🙂",
+                                   "\u{1112}\u{119E}"].map { Array($0.utf16) }
         for form in ICUNormalizer.Form.allCases {
             let n = try ICUNormalizer(form: form)
             for _ in 0..<2000 {
-                let text = (0..<Int.random(in: 1...12, using: &rng)).flatMap { _ in palette.randomElement(using: &rng)! }
+                let text = (0..<Int.random(in: 1...12,
+                                           using: &rng)).flatMap { _ in palette.randomElement(using: &rng)! }
                 var viaShortcut: [UInt16] = [], viaICU: [UInt16] = []
                 let a = try text.withUnsafeBufferPointer { try n.normalize($0, into: &viaShortcut) }
                 let b = try text.withUnsafeBufferPointer { try n.normalizeByICU($0, into: &viaICU) }
@@ -160,7 +163,8 @@ final class RoundTripTests: XCTestCase {
                 && jamoBack == [s.value] && codaBack == [s.value]
             if !ok {
                 failures += 1
-                XCTFail("U+\(String(s.value, radix: 16, uppercase: true)): jamo \(j), coda \(c), NFD \(codePoints(nfd))")
+                XCTFail("U+\(String(s.value, radix: 16, uppercase: true)): jamo \(j), coda \(c), NFD "
+                        + "\(codePoints(nfd))")
             }
         }
     }
@@ -174,10 +178,12 @@ final class RoundTripTests: XCTestCase {
             Array(0x1113...0x115F), Array(0x1176...0x11A7), Array(0x11C3...0x11FF),   // archaic jamo, fillers
             Array(0xA960...0xA97C), Array(0xD7B0...0xD7C6), Array(0xD7CB...0xD7FB),
             Array(0x3131...0x318E), Array(0xFFA0...0xFFBE), Array(0xFFC2...0xFFDC),   // compatibility, half-width
-            Array(0x0300...0x036F), [0x3099, 0x309A, 0x302E, 0x302F],                // combining marks, Hangul tone marks
+            Array(0x0300...0x036F), [0x3099, 0x309A, 0x302E, 0x302F],
+                               // combining marks, Hangul tone marks
             [0x200D, 0xFE0F, 0x1F468, 0x1F469, 0x1F467, 0x1F3FD, 0x2764, 0x1F1F0, 0x1F1F7, 0x1F44D],
             Array(0x4E00...0x4E40), Array(0xF900...0xF910),                          // Hanja, compatibility ideographs
-            Array(0xFF01...0xFF5E), Array(0x3000...0x3011),                          // full-width forms, CJK punctuation
+            Array(0xFF01...0xFF5E), Array(0x3000...0x3011),
+                                         // full-width forms, CJK punctuation
             [0xE9, 0xC5, 0x212B, 0x1E9B, 0x0958, 0x0915, 0x093C, 0x0627, 0x0644, 0xFB01, 0x2460],
         ]
         var rng = SeededGenerator(seed: 0x6A5A)
@@ -191,7 +197,8 @@ final class RoundTripTests: XCTestCase {
             }
             let x = String(s)
             for g in Granularity.allCases {
-                for n in Self.normalizations where try !checkRoundTrip(x, g, n, "random case \(case_) [\(codePoints(scalars(of: x)))]") {
+                for n in Self.normalizations where try !checkRoundTrip(x, g, n,
+                    "random case \(case_) [\(codePoints(scalars(of: x)))]") {
                     failures += 1
                 }
             }

@@ -12,7 +12,8 @@ final class ShardStreamTests: XCTestCase {
         var rng = SeededGenerator(seed: 42)
         let words = ["사랑은", "늘", "도망가", "ㅠㅠ", "눈물이", "흘러", "love", "you", "👨‍👩‍👧", "e\u{0301}", "愛", "！", "각\u{11A8}"]
         return (0..<lines).map { i in
-            (0..<Int.random(in: 0...9, using: &rng)).map { _ in words.randomElement(using: &rng)! }.joined(separator: " ") + " \(i)"
+            (0..<Int.random(in: 0...9,
+                using: &rng)).map { _ in words.randomElement(using: &rng)! }.joined(separator: " ") + " \(i)"
         }.joined(separator: "\n") + "\n"
     }
 
@@ -21,7 +22,9 @@ final class ShardStreamTests: XCTestCase {
         let v = try Vocabulary.load(path: dir + "/vocab.json")
         let p = try TextPipeline(granularity: v.granularity, text: TextOptions(normalization: v.normalization))
         return try p.tokenize(text).map { piece in
-            guard let id = v.id(piece) ?? v.unkID.map(Int32.init) else { throw CorpusError.badInput("no id for \(piece)") }
+            guard let id = v.id(piece) ?? v.unkID.map(Int32.init) else {
+                throw CorpusError.badInput("no id for \(piece)")
+            }
             return id
         }
     }
@@ -61,35 +64,45 @@ final class ShardStreamTests: XCTestCase {
         var start = 0
         for info in m.splits {
             // Characters of the split, and those begun by its served targets (for bits per character).
-            XCTAssertEqual(chars[start..<(start + info.tokens)].reduce(0, +), info.characters, "\(info.name) characters", file: file, line: line)
+            XCTAssertEqual(chars[start..<(start + info.tokens)].reduce(0, +), info.characters,
+                           "\(info.name) characters", file: file, line: line)
             if info.tokens >= 2 {
                 let served = chars[(start + 1)...(start + info.batchSize * info.streamLength)].reduce(0, +)
-                XCTAssertEqual(info.targetCharacters, served, "\(g.rawValue) \(info.name) target characters", file: file, line: line)
+                XCTAssertEqual(info.targetCharacters, served, "\(g.rawValue) \(info.name) target characters",
+                               file: file, line: line)
             }
             // The split's tokens: the next info.tokens of the whole text, starting after a line end.
             let ids = Array(all[start..<(start + info.tokens)])
-            if start > 0 && info.tokens > 0 { XCTAssertEqual(all[start - 1], newline, "\(info.name) starts at a line start", file: file, line: line) }
+            if start > 0 && info.tokens > 0 {
+                XCTAssertEqual(all[start - 1], newline, "\(info.name) starts at a line start", file: file, line: line)
+            }
             start += info.tokens
             guard info.tokens >= 2 else { XCTAssertEqual(info.minibatches, 0, file: file, line: line); continue }
             let B = info.batchSize, L = info.streamLength
             XCTAssertEqual(B * L + info.droppedTokens, info.tokens - 1, file: file, line: line)
-            XCTAssertLessThan(info.droppedTokens, B, "only a tail shorter than one token per row is dropped", file: file, line: line)
+            XCTAssertLessThan(info.droppedTokens, B, "only a tail shorter than one token per row is dropped",
+                              file: file, line: line)
             XCTAssertEqual(info.minibatches, (L + steps - 1) / steps, file: file, line: line)
 
             var servedAsTarget = [Int](repeating: 0, count: info.tokens)
             var previous: (steps: Int, inputs: [Int32], targets: [Int32])? = nil
             for (k, mb) in try minibatches(out, info.name).enumerated() {
-                XCTAssertEqual(mb.steps, min(steps, L - k * steps), "\(info.name) minibatch \(k) steps", file: file, line: line)
+                XCTAssertEqual(mb.steps, min(steps, L - k * steps), "\(info.name) minibatch \(k) steps", file: file,
+                               line: line)
                 for b in 0..<B {
                     for t in 0..<mb.steps {
                         let position = b * L + k * steps + t          // stream b, step k*T + t
                         let x = mb.inputs[b * mb.steps + t], y = mb.targets[b * mb.steps + t]
                         if x != ids[position] || y != ids[position + 1] {
-                            return XCTFail("\(g.rawValue) \(info.name) minibatch \(k) row \(b) step \(t): (\(x), \(y)), expected "
+                            return XCTFail("\(g.rawValue) \(info.name) minibatch \(k) row \(b) step \(t): (\(x), "
+                                           + "\(y)), expected "
                                            + "(\(ids[position]), \(ids[position + 1]))", file: file, line: line)
                         }
                         servedAsTarget[position + 1] += 1
-                        if t > 0 { XCTAssertEqual(x, mb.targets[b * mb.steps + t - 1], "targets are inputs shifted by one", file: file, line: line) }
+                        if t > 0 {
+                            XCTAssertEqual(x, mb.targets[b * mb.steps + t - 1], "targets are inputs shifted by one",
+                                           file: file, line: line)
+                        }
                     }
                     if let p = previous {
                         // Row b picks up where it stopped: its first input is its last target of the minibatch before.
@@ -101,7 +114,8 @@ final class ShardStreamTests: XCTestCase {
             }
             // Every token but the first (only ever an input) and the dropped tail is a target exactly once.
             XCTAssertEqual(servedAsTarget[0], 0, file: file, line: line)
-            XCTAssert(servedAsTarget[1...(B * L)].allSatisfy { $0 == 1 }, "\(info.name): each token served once", file: file, line: line)
+            XCTAssert(servedAsTarget[1...(B * L)].allSatisfy { $0 == 1 }, "\(info.name): each token served once",
+                      file: file, line: line)
             XCTAssert(servedAsTarget[(B * L + 1)...].allSatisfy { $0 == 0 }, file: file, line: line)
             XCTAssertEqual(info.servedTargets, B * L, file: file, line: line)
         }
@@ -159,15 +173,19 @@ final class ShardStreamTests: XCTestCase {
                     files[f] = try readBytes(out + "/" + f)
                 }
                 var r = try JSONSerialization.jsonObject(with: Data(readBytes(out + "/report.json"))) as! [String: Any]
-                for timing in ["seconds", "megabytes_per_second", "megabytesPerSecond", "output"] { r.removeValue(forKey: timing) }
+                for timing in ["seconds", "megabytes_per_second", "megabytesPerSecond", "output"] {
+                    r.removeValue(forKey: timing)
+                }
                 files["report.json"] = Array(try JSONSerialization.data(withJSONObject: r, options: [.sortedKeys]))
                 return files
             }
             let reference = try run("reference", threads: 1, piece: 1 << 16, tables: false)
             XCTAssertGreaterThan(reference.keys.filter { $0.hasPrefix("train-") }.count, 1, "several train shards")
-            for (threads, piece, tables) in [(2, 1 << 16, true), (2, 23, true), (3, 5, true), (2, 31, false), (1, 1 << 16, true)] {
+            for (threads, piece, tables) in [(2, 1 << 16, true), (2, 23, true), (3, 5, true), (2, 31, false), (1,
+                1 << 16, true)] {
                 let got = try run("\(threads)-\(piece)-\(tables)", threads: threads, piece: piece, tables: tables)
-                XCTAssertEqual(Set(got.keys), Set(reference.keys), "\(g.rawValue) threads \(threads) piece \(piece) tables \(tables)")
+                XCTAssertEqual(Set(got.keys), Set(reference.keys),
+                               "\(g.rawValue) threads \(threads) piece \(piece) tables \(tables)")
                 for (f, bytes) in reference where got[f] != bytes {
                     XCTFail("\(g.rawValue) threads \(threads) piece \(piece) tables \(tables): \(f) differs")
                 }
@@ -232,24 +250,28 @@ final class ShardStreamTests: XCTestCase {
         // segments pass 2 in pieces of 1 Mi units. Counting and writing must see the same tokens:
         // no <unk>, and every id where an independent tokenisation of the whole text puts it.
         var rng = SeededGenerator(seed: 7)
-        let words = ["사랑은", "늘", "도망가", "ㅠㅠ", "눈물이", "love", "👨‍👩‍👧", "e\u{0301}", "愛情", "！", "\u{1112}\u{119E}", "1,234"]
+        let words = ["사랑은", "늘", "도망가", "ㅠㅠ", "눈물이", "love", "👨‍👩‍👧", "e\u{0301}", "愛情", "！", "\u{1112}\u{119E}",
+                     "1,234"]
         var lines: [String] = []
         var units = 0
         while units < 1_150_000 {
-            let line = (0..<Int.random(in: 1...30, using: &rng)).map { _ in words.randomElement(using: &rng)! }.joined(separator: " ")
+            let line = (0..<Int.random(in: 1...30,
+                using: &rng)).map { _ in words.randomElement(using: &rng)! }.joined(separator: " ")
             units += line.utf16.count + 1
             lines.append(line)
         }
         let text = lines.joined(separator: "\n") + "\n"
         for g in [Granularity.grapheme, .word] {
             let dir = try makeTemporaryDirectory(self)
-            let (out, r) = try prepare(text, in: dir, options: options(g, batch: 1, steps: 4096, split: [0.5, 0.3, 0.2]))
+            let (out, r) = try prepare(text, in: dir, options: options(g, batch: 1, steps: 4096, split: [0.5, 0.3,
+                                                                                                         0.2]))
             XCTAssertEqual(r.unkTokens, 0, g.rawValue)
             XCTAssertEqual(r.vocabSize, r.distinctTokens, g.rawValue)
             let streams = try SplitName.allCases.map { try singleRowStream(out, $0) }
             let reference = try referenceIDs(text, out)
             XCTAssertEqual(streams.map(\.count).reduce(0, +), reference.count, g.rawValue)
-            XCTAssert(streams.flatMap { $0 } == reference, "\(g.rawValue): ids differ from the independent tokenisation")
+            XCTAssert(streams.flatMap { $0 } == reference,
+                      "\(g.rawValue): ids differ from the independent tokenisation")
         }
     }
 }

@@ -22,7 +22,8 @@ func readBytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: UR
 
 /// Writes `text` to DIR/NAME.txt and prepares it into DIR/NAME with `options` (progress off).
 @discardableResult
-func prepare(_ text: [UInt8], in dir: String, name: String = "prep", options: PrepareOptions) throws -> (String, PrepareReport) {
+func prepare(_ text: [UInt8], in dir: String, name: String = "prep", options: PrepareOptions) throws -> (String,
+    PrepareReport) {
     let input = dir + "/\(name).txt"
     try writeFile(input, text)
     let p = try Preparer(options: options, inputs: [input])
@@ -31,7 +32,8 @@ func prepare(_ text: [UInt8], in dir: String, name: String = "prep", options: Pr
     return (out, try p.run(output: out, force: false))
 }
 
-func prepare(_ text: String, in dir: String, name: String = "prep", options: PrepareOptions) throws -> (String, PrepareReport) {
+func prepare(_ text: String, in dir: String, name: String = "prep", options: PrepareOptions) throws -> (String,
+                                                                                                        PrepareReport) {
     try prepare(Array(text.utf8), in: dir, name: name, options: options)
 }
 

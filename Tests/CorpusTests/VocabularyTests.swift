@@ -75,7 +75,8 @@ final class VocabularyTests: XCTestCase {
             var counts: [[UInt32]: Int] = [:]
             for t in try pipeline.tokenize("가나 가나다 abc") { counts[t, default: 0] += 1 }
             let v = Vocabulary.build(counts: counts, granularity: g, normalization: .nfc, minCount: 2)
-            XCTAssertEqual(v.tokens.count - (v.unkID == nil ? 0 : 1), Vocabulary.spelling(g).count + 1, "\(g): the alphabet and the space")
+            XCTAssertEqual(v.tokens.count - (v.unkID == nil ? 0 : 1), Vocabulary.spelling(g).count + 1,
+                           "\(g): the alphabet and the space")
             for k in 0..<Int(Hangul.sCount) {
                 let syllable = String(Character(Unicode.Scalar(Hangul.sBase + UInt32(k))!))
                 for piece in try pipeline.tokenize(syllable) {

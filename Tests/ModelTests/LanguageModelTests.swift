@@ -28,13 +28,17 @@ final class LanguageModelTests: XCTestCase {
     func split(_ state: RecurrentState) -> ([[Double]], [[Double]]) {
         let L = state.layers, n = state.batch * state.hiddenSize
         let v = state.values.map(Double.init)
-        return ((0..<L).map { Array(v[($0 * n)..<($0 * n + n)]) }, (0..<L).map { Array(v[((L + $0) * n)..<((L + $0) * n + n)]) })
+        return ((0..<L).map { Array(v[($0 * n)..<($0 * n + n)]) },
+                (0..<L).map { Array(v[((L + $0) * n)..<((L + $0) * n + n)]) })
     }
 
     let cases = [
-        Case(config: ModelConfig(vocabSize: 7, embeddingSize: 5, hiddenSize: 6, layers: 2, dropout: 0), batch: 3, steps: 4),
-        Case(config: ModelConfig(vocabSize: 19, embeddingSize: 16, hiddenSize: 16, layers: 1, dropout: 0), batch: 2, steps: 5),
-        Case(config: ModelConfig(vocabSize: 11, embeddingSize: 9, hiddenSize: 10, layers: 3, dropout: 0), batch: 2, steps: 3),
+        Case(config: ModelConfig(vocabSize: 7, embeddingSize: 5, hiddenSize: 6, layers: 2, dropout: 0), batch: 3,
+             steps: 4),
+        Case(config: ModelConfig(vocabSize: 19, embeddingSize: 16, hiddenSize: 16, layers: 1, dropout: 0), batch: 2,
+             steps: 5),
+        Case(config: ModelConfig(vocabSize: 11, embeddingSize: 9, hiddenSize: 10, layers: 3, dropout: 0), batch: 2,
+             steps: 3),
     ]
 
     // Wider than the 32 x 32 tiles that W_hh^T is copied in, with partial tiles in both directions.
@@ -49,7 +53,8 @@ final class LanguageModelTests: XCTestCase {
             let p = model.parameters.map(Double.init)
             let expected = ref.loss(p, inputs: x, targets: y, batch: cs.batch, steps: cs.steps, h0: h0, c0: c0)
             let ws = model.makeWorkspace(batch: cs.batch, steps: cs.steps, training: false)
-            let got = model.evaluate(inputs: x, targets: y, steps: cs.steps, state: state, workspace: ws) / Double(cs.batch * cs.steps)
+            let got = model.evaluate(inputs: x, targets: y, steps: cs.steps, state: state,
+                                     workspace: ws) / Double(cs.batch * cs.steps)
             XCTAssertEqual(got, expected.loss, accuracy: 2e-5 * max(1, expected.loss), "\(cs.config)")
             let (h1, c1) = split(state)
             for l in 0..<cs.config.layers {
@@ -87,7 +92,8 @@ final class LanguageModelTests: XCTestCase {
             let (h0, c0) = split(state)
             let ws = model.makeWorkspace(batch: cs.batch, steps: cs.steps)
             var rng = RNG(seed: 9)
-            let lossSum = model.trainStep(inputs: x, targets: y, steps: cs.steps, state: state, workspace: ws, rng: &rng)
+            let lossSum = model.trainStep(inputs: x, targets: y, steps: cs.steps, state: state, workspace: ws,
+                                          rng: &rng)
             let grads = Array(model.gradients)
             var p = model.parameters.map(Double.init)
             let base = ref.loss(p, inputs: x, targets: y, batch: cs.batch, steps: cs.steps, h0: h0, c0: c0).loss
@@ -159,11 +165,13 @@ final class LanguageModelTests: XCTestCase {
         let x = randomTokens(B * T, 13, &rng), y = randomTokens(B * T, 13, &rng)
         // Whole sequence at once.
         let sAll = model.makeState(batch: B)
-        let whole = model.evaluate(inputs: x, targets: y, steps: T, state: sAll, workspace: model.makeWorkspace(batch: B, steps: T, training: false))
+        let whole = model.evaluate(inputs: x, targets: y, steps: T, state: sAll,
+                                   workspace: model.makeWorkspace(batch: B, steps: T, training: false))
         // Workspace of 4 steps: evaluate runs chunks 4 + 2 internally.
         let sChunk = model.makeState(batch: B)
         var rows = [Float](repeating: 0, count: B * T)
-        let chunked = model.evaluate(inputs: x, targets: y, steps: T, state: sChunk, workspace: model.makeWorkspace(batch: B, steps: 4, training: false), rowLoss: &rows)
+        let chunked = model.evaluate(inputs: x, targets: y, steps: T, state: sChunk,
+            workspace: model.makeWorkspace(batch: B, steps: 4, training: false), rowLoss: &rows)
         // Products over different row counts may round differently in the last bit; nothing more.
         XCTAssertEqual(whole, chunked, accuracy: 1e-6 * whole)
         XCTAssertEqual(Double(rows.reduce(0, +)), whole, accuracy: 1e-4)
@@ -222,7 +230,8 @@ final class LanguageModelTests: XCTestCase {
                                      workspace: model.makeWorkspace(batch: batch, steps: T), rng: &r1)
             let g1 = Array(model.gradients)
             let l2 = model.trainStep(inputs: x, targets: y, steps: T, state: s2,
-                                     workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: replicas), rng: &r2)
+                                     workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: replicas),
+                                         rng: &r2)
             XCTAssertEqual(l1, l2, accuracy: 1e-5 * l1)
             for k in 0..<g1.count { XCTAssertEqual(g1[k], model.gradients[k], accuracy: 1e-6 + 1e-4 * abs(g1[k])) }
             for k in 0..<s1.values.count { XCTAssertEqual(s1.values[k], s2.values[k], accuracy: 1e-6) }
@@ -247,7 +256,8 @@ final class LanguageModelTests: XCTestCase {
             }
             let plain = step(model.makeState(batch: B))
             let own = BlockEvaluator(model: model, batch: B, parts: replicas, chunkSteps: 4)
-            let lent = BlockEvaluator(model: model, batch: B, parts: replicas, chunkSteps: 4, borrowing: ws.evaluationScratch)
+            let lent = BlockEvaluator(model: model, batch: B, parts: replicas, chunkSteps: 4,
+                                      borrowing: ws.evaluationScratch)
             model.prepareForEvaluation()
             let a = own.evaluate(model, inputs: x, targets: y, steps: T)
             let b = lent.evaluate(model, inputs: x, targets: y, steps: T)
@@ -280,7 +290,8 @@ final class LanguageModelTests: XCTestCase {
             let whole = model.makeState(batch: batch)
             whole.copy(from: s0)
             let loss = model.trainStep(inputs: x, targets: y, steps: T, state: whole,
-                                       workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: replicas), rng: &stepRNG)
+                                       workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: replicas),
+                                           rng: &stepRNG)
             let g = Array(model.gradients)
 
             var seeds = RNG(seed: 5)
@@ -325,7 +336,8 @@ final class LanguageModelTests: XCTestCase {
             let B = 4, T = 20
             let x = randomTokens(B * T, v, &rng), y = randomTokens(B * T, v, &rng)
             let loss = model.evaluate(inputs: x, targets: y, steps: T, state: model.makeState(batch: B),
-                                      workspace: model.makeWorkspace(batch: B, steps: T, training: false)) / Double(B * T)
+                                      workspace: model.makeWorkspace(batch: B, steps: T,
+                                                                     training: false)) / Double(B * T)
             XCTAssertEqual(loss, log(Double(v)), accuracy: 0.05 * log(Double(v)))
         }
     }
@@ -341,7 +353,8 @@ final class LanguageModelTests: XCTestCase {
         var last = 0.0
         for it in 1...300 {
             let state = model.makeState(batch: B)
-            last = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &rng) / Double(B * T)
+            last = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws,
+                                   rng: &rng) / Double(B * T)
             // Adam, lr 1e-2.
             let g = model.gradients, p = model.parameters
             let c1 = 1 - pow(0.9, Float(it)), c2 = 1 - pow(0.999, Float(it))
@@ -355,15 +368,18 @@ final class LanguageModelTests: XCTestCase {
     }
 
     func testConfigValidationAndLayout() throws {
-        XCTAssertThrowsError(try ModelConfig(vocabSize: 1, embeddingSize: 4, hiddenSize: 4, layers: 1, dropout: 0).validate())
-        XCTAssertThrowsError(try ModelConfig(vocabSize: 10, embeddingSize: 4, hiddenSize: 4, layers: 0, dropout: 0).validate())
-        XCTAssertThrowsError(try ModelConfig(vocabSize: 10, embeddingSize: 4, hiddenSize: 4, layers: 1, dropout: 1).validate())
+        XCTAssertThrowsError(try ModelConfig(vocabSize: 1, embeddingSize: 4, hiddenSize: 4, layers: 1,
+                                             dropout: 0).validate())
+        XCTAssertThrowsError(try ModelConfig(vocabSize: 10, embeddingSize: 4, hiddenSize: 4, layers: 0,
+                                             dropout: 0).validate())
+        XCTAssertThrowsError(try ModelConfig(vocabSize: 10, embeddingSize: 4, hiddenSize: 4, layers: 1,
+                                             dropout: 1).validate())
         let cfg = ModelConfig(vocabSize: 10, embeddingSize: 4, hiddenSize: 6, layers: 2, dropout: 0)
         try cfg.validate()
         let names = cfg.layout.map(\.name)
-        XCTAssertEqual(names, ["embed.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0",
-                               "lstm.weight_ih_l1", "lstm.weight_hh_l1", "lstm.bias_ih_l1", "lstm.bias_hh_l1",
-                               "head.weight", "head.bias"])
+        XCTAssertEqual(names, ["embed.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0",
+                               "lstm.bias_hh_l0", "lstm.weight_ih_l1", "lstm.weight_hh_l1", "lstm.bias_ih_l1",
+                               "lstm.bias_hh_l1", "head.weight", "head.bias"])
         XCTAssertEqual(cfg.layout.first { $0.name == "lstm.weight_ih_l0" }!.shape, [24, 4])
         XCTAssertEqual(cfg.layout.first { $0.name == "lstm.weight_ih_l1" }!.shape, [24, 6])
         XCTAssertEqual(cfg.layout.last!.offset + cfg.layout.last!.count, cfg.parameterCount)

@@ -15,7 +15,8 @@ final class SafeTensorsTests: XCTestCase {
 
     func model() -> LanguageModel {
         var rng = RNG(seed: 1)
-        return LanguageModel(config: ModelConfig(vocabSize: 9, embeddingSize: 4, hiddenSize: 5, layers: 2, dropout: 0), rng: &rng)
+        return LanguageModel(config: ModelConfig(vocabSize: 9, embeddingSize: 4, hiddenSize: 5, layers: 2, dropout: 0),
+                             rng: &rng)
     }
 
     func testRoundTripKeepsEveryBitAndMetadata() throws {
@@ -66,7 +67,8 @@ final class SafeTensorsTests: XCTestCase {
             ("shape mismatch", file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, data: 8)),
             ("out of bounds", file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, data: 4)),
             ("negative", file(header: #"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, data: 8)),
-            ("overflowing shape", file(header: #"{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}}"#, data: 8)),
+            ("overflowing shape",
+             file(header: #"{"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}}"#, data: 8)),
             ("overlap", file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, data: 12)),
             ("bad metadata", file(header: #"{"__metadata__":{"k":3}}"#, data: 0)),
         ]
@@ -82,7 +84,8 @@ final class SafeTensorsTests: XCTestCase {
         }
         // A well-formed file for another configuration is refused with the tensor named.
         var rng = RNG(seed: 2)
-        let other = LanguageModel(config: ModelConfig(vocabSize: 9, embeddingSize: 4, hiddenSize: 6, layers: 2, dropout: 0), rng: &rng)
+        let other = LanguageModel(config: ModelConfig(vocabSize: 9, embeddingSize: 4, hiddenSize: 6, layers: 2,
+                                                      dropout: 0), rng: &rng)
         let otherPath = dir + "/other.safetensors"
         try other.saveWeights(path: otherPath)
         XCTAssertThrowsError(try LanguageModel(config: m.config).loadWeights(path: otherPath)) { e in

@@ -16,7 +16,8 @@ final class TorchParityTests: XCTestCase {
 
     func testLossGradientsAndStateMatchPyTorch() throws {
         let dir = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
-        let g = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: dir.appendingPathComponent("torch_tiny.json")))
+        let g = try JSONDecoder().decode(Golden.self,
+                                         from: Data(contentsOf: dir.appendingPathComponent("torch_tiny.json")))
         let config = ModelConfig(vocabSize: g.vocab_size, embeddingSize: g.embedding_size, hiddenSize: g.hidden_size,
                                  layers: g.layers, dropout: 0)
         let model = LanguageModel(config: config)
@@ -31,7 +32,8 @@ final class TorchParityTests: XCTestCase {
             let expected = try XCTUnwrap(g.grads[v.name], v.name)
             XCTAssertEqual(expected.count, v.count)
             for k in 0..<v.count {
-                XCTAssertEqual(model.gradients[v.offset + k], expected[k], accuracy: 1e-5 + 1e-4 * abs(expected[k]), "\(v.name)[\(k)]")
+                XCTAssertEqual(model.gradients[v.offset + k], expected[k], accuracy: 1e-5 + 1e-4 * abs(expected[k]),
+                               "\(v.name)[\(k)]")
             }
         }
         for k in 0..<g.final_h.count {

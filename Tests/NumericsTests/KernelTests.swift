@@ -8,7 +8,8 @@ import Numerics
 /// the fused LSTM cell against the same equations written with FastMath, bit for bit, on whichever
 /// instruction-set path this machine (or ONEDNN_MAX_CPU_ISA) selects.
 final class KernelTests: XCTestCase {
-    func values(_ n: Int, _ rng: inout RNG, scale: Float = 1) -> [Float] { (0..<n).map { _ in scale * (2 * rng.uniform() - 1) } }
+    func values(_ n: Int, _ rng: inout RNG,
+                scale: Float = 1) -> [Float] { (0..<n).map { _ in scale * (2 * rng.uniform() - 1) } }
 
     /// C = alpha op(A) op(B) + beta C with leading dimensions wider than the rows.
     func checkGemm(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float, pad: Int,
@@ -36,7 +37,8 @@ final class KernelTests: XCTestCase {
             for j in n..<ldc { XCTAssertEqual(c[i * ldc + j], c0[i * ldc + j], file: file, line: line) }
         }
         XCTAssertLessThan(worst, 1e-5 * Double(k).squareRoot() + 1e-6,
-                          "\(m) x \(n) x \(k) transA \(transA) transB \(transB) alpha \(alpha) beta \(beta)", file: file, line: line)
+                          "\(m) x \(n) x \(k) transA \(transA) transB \(transB) alpha \(alpha) beta \(beta)",
+                              file: file, line: line)
     }
 
     func testProductsMatchATripleLoopForEveryLayout() {
@@ -100,7 +102,8 @@ final class KernelTests: XCTestCase {
                 let m = 2 + (s * 7 + t) % 13, n = 1 + (s * 5) % 11, k = 1 + (s * 3 + t) % 17
                 let a = values(m * k, &rng), b = values(k * n, &rng)
                 var c = [Float](repeating: 0, count: m * n)
-                Kernels.gemm(transA: false, transB: false, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, beta: 0, c: &c, ldc: n)
+                Kernels.gemm(transA: false, transB: false, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, beta: 0,
+                             c: &c, ldc: n)
                 for i in 0..<m {
                     for j in 0..<n {
                         let want = (0..<k).reduce(0.0) { $0 + Double(a[i * k + $1]) * Double(b[$1 * n + j]) }
@@ -126,9 +129,12 @@ final class KernelTests: XCTestCase {
                 for j in 0..<H {
                     let r = b * G
                     let i = fastSigmoid(pre[r + j] + bias[j]), f = fastSigmoid(pre[r + H + j] + bias[H + j])
-                    let g = fastTanh(pre[r + 2 * H + j] + bias[2 * H + j]), o = fastSigmoid(pre[r + 3 * H + j] + bias[3 * H + j])
+                    let g = fastTanh(pre[r + 2 * H + j] + bias[2 * H + j]),
+                        o = fastSigmoid(pre[r + 3 * H + j] + bias[3 * H + j])
                     let cn = f * cPrev[b * H + j] + i * g
-                    wantGates[r + j] = i; wantGates[r + H + j] = f; wantGates[r + 2 * H + j] = g; wantGates[r + 3 * H + j] = o
+                    wantGates[r + j] = i; wantGates[r + H + j] = f; wantGates[r + 2 * H + j] = g; wantGates[r
+
+                        + 3 * H + j] = o
                     wantC[b * H + j] = cn
                     wantH[b * H + j] = o * fastTanh(cn)
                 }
@@ -152,7 +158,8 @@ final class KernelTests: XCTestCase {
             for b in 0..<B {
                 for j in 0..<H {
                     let r = b * G
-                    let i = wantGates[r + j], f = wantGates[r + H + j], g = wantGates[r + 2 * H + j], o = wantGates[r + 3 * H + j]
+                    let i = wantGates[r + j], f = wantGates[r + H + j], g = wantGates[r + 2 * H + j],
+                        o = wantGates[r + 3 * H + j]
                     let tc = fastTanh(wantC[b * H + j]), d = dh[b * H + j]
                     let dct = d * o * (1 - tc * tc) + dcIn[b * H + j]
                     wantBack[r + j] = dct * g * i * (1 - i)

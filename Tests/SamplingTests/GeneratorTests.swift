@@ -14,10 +14,13 @@ final class GeneratorTests: XCTestCase {
 
     func fixture(_ granularity: String) throws -> (Generator, Golden) {
         let dir = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(granularity)
-        let golden = try JSONDecoder().decode(Golden.self, from: Data(contentsOf: dir.appendingPathComponent("golden.json")))
+        let golden = try JSONDecoder().decode(Golden.self,
+                                              from: Data(contentsOf: dir.appendingPathComponent("golden.json")))
         let vocab = try Vocabulary.load(path: dir.appendingPathComponent("vocab.json").path)
-        let model = LanguageModel(config: ModelConfig(vocabSize: vocab.tokens.count, embeddingSize: golden.embedding_size,
-                                                      hiddenSize: golden.hidden_size, layers: golden.layers, dropout: 0))
+        let model = LanguageModel(config: ModelConfig(vocabSize: vocab.tokens.count,
+                                                      embeddingSize: golden.embedding_size,
+                                                      hiddenSize: golden.hidden_size, layers: golden.layers,
+                                                      dropout: 0))
         try model.loadWeights(path: dir.appendingPathComponent("model.safetensors").path)
         return (try Generator(model: model, vocab: vocab), golden)
     }
@@ -84,9 +87,11 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(text.count, 10)
         XCTAssertEqual(stats.primeTokens, 5)
         // A prime whose every character is skipped starts after a newline, as no prime does.
-        let (allSkipped, skippedStats) = try generate(g, prime: "😀🙂", length: 30, temperature: 1, seed: 4, unknown: .skip)
+        let (allSkipped, skippedStats) = try generate(g, prime: "😀🙂", length: 30, temperature: 1, seed: 4,
+                                                      unknown: .skip)
         XCTAssertEqual(skippedStats.primeTokens, 1)
-        XCTAssertEqual(Array(allSkipped.utf8), Array(try generate(g, prime: "", length: 30, temperature: 1, seed: 4).0.utf8))
+        XCTAssertEqual(Array(allSkipped.utf8), Array(try generate(g, prime: "", length: 30, temperature: 1,
+                                                                  seed: 4).0.utf8))
         XCTAssertThrowsError(try generate(g, prime: "😀", length: 10, unknown: .unk)) { e in
             XCTAssertTrue("\(e)".contains("<unk>"))
         }
@@ -96,15 +101,19 @@ final class GeneratorTests: XCTestCase {
         XCTAssertEqual(try jg.primeIDs("국", unknown: .error).count, 3)
         // What the jamo model prints for lone jamo (compatibility letters) reads back as those jamo.
         XCTAssertEqual(try jg.primeIDs("ㄱㅏㅄ", unknown: .error),
-                       [0x1100, 0x1161, 0x11B9].map { jg.vocab.id(single: $0)! }, "ㄱ as a leading consonant, ㅏ, ㅄ as a final")
+                       [0x1100, 0x1161, 0x11B9].map { jg.vocab.id(single: $0)! },
+                           "ㄱ as a leading consonant, ㅏ, ㅄ as a final")
         // The prime is echoed as the model reads it: normalised, without skipped characters.
-        XCTAssertEqual(Array(try g.primeText("\u{1100}\u{1161} 😀국민", unknown: .skip).unicodeScalars), Array("가 국민".unicodeScalars))
+        XCTAssertEqual(Array(try g.primeText("\u{1100}\u{1161} 😀국민", unknown: .skip).unicodeScalars),
+                       Array("가 국민".unicodeScalars))
         XCTAssertNil(g.vocab.id(single: 0x314B))
         XCTAssertThrowsError(try g.primeIDs("ㅋ", unknown: .error), "a char model has no such fallback")
         for c in UInt32(0x3131)...UInt32(0x3163) {
             let forms = Hangul.conjoining(fromCompatibility: c)
             XCTAssertFalse(forms.isEmpty, String(c, radix: 16))
-            for f in forms { XCTAssertEqual(Hangul.compatibility(f), c, "\(String(c, radix: 16)) -> \(String(f, radix: 16))") }
+            for f in forms {
+                XCTAssertEqual(Hangul.compatibility(f), c, "\(String(c, radix: 16)) -> \(String(f, radix: 16))")
+            }
         }
     }
 }
@@ -130,7 +139,8 @@ final class StreamingDecoderTests: XCTestCase {
                     var d = StreamingDecoder(granularity: granularity)
                     let shown = tokens[0..<k].map { d.push($0) }.joined()
                     let shownScalars = scalars(of: shown), all = scalars(of: expected)
-                    XCTAssertTrue(shownScalars.count <= all.count && Array(all.prefix(shownScalars.count)) == shownScalars,
+                    XCTAssertTrue(shownScalars.count <= all.count
+                                  && Array(all.prefix(shownScalars.count)) == shownScalars,
                                   "\(granularity) after \(k) tokens of \(s): showed \(shown.debugDescription)")
                 }
             }
@@ -153,8 +163,10 @@ final class SamplerTests: XCTestCase {
     func testTemperatureTopKAndTopP() {
         let logits: [Float] = [1, 3, 2, 3, -1]
         var rng = RNG(seed: 1)
-        XCTAssertEqual(Sampler(config: SamplerConfig(temperature: 0), vocabSize: 5).sample(logits, rng: &rng), 1, "ties go to the lower id")
-        XCTAssertEqual(Sampler(config: SamplerConfig(temperature: 0), vocabSize: 5).sample(logits, rng: &rng, allowed: { $0 != 1 }), 3)
+        XCTAssertEqual(Sampler(config: SamplerConfig(temperature: 0), vocabSize: 5).sample(logits, rng: &rng), 1,
+                       "ties go to the lower id")
+        XCTAssertEqual(Sampler(config: SamplerConfig(temperature: 0), vocabSize: 5).sample(logits, rng: &rng,
+                                                                                           allowed: { $0 != 1 }), 3)
         // top-k 2 only ever gives the two best; frequencies follow the softmax at temperature 1.
         let s = Sampler(config: SamplerConfig(temperature: 1, topK: 3), vocabSize: 5)
         var counts = [Int](repeating: 0, count: 5)

@@ -5,7 +5,8 @@ import Common
 @testable import Training
 
 final class OptimizerTests: XCTestCase {
-    private func buffers(_ p: [Float], _ g: [Float]) -> (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) {
+    private func buffers(_ p: [Float], _ g: [Float]) -> (UnsafeMutableBufferPointer<Float>,
+                                                         UnsafeMutableBufferPointer<Float>) {
         let pb = UnsafeMutableBufferPointer<Float>.allocate(capacity: p.count)
         _ = pb.initialize(from: p)
         let gb = UnsafeMutableBufferPointer<Float>.allocate(capacity: g.count)
@@ -18,7 +19,8 @@ final class OptimizerTests: XCTestCase {
         defer { p.deallocate(); g.deallocate() }
         let opt = Optimizer(kind: .adam, count: 2)
         let lr = 0.1
-        // Step 1: m = 0.1 g, v = 0.001 g^2; corrected m/(1-0.9) = g, v/(1-0.999) = g^2 -> update lr * g/(|g| + eps) = lr * sign(g).
+        // Step 1: m = 0.1 g, v = 0.001 g^2; corrected m/(1-0.9) = g, v/(1-0.999) = g^2 -> update lr * g/(|g| + eps) =
+        // lr * sign(g).
         opt.step(parameters: p, gradients: g, learningRate: lr)
         XCTAssertEqual(Double(p[0]), 1.0 - 0.1, accuracy: 1e-6)
         XCTAssertEqual(Double(p[1]), -2.0 + 0.1, accuracy: 1e-6)
@@ -84,7 +86,8 @@ final class OptimizerTests: XCTestCase {
                     switch kind {
                     case .adam:
                         let b1: Float = 0.9, b2: Float = 0.999
-                        let stepSize = Float(0.01 / (1 - pow(Double(b1), t))), bc2Sqrt = Float((1 - pow(Double(b2), t)).squareRoot())
+                        let stepSize = Float(0.01 / (1 - pow(Double(b1), t))), bc2Sqrt = Float((1 - pow(Double(b2),
+                            t)).squareRoot())
                         m[i] = b1 * m[i] + (1 - b1) * gi
                         v[i] = b2 * v[i] + (1 - b2) * (gi * gi)
                         p[i] -= stepSize * (m[i] / (v[i].squareRoot() / bc2Sqrt + 1e-8))

@@ -66,7 +66,8 @@ final class TrainerTests: XCTestCase {
     }
 
     func trainLosses(_ run: String) throws -> [Double] {
-        try MetricsLog.read(path: scratch + "/" + run + "/metrics.jsonl").filter { $0.type == .train }.map { $0.trainLoss! }
+        try MetricsLog.read(path: scratch + "/" + run
+                            + "/metrics.jsonl").filter { $0.type == .train }.map { $0.trainLoss! }
     }
 
     func testTrainLossDecreases() throws {
@@ -87,7 +88,8 @@ final class TrainerTests: XCTestCase {
     func testUntrainedValidationLossIsNearLogV() throws {
         let m = try Manifest.load(directory: Self.prepared)
         var rng = RNG(seed: 5)
-        let model = LanguageModel(config: ModelConfig(vocabSize: m.vocabSize, embeddingSize: 12, hiddenSize: 12, layers: 2, dropout: 0), rng: &rng)
+        let model = LanguageModel(config: ModelConfig(vocabSize: m.vocabSize, embeddingSize: 12, hiddenSize: 12,
+                                                      layers: 2, dropout: 0), rng: &rng)
         let ev = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: m, split: .val))
         let r = try XCTUnwrap(try ev.run(model))
         XCTAssertEqual(r.targets, m.split(.val)!.servedTargets)
@@ -96,7 +98,8 @@ final class TrainerTests: XCTestCase {
     }
 
     func testForceRecognisesOnlyWhatTrainWrites() {
-        for name in ["latest", "best", "latest.new", "best.old", "metrics.jsonl", "loss.svg", "vocab.json", "loss.svg.tmp-99"] {
+        for name in ["latest", "best", "latest.new", "best.old", "metrics.jsonl", "loss.svg", "vocab.json",
+                     "loss.svg.tmp-99"] {
             XCTAssertTrue(RunFolder.isRunEntry(name), name)
         }
         for name in ["notes.txt", "latest2", "notes.tmp-12", "loss.svg.tmp-x", "run.old-12", "prep"] {
@@ -111,22 +114,26 @@ final class TrainerTests: XCTestCase {
         var rng = RNG(seed: 11)
         let model = LanguageModel(config: ModelConfig(vocabSize: manifest.vocabSize, embeddingSize: 12, hiddenSize: 12,
                                                       layers: 2, dropout: 0), rng: &rng)
-        let one = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: .val))
+        let one = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest,
+                                                   split: .val))
         XCTAssertGreaterThan(one.stream.count, 1, "several minibatches, so that state is carried")
         let reference = try XCTUnwrap(try one.run(model))
         for parts in [2, 3, 4] {
-            let ev = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: .val, parts: parts))
+            let ev = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest,
+                                                      split: .val, parts: parts))
             let r = try XCTUnwrap(try ev.run(model))
             XCTAssertEqual(r.nats, reference.nats, accuracy: 1e-6 * reference.nats, "\(parts) parts")
             XCTAssertEqual(try XCTUnwrap(try ev.run(model)).nats, r.nats, "deterministic")
         }
         // Changed parameters are seen by the next pass of an existing evaluator (W_hh^T is not stale).
-        let two = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: .val, parts: 2))
+        let two = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest,
+                                                   split: .val, parts: 2))
         _ = try two.run(model)
         let p = model.parameters
         for k in 0..<p.count { p[k] *= 0.5 }
         let after = try XCTUnwrap(try two.run(model)).nats
-        let fresh = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest, split: .val))
+        let fresh = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest,
+                                                     split: .val))
         XCTAssertEqual(after, try XCTUnwrap(try fresh.run(model)).nats, accuracy: 1e-6 * after)
         XCTAssertNotEqual(after, reference.nats, accuracy: 1e-3)
     }
@@ -143,7 +150,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(s.iteration, 2 * n)
         XCTAssertGreaterThan(try Manifest.load(directory: Self.prepared).split(.train)!.minibatches, 0)
 
-        let a = try Checkpoint.load(path: scratch + "/whole/latest"), b = try Checkpoint.load(path: scratch + "/split/latest")
+        let a = try Checkpoint.load(path: scratch + "/whole/latest"),
+            b = try Checkpoint.load(path: scratch + "/split/latest")
         XCTAssertEqual(a.model.parameters.count, b.model.parameters.count)
         for i in 0..<a.model.parameters.count where a.model.parameters[i].bitPattern != b.model.parameters[i].bitPattern {
             XCTFail("parameter \(i) differs: \(a.model.parameters[i]) vs \(b.model.parameters[i])")
@@ -152,7 +160,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try trainLosses("whole"), try trainLosses("split"))
         let evals = { (run: String) in try MetricsLog.read(path: self.scratch + "/" + run + "/metrics.jsonl").filter { $0.type == .eval }.map { [$0.split!.rawValue, "\($0.iter)", "\($0.natsPerToken!)"] } }
         XCTAssertEqual(try evals("whole"), try evals("split"))
-        let sa = try TrainingState.load(directory: scratch + "/whole/latest"), sb = try TrainingState.load(directory: scratch + "/split/latest")
+        let sa = try TrainingState.load(directory: scratch + "/whole/latest"),
+            sb = try TrainingState.load(directory: scratch + "/split/latest")
         XCTAssertEqual(sa.rng, sb.rng)
         XCTAssertEqual(sa.optimizerSteps, sb.optimizerSteps)
         XCTAssertEqual(sa.epoch, sb.epoch)

@@ -71,7 +71,8 @@ class BinaryTestCase: XCTestCase {
     }
 
     @discardableResult
-    func gasa(_ arguments: String..., stdin: String = "") throws -> Result { try run(arguments, stdin: Array(stdin.utf8)) }
+    func gasa(_ arguments: String...,
+              stdin: String = "") throws -> Result { try run(arguments, stdin: Array(stdin.utf8)) }
 
     /// Starts gasa with `arguments` in the test's folder and returns at once, for tests that signal it or
     /// close its output; stdin is empty, stderr goes to `stderr` (a path) or nowhere.

@@ -22,7 +22,8 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual([m.granularity.rawValue, m.normalization.rawValue], ["char", "nfc"])
         XCTAssertEqual(m.batchSize, 4)
         XCTAssertEqual(m.seqLength, 10)
-        let report = try gasaJSONDecoder().decode(PrepareReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/prep/report.json")))
+        let report = try gasaJSONDecoder().decode(PrepareReport.self,
+            from: Data(contentsOf: URL(fileURLWithPath: dir + "/prep/report.json")))
         XCTAssertEqual(report.characters, text.unicodeScalars.count)
         XCTAssertEqual(report.vocabSize, m.vocabSize)
         XCTAssertEqual(try Vocabulary.load(path: dir + "/prep/vocab.json").count, m.vocabSize)
@@ -55,15 +56,19 @@ final class CLITests: BinaryTestCase {
 
     func testSampleReadsFilesWithInvalidPolicyAndExitsQuietlyOnAClosedPipe() throws {
         try writeCorpus()
-        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
-        XCTAssertEqual(try run(["train", "prep", "--out", "run", "--rnn-size", "8", "--max-iters", "3", "--quiet"]).status, 0)
-        try Data([0xEC, 0x82, 0xAC, 0xFF, 0x0A]).write(to: URL(fileURLWithPath: dir + "/prime.txt"))   // 사, then a stray byte
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8",
+                                "-q").status, 0)
+        XCTAssertEqual(try run(["train", "prep", "--out", "run", "--rnn-size", "8", "--max-iters", "3",
+                                "--quiet"]).status, 0)
+        try Data([0xEC, 0x82, 0xAC, 0xFF,
+                  0x0A]).write(to: URL(fileURLWithPath: dir + "/prime.txt"))   // 사, then a stray byte
         let strict = try gasa("sample", "run", "--prime-file", "prime.txt", "--length", "5", "--seed", "1")
         XCTAssertEqual(strict.status, 1)
-        XCTAssert(strict.stderr.contains("prime.txt: line 1, byte offset 3") && strict.stderr.contains("--invalid replace"), strict.stderr)
+        XCTAssert(strict.stderr.contains("prime.txt: line 1, byte offset 3")
+                  && strict.stderr.contains("--invalid replace"), strict.stderr)
         XCTAssertEqual(strict.stdout, "", "nothing printed before the error")
-        let lenient = try gasa("sample", "run", "--prime-file", "prime.txt", "--invalid", "replace", "--unknown", "skip",
-                               "--length", "5", "--seed", "1")
+        let lenient = try gasa("sample", "run", "--prime-file", "prime.txt", "--invalid", "replace", "--unknown",
+                               "skip", "--length", "5", "--seed", "1")
         XCTAssertEqual(lenient.status, 0, lenient.stderr)
         XCTAssert(lenient.stdout.hasPrefix("사\n"), lenient.stdout)
         // A reader that went away: a quiet exit with 141, no trap and no message.
@@ -94,8 +99,10 @@ final class CLITests: BinaryTestCase {
         XCTAssert(full.stderr.contains("cannot write to standard output"), full.stderr)
         // Messages and progress are best effort: a training whose stderr is full still finishes.
         try writeCorpus()
-        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
-        let train = try run(["train", "prep", "--out", "run", "--rnn-size", "8", "--max-iters", "3", "--print-every", "1"],
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8",
+                                "-q").status, 0)
+        let train = try run(["train", "prep", "--out", "run", "--rnn-size", "8", "--max-iters", "3", "--print-every",
+                             "1"],
                             stderrTo: "/dev/full")
         XCTAssertEqual(train.status, 0)
         XCTAssert(train.stdout.contains("stopped at iteration 3"), train.stdout)
@@ -134,7 +141,8 @@ final class CLITests: BinaryTestCase {
     func testRefusedCombinationWritesNothing() throws {
         try writeCorpus()
         // char would be fine with --normalization none, jamo is not: refused before char is written.
-        let r = try gasa("prepare", "corpus.txt", "--out", "prep", "--granularity", "char,jamo", "--normalization", "none")
+        let r = try gasa("prepare", "corpus.txt", "--out", "prep", "--granularity", "char,jamo", "--normalization",
+                         "none")
         XCTAssertNotEqual(r.status, 0)
         XCTAssert(r.stderr.contains("--granularity jamo needs normalisation"), r.stderr)
         XCTAssertEqual(try entries(dir), ["corpus.txt"])
@@ -148,9 +156,11 @@ final class CLITests: BinaryTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         // Syllables become conjoining jamo; compatibility jamo ㅠ stay as they are under NFC.
         XCTAssertEqual(r.stdout.unicodeScalars.map(\.value),
-                       "\u{1109} \u{1161} \u{1105} \u{1161} \u{11BC} \u{110B} \u{1173} \u{11AB} ␣ \u{3160} \u{3160} \\n\n".unicodeScalars.map(\.value))
+                       ("\u{1109} \u{1161} \u{1105} \u{1161} \u{11BC} \u{110B} \u{1173} \u{11AB} ␣ \u{3160} \u{3160} "
+                           + "\\n\n").unicodeScalars.map(\.value))
         let c = try gasa("tokenize", "--granularity", "coda", stdin: "사랑은\n")
-        XCTAssertEqual(c.stdout.unicodeScalars.map(\.value), "사 라 \u{11BC} 으 \u{11AB} \\n\n".unicodeScalars.map(\.value))
+        XCTAssertEqual(c.stdout.unicodeScalars.map(\.value),
+                       "사 라 \u{11BC} 으 \u{11AB} \\n\n".unicodeScalars.map(\.value))
         let n = try gasa("normalize", "--normalization", "nfkc", stdin: "ㄱㅏ ㅋㅋ\r\n")
         XCTAssertEqual(n.stdout.unicodeScalars.map(\.value), [0xAC00, 0x20, 0x110F, 0x110F, 0x0A])
         let refused = try gasa("tokenize", "--granularity", "jamo", "--normalization", "none", stdin: "가\n")
@@ -163,12 +173,14 @@ final class CLITests: BinaryTestCase {
             let text = "사랑은 늘 도망가 ㅠㅠ 👍🏽 e\u{0301}\n\u{1100}\u{1161}\u{11A8} 愛！\n"
             let corpus = String(repeating: text, count: 20)
             try Data(corpus.utf8).write(to: URL(fileURLWithPath: dir + "/c-\(g).txt"))
-            let p = try gasa("prepare", "c-\(g).txt", "--out", "p-\(g)", "--granularity", g, "--quiet", "--batch-size", "2")
+            let p = try gasa("prepare", "c-\(g).txt", "--out", "p-\(g)", "--granularity", g, "--quiet", "--batch-size",
+                             "2")
             XCTAssertEqual(p.status, 0, p.stderr)
             let ids = try gasa("tokenize", "--ids", "--vocab", "p-\(g)/vocab.json", stdin: text)
             XCTAssertEqual(ids.status, 0, ids.stderr)
             XCTAssertEqual(ids.stdout.split(separator: "\n").count, 2, "one output line per input line")
-            XCTAssert(ids.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).allSatisfy { Int($0) != nil }, ids.stdout)
+            XCTAssert(ids.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).allSatisfy { Int($0) != nil },
+                      ids.stdout)
             let back = try gasa("detokenize", "--vocab", "p-\(g)/vocab.json", stdin: ids.stdout)
             XCTAssertEqual(back.status, 0, back.stderr)
             let normalized = try TextPipeline(granularity: .char).normalize(text)
@@ -205,7 +217,8 @@ final class CLITests: BinaryTestCase {
         try Data(b).write(to: URL(fileURLWithPath: path))
         XCTAssertEqual(try gasa("inspect", "prep").status, 0)
         let vocab = dir + "/prep/vocab.json"
-        try (try String(contentsOfFile: vocab, encoding: .utf8) + " ").write(toFile: vocab, atomically: true, encoding: .utf8)
+        try (try String(contentsOfFile: vocab, encoding: .utf8) + " ").write(toFile: vocab, atomically: true,
+                                                                             encoding: .utf8)
         let v = try gasa("inspect", "prep")
         XCTAssertNotEqual(v.status, 0)
         XCTAssert(v.stderr.contains("vocab.json: checksum does not match the manifest"), v.stderr)
@@ -242,32 +255,37 @@ final class CLITests: BinaryTestCase {
 /// What `gasa bench` and `gasa train` say about the kernels that run.
 extension CLITests {
     func testBenchNamesTheKernelsAndTimesEachProduct() throws {
-        let r = try gasa("bench", "--layers", "1", "--rnn-size", "16", "--vocab", "40", "--batch-size", "4", "--seq-length", "5",
-                         "--threads", "2", "--products")
+        let r = try gasa("bench", "--layers", "1", "--rnn-size", "16", "--vocab", "40", "--batch-size", "4",
+                         "--seq-length", "5", "--threads", "2", "--products")
         XCTAssertEqual(r.status, 0, r.stderr)
         let lines = r.stdout.split(separator: "\n").map(String.init)
         XCTAssertTrue(lines.first?.hasPrefix("kernels: oneDNN ") ?? false, r.stdout)
         XCTAssertTrue(lines.contains { $0.hasPrefix("products of one training step, 1 x 16, batch 4 in 2 parts of 2 rows") }, r.stdout)
-        for name in ["per-step forward h W_hh^T", "per-step backward dG W_hh", "input product X W_ih^T", "weight gradient dG^T X",
-                     "input gradient dG W_ih", "head logits", "head weight gradient", "head input gradient", "sampling step (batch 1)"] {
+        for name in ["per-step forward h W_hh^T", "per-step backward dG W_hh", "input product X W_ih^T",
+                     "weight gradient dG^T X", "input gradient dG W_ih", "head logits", "head weight gradient",
+                     "head input gradient", "sampling step (batch 1)"] {
             let row = try XCTUnwrap(lines.first { $0.hasPrefix(name) }, "no row for \(name)")
             let rate = try XCTUnwrap(Double(row.split(separator: " ").last.map(String.init) ?? ""), row)
             XCTAssertGreaterThan(rate, 0, row)
         }
         // The per-step forward of 2 rows reads W_hh^T (16 x 64).
-        XCTAssertTrue(lines.contains { $0.hasPrefix("per-step forward h W_hh^T") && $0.contains("2 x 64 x 16") }, r.stdout)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("per-step forward h W_hh^T") && $0.contains("2 x 64 x 16") },
+                      r.stdout)
     }
 
     func testTrainSaysWhichKernelsRunAndWarnsWhenCapped() throws {
         try writeCorpus()
-        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
-        let r = try run(["train", "prep", "--out", "run", "--layers", "1", "--rnn-size", "8", "--max-iters", "2", "--threads", "1"],
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8",
+                                "-q").status, 0)
+        let r = try run(["train", "prep", "--out", "run", "--layers", "1", "--rnn-size", "8", "--max-iters", "2",
+                         "--threads", "1"],
                         environment: ["ONEDNN_MAX_CPU_ISA": "SSE41"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("kernels: oneDNN "), r.stderr)
         XCTAssertTrue(r.stderr.contains("sse41; elementwise sse2; 1 thread, inside each product"), r.stderr)
         if KernelInfo.cpu.vectorBits > 128 {
-            XCTAssertTrue(r.stderr.contains("ONEDNN_MAX_CPU_ISA=SSE41 limits them; unset it for the full speed"), r.stderr)
+            XCTAssertTrue(r.stderr.contains("ONEDNN_MAX_CPU_ISA=SSE41 limits them; unset it for the full speed"),
+                          r.stderr)
         }
     }
 }

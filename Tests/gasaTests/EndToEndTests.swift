@@ -12,7 +12,8 @@ final class EndToEndTests: BinaryTestCase {
         var r = try gasa("prepare", corpus, "--out", "prep", "--batch-size", "8", "--seq-length", "32")
         XCTAssertEqual(r.status, 0, r.stderr)
 
-        let model = ["--layers", "2", "--rnn-size", "24", "--dropout", "0.2", "--threads", "2", "--eval-every", "10", "--quiet"]
+        let model = ["--layers", "2", "--rnn-size", "24", "--dropout", "0.2", "--threads", "2", "--eval-every", "10",
+                     "--quiet"]
         r = try run(["train", "prep", "--out", "whole", "--max-iters", "30"] + model)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("steady-state:"), r.stdout)
@@ -22,7 +23,8 @@ final class EndToEndTests: BinaryTestCase {
         r = try gasa("train", "--resume", "split", "--max-iters", "30", "--threads", "2", "--quiet")
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertFalse(bytes("whole/latest/model.safetensors").isEmpty)
-        XCTAssertEqual(bytes("whole/latest/model.safetensors"), bytes("split/latest/model.safetensors"), "resume is bit-exact")
+        XCTAssertEqual(bytes("whole/latest/model.safetensors"), bytes("split/latest/model.safetensors"),
+                       "resume is bit-exact")
         XCTAssertEqual(bytes("whole/latest/optimizer.safetensors"), bytes("split/latest/optimizer.safetensors"))
         XCTAssertEqual(bytes("whole/metrics.jsonl").count > 0, true)
 
@@ -36,7 +38,8 @@ final class EndToEndTests: BinaryTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.hasPrefix("대한민국은 "))
         XCTAssertEqual(r.stdout.count, "대한민국은 ".count + 60 + 1, "prime + 60 characters + final newline: \(r.stdout)")
-        let again = try gasa("sample", "whole", "--prime", "대한민국은 ", "--length", "60", "--seed", "3", "--temperature", "0.8")
+        let again = try gasa("sample", "whole", "--prime", "대한민국은 ", "--length", "60", "--seed", "3", "--temperature",
+                             "0.8")
         XCTAssertEqual(Array(again.stdout.utf8), Array(r.stdout.utf8))
         let stats = try gasa("sample", "whole/best", "--length", "40", "--seed", "1", "--stats")
         XCTAssertEqual(stats.status, 0, stats.stderr)

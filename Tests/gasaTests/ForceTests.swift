@@ -6,6 +6,14 @@ import Foundation
 import XCTest
 
 final class ForceTests: BinaryTestCase {
+    /// A refusal (status 1) whose message says `saying`, leaving `kept` (a path in the test's folder) in place.
+    private func expectRefused(_ r: Result, saying: String? = nil, kept: String, file: StaticString = #filePath,
+                               line: UInt = #line) {
+        XCTAssertEqual(r.status, 1, r.stderr, file: file, line: line)
+        if let saying { XCTAssert(r.stderr.contains(saying), r.stderr, file: file, line: line) }
+        XCTAssertNotNil(try? FileManager.default.attributesOfItem(atPath: dir + "/" + kept), "\(kept) is gone",
+                        file: file, line: line)
+    }
     // MARK: prepare
 
     /// A folder `prep` holding one file of the user's.
@@ -31,9 +39,8 @@ final class ForceTests: BinaryTestCase {
 
     func testPrepareForceRefusesAFolderOfTheUsersFiles() throws {
         try usersFolder()
-        let mine = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
-        XCTAssertEqual(mine.status, 1)
-        XCTAssert(mine.stderr.contains("not a prepared folder"), mine.stderr)
+        expectRefused(try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet"),
+                      saying: "not a prepared folder", kept: "prep/keep.txt")
         XCTAssertEqual(try entries(dir + "/prep"), ["keep.txt"])
     }
 
@@ -51,20 +58,16 @@ final class ForceTests: BinaryTestCase {
     func testPrepareForceRefusesAFolderHoldingItsInput() throws {
         try prepared()
         try FileManager.default.copyItem(atPath: dir + "/corpus.txt", toPath: dir + "/prep/corpus.txt")
-        let inside = try gasa("prepare", "prep/corpus.txt", "--out", "prep", "--force", "--quiet")
-        XCTAssertEqual(inside.status, 1)
-        XCTAssert(inside.stderr.contains("holds the input prep/corpus.txt"), inside.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/prep/corpus.txt"))
+        expectRefused(try gasa("prepare", "prep/corpus.txt", "--out", "prep", "--force", "--quiet"),
+                      saying: "holds the input prep/corpus.txt", kept: "prep/corpus.txt")
     }
 
     func testPrepareForceRefusesAPreparedFolderHoldingTheUsersFiles() throws {
         try prepared()
         try FileManager.default.copyItem(atPath: dir + "/corpus.txt", toPath: dir + "/prep/corpus.txt")
-        let extra = try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet")
-        XCTAssertEqual(extra.status, 1)
-        XCTAssert(extra.stderr.contains("not a prepared folder (it holds prep/corpus.txt, which gasa prepare does not write)"),
-                  extra.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/prep/corpus.txt"))
+        expectRefused(try gasa("prepare", "corpus.txt", "--out", "prep", "--force", "--quiet"),
+                      saying: "not a prepared folder (it holds prep/corpus.txt, which gasa prepare does not write)",
+                          kept: "prep/corpus.txt")
     }
 
     func testPrepareOutWithATrailingSlashNamesTheSameFolder() throws {
@@ -81,18 +84,15 @@ final class ForceTests: BinaryTestCase {
         try FileManager.default.createDirectory(atPath: dir + "/multi", withIntermediateDirectories: false)
         try prepared("multi/char")
         _ = FileManager.default.createFile(atPath: dir + "/multi/notes.old-v2.txt", contents: Data("mine".utf8))
-        let looksLeft = try gasa("prepare", "corpus.txt", "--out", "multi", "--force", "--quiet")
-        XCTAssertEqual(looksLeft.status, 1)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/multi/notes.old-v2.txt"))
+        expectRefused(try gasa("prepare", "corpus.txt", "--out", "multi", "--force", "--quiet"),
+                      kept: "multi/notes.old-v2.txt")
     }
 
     func testPrepareForceRefusesALinkEvenADanglingOne() throws {
         try writeCorpus()
         try FileManager.default.createSymbolicLink(atPath: dir + "/dangling", withDestinationPath: dir + "/nowhere")
-        let link = try gasa("prepare", "corpus.txt", "--out", "dangling", "--force", "--quiet")
-        XCTAssertEqual(link.status, 1)
-        XCTAssert(link.stderr.contains("is a link or not a folder"), link.stderr)
-        XCTAssertNotNil(try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/dangling"))
+        expectRefused(try gasa("prepare", "corpus.txt", "--out", "dangling", "--force", "--quiet"),
+                      saying: "is a link or not a folder", kept: "dangling")
     }
 
     // MARK: train
@@ -102,7 +102,8 @@ final class ForceTests: BinaryTestCase {
     /// A prepared folder `prep` and a run `run` trained on it.
     private func preparedAndRun() throws {
         try writeCorpus()
-        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8",
+                                "-q").status, 0)
         XCTAssertEqual(try run(["train", "prep", "--out", "run"] + model).status, 0)
     }
 
@@ -124,35 +125,33 @@ final class ForceTests: BinaryTestCase {
     func testTrainForceRefusesADanglingLink() throws {
         try preparedAndRun()
         try FileManager.default.createSymbolicLink(atPath: dir + "/dangling", withDestinationPath: dir + "/nowhere")
-        let link = try run(["train", "prep", "--out", "dangling", "--force"] + model)
-        XCTAssertEqual(link.status, 1)
-        XCTAssertNotNil(try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/dangling"))
+        expectRefused(try run(["train", "prep", "--out", "dangling", "--force"] + model), kept: "dangling")
     }
 
     func testTrainForceRefusesARunHoldingTheUsersFiles() throws {
         try preparedAndRun()
         _ = FileManager.default.createFile(atPath: dir + "/run/notes.txt", contents: Data("mine".utf8))
-        let notes = try run(["train", "prep", "--out", "run", "--force"] + model)
-        XCTAssertEqual(notes.status, 1)
-        XCTAssert(notes.stderr.contains("not a gasa run folder (it holds run/notes.txt, which gasa train does not write)"), notes.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/notes.txt"))
+        expectRefused(try run(["train", "prep", "--out", "run", "--force"] + model),
+                      saying: "not a gasa run folder (it holds run/notes.txt, which gasa train does not write)",
+                          kept: "run/notes.txt")
     }
 
     func testTrainForceRefusesARunHoldingThePreparedFolder() throws {
         try preparedAndRun()
         // As a foreign entry...
         try FileManager.default.moveItem(atPath: dir + "/prep", toPath: dir + "/run/prep")
-        let holds = try run(["train", "run/prep", "--out", "run", "--force"] + model)
-        XCTAssertEqual(holds.status, 1)
-        XCTAssert(holds.stderr.contains("not a gasa run folder (it holds run/prep, which gasa train does not write)"), holds.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/prep/manifest.json"))
+        expectRefused(try run(["train", "run/prep", "--out", "run", "--force"] + model),
+                      saying: "not a gasa run folder (it holds run/prep, which gasa train does not write)",
+                          kept: "run/prep/manifest.json")
         // ... or through a link named like a checkpoint (a link where gasa writes a checkpoint folder is
         // foreign in itself).
         try FileManager.default.moveItem(atPath: dir + "/run/prep", toPath: dir + "/prep")
         try FileManager.default.createSymbolicLink(atPath: dir + "/run/latest.new", withDestinationPath: dir + "/prep")
         let linked = try run(["train", "run/latest.new", "--out", "run", "--force"] + model)
         XCTAssertEqual(linked.status, 1)
-        XCTAssert(linked.stderr.contains("it holds run/latest.new") || linked.stderr.contains("--force would delete it"), linked.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/latest/model.safetensors"), "the old run is intact")
+        XCTAssert(linked.stderr.contains("it holds run/latest.new")
+                  || linked.stderr.contains("--force would delete it"), linked.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/latest/model.safetensors"),
+                      "the old run is intact")
     }
 }

@@ -11,10 +11,11 @@ final class HostileInputTests: BinaryTestCase {
     /// A prepared folder P (B 4, T 8) and, when asked, a run R of a 1 x 8 model trained 6 iterations.
     func preparedAndRun(run: Bool) throws {
         try writeCorpus()
-        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "P", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "P", "--batch-size", "4", "--seq-length", "8",
+                                "-q").status, 0)
         if run {
-            let r = try gasa("train", "P", "--out", "R", "--layers", "1", "--rnn-size", "8", "--max-iters", "6", "--eval-every", "3",
-                             "--threads", "1", "-q")
+            let r = try gasa("train", "P", "--out", "R", "--layers", "1", "--rnn-size", "8", "--max-iters", "6",
+                             "--eval-every", "3", "--threads", "1", "-q")
             XCTAssertEqual(r.status, 0, r.stderr)
         }
     }
@@ -37,7 +38,8 @@ final class HostileInputTests: BinaryTestCase {
             try FileManager.default.copyItem(atPath: dir + "/P", toPath: dir + "/Q")
             try editJSON("Q/manifest.json") { $0 = $0.replacingOccurrences(of: "\"seq_length\" : 8", with: "\"seq_length\" : \(huge)") }
             expectRefusal(try gasa("inspect", "Q"), mentioning: ["Q/manifest.json", "sequence length \(huge)"])
-            expectRefusal(try gasa("train", "Q", "--out", "R2", "--max-iters", "1", "-q"), mentioning: ["Q/manifest.json", "sequence length"])
+            expectRefusal(try gasa("train", "Q", "--out", "R2", "--max-iters", "1", "-q"),
+                          mentioning: ["Q/manifest.json", "sequence length"])
             XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/R2"), "a half-made run folder was left")
         }
     }
@@ -56,13 +58,15 @@ final class HostileInputTests: BinaryTestCase {
         expectRefusal(try gasa("inspect", "P", "--top=-1"), mentioning: ["--top"])
         expectRefusal(try gasa("compare", "R", "--temperature", "nan"), mentioning: ["--temperature", "nan"])
         expectRefusal(try gasa("sample", "R", "--temperature", "nan"), mentioning: ["--temperature"])
-        expectRefusal(try gasa("train", "P", "--out", "R3", "--max-epochs", "1e300", "-q"), mentioning: ["--max-epochs"])
-        expectRefusal(try gasa("train", "P", "--out", "R3", "--lr-decay-after", "1e300", "-q"), mentioning: ["--lr-decay-after"])
+        expectRefusal(try gasa("train", "P", "--out", "R3", "--max-epochs", "1e300", "-q"),
+                      mentioning: ["--max-epochs"])
+        expectRefusal(try gasa("train", "P", "--out", "R3", "--lr-decay-after", "1e300", "-q"),
+                      mentioning: ["--lr-decay-after"])
         expectRefusal(try gasa("train", "P", "--out", "R3", "--max-minutes", "inf", "-q"), mentioning: ["--max-"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/R3"))
         // The largest accepted epoch count trains as asked.
-        let ok = try gasa("train", "P", "--out", "R4", "--layers", "1", "--rnn-size", "8", "--max-epochs", "1000000000", "--max-iters", "2",
-                          "--threads", "1", "-q")
+        let ok = try gasa("train", "P", "--out", "R4", "--layers", "1", "--rnn-size", "8", "--max-epochs",
+                          "1000000000", "--max-iters", "2", "--threads", "1", "-q")
         XCTAssertEqual(ok.status, 0, ok.stderr)
     }
 
@@ -73,7 +77,8 @@ final class HostileInputTests: BinaryTestCase {
             try FileManager.default.copyItem(atPath: dir + "/R", toPath: dir + "/S")
             try editJSON("S/latest/state.json") { text in
                 let r = try! NSRegularExpression(pattern: "\"\(field)\" : -?[0-9]+")
-                text = r.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "\"\(field)\" : \(value)")
+                text = r.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text),
+                                                  withTemplate: "\"\(field)\" : \(value)")
             }
             let r = try gasa("train", "P", "--resume", "S", "--max-iters", "8", "-q")
             expectRefusal(r, mentioning: ["S/latest/state.json"])
@@ -82,8 +87,9 @@ final class HostileInputTests: BinaryTestCase {
 
     func testAFIFOInPlaceOfAnyFileIsRefusedWithoutWaiting() throws {
         try preparedAndRun(run: true)
-        let files = ["P/manifest.json", "P/vocab.json", "P/train-00000.bin", "R/latest/meta.json", "R/latest/model.safetensors",
-                     "R/latest/state.json", "R/latest/optimizer.safetensors", "R/latest/recurrent.safetensors"]
+        let files = ["P/manifest.json", "P/vocab.json", "P/train-00000.bin", "R/latest/meta.json",
+                     "R/latest/model.safetensors", "R/latest/state.json", "R/latest/optimizer.safetensors",
+                     "R/latest/recurrent.safetensors"]
         let fm = FileManager.default
         for f in files {
             for d in ["Pf", "Rf"] { try? fm.removeItem(atPath: dir + "/" + d) }
@@ -93,12 +99,14 @@ final class HostileInputTests: BinaryTestCase {
             try fm.removeItem(atPath: dir + "/" + g)
             XCTAssertEqual(mkfifo(dir + "/" + g, 0o644), 0)
             let r = f.hasPrefix("P/") ? try run(["train", "Pf", "--out", "Rx", "--max-iters", "1", "-q"], timeout: 60)
-                                      : try run(["train", "Pf", "--resume", "Rf", "--max-iters", "8", "-q"], timeout: 60)
+                                      : try run(["train", "Pf", "--resume", "Rf", "--max-iters", "8", "-q"],
+                                                timeout: 60)
             expectRefusal(r, mentioning: [g, "FIFO"])
             try? fm.removeItem(atPath: dir + "/Rx")
         }
         XCTAssertEqual(mkfifo(dir + "/in.fifo", 0o644), 0)
-        expectRefusal(try run(["prepare", "in.fifo", "--out", "Q", "-q"], timeout: 60), mentioning: ["in.fifo", "FIFO", "'-'"])
+        expectRefusal(try run(["prepare", "in.fifo", "--out", "Q", "-q"], timeout: 60), mentioning: ["in.fifo", "FIFO",
+                                                                                                     "'-'"])
         try fm.removeItem(atPath: dir + "/Pf/train-00000.bin")
         XCTAssertEqual(mkfifo(dir + "/Pf/train-00000.bin", 0o644), 0)
         expectRefusal(try run(["inspect", "Pf"], timeout: 60), mentioning: ["Pf/train-00000.bin", "FIFO"])
@@ -130,16 +138,19 @@ extension HostileInputTests {
         expectRefusal(try gasa("inspect", "Z"), mentioning: ["Z/manifest.json", "target_characters 0"])
         // Another corpus's vocabulary, with the manifest's checksum and size forged to agree with it.
         try Data((0..<200).map { "다른 말뭉치 \($0) abc" }.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: dir + "/other.txt"))
-        XCTAssertEqual(try gasa("prepare", "other.txt", "--out", "O", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        XCTAssertEqual(try gasa("prepare", "other.txt", "--out", "O", "--batch-size", "4", "--seq-length", "8",
+                                "-q").status, 0)
         try FileManager.default.copyItem(atPath: dir + "/P", toPath: dir + "/F")
         try FileManager.default.removeItem(atPath: dir + "/F/vocab.json")
         try FileManager.default.copyItem(atPath: dir + "/O/vocab.json", toPath: dir + "/F/vocab.json")
         let other = try Manifest.load(directory: dir + "/O")
         try editJSON("F/manifest.json") { text in
-            for (field, value) in [("vocab_checksum", "\"\(other.vocabChecksum)\""), ("vocab_size", "\(other.vocabSize)"),
+            for (field, value) in [("vocab_checksum", "\"\(other.vocabChecksum)\""), ("vocab_size",
+                                                                                      "\(other.vocabSize)"),
                                    ("token_bytes", "\(other.tokenBytes)")] {
                 let r = try! NSRegularExpression(pattern: "\"\(field)\" : [^,\n]+")
-                text = r.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "\"\(field)\" : \(value)")
+                text = r.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text),
+                                                  withTemplate: "\"\(field)\" : \(value)")
             }
         }
         expectRefusal(try gasa("inspect", "F"), mentioning: ["F/manifest.json", "built from another corpus"])
@@ -150,7 +161,8 @@ extension HostileInputTests {
         // A larger corpus: more distinct characters, so ids beyond the model's vocabulary.
         let more = (0..<300).map { "사랑은 늘 도망가 ㅠㅠ \($0) 👍🏽 가나다라마바사아자차카타파하 \($0 * 7)" }.joined(separator: "\n") + "\n"
         try Data(more.utf8).write(to: URL(fileURLWithPath: dir + "/corpus.txt"))
-        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "P", "--force", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "P", "--force", "--batch-size", "4", "--seq-length",
+                                "8", "-q").status, 0)
         let r = try gasa("sample", "R", "--length", "20", "--stats", "--seed", "1")
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("was prepared again"), r.stderr)
@@ -175,7 +187,8 @@ extension HostileInputTests {
             try? FileManager.default.removeItem(atPath: dir + "/S")
             try FileManager.default.copyItem(atPath: dir + "/R", toPath: dir + "/S")
             try flipLastByte("S/latest/" + f)
-            expectRefusal(try gasa("train", "P", "--resume", "S", "--max-iters", "8", "-q"), mentioning: ["S/latest/\(f)", "checksum"])
+            expectRefusal(try gasa("train", "P", "--resume", "S", "--max-iters", "8", "-q"),
+                          mentioning: ["S/latest/\(f)", "checksum"])
         }
         // Sampling reads the weights of best/: one flipped bit there is refused, not sampled from.
         try flipLastByte("R/best/model.safetensors")
@@ -210,11 +223,13 @@ extension HostileInputTests {
         XCTAssertTrue(String(decoding: before, as: UTF8.self).contains("\"split\":\"test\""))
         let r = try gasa("train", "P", "--resume", "R", "--max-iters", "6")
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("already reached its limit") || r.stderr.contains("already at iteration 6"), r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("already reached its limit") || r.stderr.contains("already at iteration 6"),
+                      r.stdout + r.stderr)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/R/metrics.jsonl")), before)
         // Resuming further drops the old end's test score and scores the test split again at the new end.
         XCTAssertEqual(try gasa("train", "P", "--resume", "R", "--max-iters", "8", "-q").status, 0)
-        let after = String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir + "/R/metrics.jsonl")), as: UTF8.self)
+        let after = String(decoding: try Data(contentsOf: URL(fileURLWithPath: dir + "/R/metrics.jsonl")),
+                           as: UTF8.self)
         XCTAssertEqual(after.components(separatedBy: "\"split\":\"test\"").count - 1, 1)
         XCTAssertTrue(after.contains("\"type\":\"eval\",\"iter\":8"), after)
     }
@@ -231,28 +246,34 @@ extension HostileInputTests {
         // Another program's folder that holds only a manifest.json.
         try fm.createDirectory(atPath: dir + "/theirs", withIntermediateDirectories: false)
         try Data("{\"not\": \"gasa\"}".utf8).write(to: URL(fileURLWithPath: dir + "/theirs/manifest.json"))
-        expectRefusal(try gasa("prepare", "corpus.txt", "--out", "theirs", "--force", "-q"), mentioning: ["theirs", "no .gasa-folder mark"])
+        expectRefusal(try gasa("prepare", "corpus.txt", "--out", "theirs", "--force", "-q"), mentioning: ["theirs",
+            "no .gasa-folder mark"])
         XCTAssertEqual(try entries(dir + "/theirs"), ["manifest.json"])
         // A folder named like a shard, with a document inside, in a real prepared folder.
         try fm.createDirectory(atPath: dir + "/P/train-00009.bin", withIntermediateDirectories: false)
         try Data("my notes".utf8).write(to: URL(fileURLWithPath: dir + "/P/train-00009.bin/notes.txt"))
-        expectRefusal(try gasa("prepare", "corpus.txt", "--out", "P", "--force", "-q"), mentioning: ["P/train-00009.bin"])
+        expectRefusal(try gasa("prepare", "corpus.txt", "--out", "P", "--force", "-q"),
+                      mentioning: ["P/train-00009.bin"])
         XCTAssertTrue(fm.fileExists(atPath: dir + "/P/train-00009.bin/notes.txt"))
         // A photo inside a run's checkpoint folder.
         try Data([0xFF, 0xD8, 0xFF]).write(to: URL(fileURLWithPath: dir + "/R/latest/photo.jpg"))
         try fm.removeItem(atPath: dir + "/P/train-00009.bin")
-        expectRefusal(try gasa("train", "P", "--out", "R", "--force", "-q"), mentioning: ["R/latest/photo.jpg", "does not write"])
+        expectRefusal(try gasa("train", "P", "--out", "R", "--force", "-q"), mentioning: ["R/latest/photo.jpg",
+                                                                                          "does not write"])
         XCTAssertTrue(fm.fileExists(atPath: dir + "/R/latest/photo.jpg"))
         // A folder holding latest/ and metrics.jsonl but no mark (not gasa's, or from before marks) is refused.
         try fm.createDirectory(atPath: dir + "/lookalike/latest", withIntermediateDirectories: true)
         try Data().write(to: URL(fileURLWithPath: dir + "/lookalike/metrics.jsonl"))
-        expectRefusal(try gasa("train", "P", "--out", "lookalike", "--force", "-q"), mentioning: ["lookalike", "no .gasa-folder mark"])
+        expectRefusal(try gasa("train", "P", "--out", "lookalike", "--force", "-q"), mentioning: ["lookalike",
+            "no .gasa-folder mark"])
         XCTAssertTrue(fm.fileExists(atPath: dir + "/lookalike/latest"))
         // What gasa wrote itself is still replaced.
         try fm.removeItem(atPath: dir + "/R/latest/photo.jpg")
-        let again = try gasa("train", "P", "--out", "R", "--force", "--layers", "1", "--rnn-size", "8", "--max-iters", "2", "--threads", "1", "-q")
+        let again = try gasa("train", "P", "--out", "R", "--force", "--layers", "1", "--rnn-size", "8", "--max-iters",
+                             "2", "--threads", "1", "-q")
         XCTAssertEqual(again.status, 0, again.stderr)
-        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "P", "--force", "--batch-size", "4", "--seq-length", "8", "-q").status, 0)
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "P", "--force", "--batch-size", "4", "--seq-length",
+                                "8", "-q").status, 0)
     }
 }
 
@@ -260,7 +281,8 @@ extension HostileInputTests {
     func testResumeRecoversTheCompleteCheckpointAnInterruptedSaveLeft() throws {
         try preparedAndRun(run: true)
         let fm = FileManager.default
-        // Two kills at chosen moments of a save: latest moved aside and removed, the complete latest.new not yet renamed.
+        // Two kills at chosen moments of a save: latest moved aside and removed, the complete latest.new not yet
+        // renamed.
         try fm.moveItem(atPath: dir + "/R/latest", toPath: dir + "/R/latest.new")
         let r = try gasa("train", "P", "--resume", "R", "--max-iters", "8")
         XCTAssertEqual(r.status, 0, r.stderr)
@@ -268,7 +290,8 @@ extension HostileInputTests {
         XCTAssertTrue(r.stderr.contains("an interrupted save left"), r.stderr)
         XCTAssertEqual(try entries(dir + "/R").filter { $0.hasPrefix("latest") }, ["latest"])
         XCTAssertEqual(try Manifest.load(directory: dir + "/P").seqLength, 8)
-        XCTAssertTrue(try String(contentsOfFile: dir + "/R/latest/meta.json", encoding: .utf8).contains("\"iteration\" : 8"))
+        XCTAssertTrue(try String(contentsOfFile: dir + "/R/latest/meta.json",
+                                 encoding: .utf8).contains("\"iteration\" : 8"))
     }
 
     func testAValidationInterruptedBySignalIsDoneOnResume() throws {
@@ -282,11 +305,13 @@ extension HostileInputTests {
         let sum = String(format: "%08x", CRC32.checksum(Array(state.utf8)))
         try editJSON("R/latest/meta.json") { text in
             let r = try! NSRegularExpression(pattern: "\"state.json\" : \"[0-9a-f]{8}\"")
-            text = r.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "\"state.json\" : \"\(sum)\"")
+            text = r.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text),
+                                              withTemplate: "\"state.json\" : \"\(sum)\"")
         }
         let log = try String(contentsOfFile: dir + "/R/metrics.jsonl", encoding: .utf8).split(separator: "\n")
             .filter { !($0.contains("\"type\":\"eval\",\"iter\":6,") && $0.contains("\"split\":\"val\"")) }
-        try (log.joined(separator: "\n") + "\n").write(toFile: dir + "/R/metrics.jsonl", atomically: true, encoding: .utf8)
+        try (log.joined(separator: "\n") + "\n").write(toFile: dir + "/R/metrics.jsonl", atomically: true,
+                                                       encoding: .utf8)
         let r = try gasa("train", "P", "--resume", "R", "--max-iters", "9", "--eval-every", "3")
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("validating at iteration 6 first"), r.stderr)
@@ -327,7 +352,8 @@ extension HostileInputTests {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("put back P from P.old-\(b)"), r.stdout)
         XCTAssertTrue(r.stdout.contains("removed P.tmp-\(a), left by an interrupted gasa prepare"), r.stdout)
-        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("P") }.sorted(), ["P", "P.old-\(c)", "P.tmp-\(a)0"].sorted())
+        XCTAssertEqual(try entries(dir).filter { $0.hasPrefix("P") }.sorted(), ["P", "P.old-\(c)",
+                                                                                "P.tmp-\(a)0"].sorted())
         XCTAssertFalse(fm.fileExists(atPath: dir + "/P/.gasa-leftover"))
     }
 
@@ -337,7 +363,9 @@ extension HostileInputTests {
         // Sooner and sooner until the signal lands while prepare works (it must, at least once).
         var interrupted = false
         for delay: useconds_t in [60_000, 20_000, 5_000] where !interrupted {
-            for e in try entries(dir) where e.hasPrefix("B") { try FileManager.default.removeItem(atPath: dir + "/" + e) }
+            for e in try entries(dir) where e.hasPrefix("B") {
+                try FileManager.default.removeItem(atPath: dir + "/" + e)
+            }
             let p = try launch(["prepare", "big.txt", "--out", "B", "-q"])
             usleep(delay)
             kill(p.processIdentifier, SIGINT)
@@ -376,7 +404,8 @@ extension HostileInputTests {
         try fm.moveItem(atPath: dir + "/R", toPath: dir + "/R.old-\(pid)")
         try fm.createDirectory(atPath: dir + "/R", withIntermediateDirectories: false)
         try Data("gasa run folder\n".utf8).write(to: URL(fileURLWithPath: dir + "/R/.gasa-folder"))
-        expectRefusal(try gasa("train", "P", "--resume", "R", "--max-iters", "9", "-q"), mentioning: ["R holds no checkpoint"])
+        expectRefusal(try gasa("train", "P", "--resume", "R", "--max-iters", "9", "-q"),
+                      mentioning: ["R holds no checkpoint"])
         XCTAssertTrue(fm.fileExists(atPath: dir + "/R.old-\(pid)/latest/meta.json"))
     }
 }

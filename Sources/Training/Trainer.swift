@@ -86,170 +86,188 @@ public final class Trainer {
         targets.deallocate()
     }
 
-    /// Runs until a stop condition, a stop request (SIGINT/SIGTERM via StopSignal) or divergence (thrown,
-    /// leaving the last checkpoint as it was).
-    public func run() throws -> TrainingSummary {
-        let c = config.limits, settings = config.settings
-        let ipe = trainStream.count
-        let B = trainStream.batchSize
-        var limit = Int.max
-        var limitReason = TrainingSummary.StopReason.iterations
-        if c.maxIters > 0 { limit = c.maxIters }
-        if c.maxEpochs > 0 {
-            let e = (c.maxEpochs * Double(ipe)).rounded(.up)   // at most 1e9 x 2^24-ish: exact in Double
-            if e < Double(limit) { limit = Int(e); limitReason = .epochs }
-        }
-        let schedule = settings.schedule
-        let t0 = monotonicSeconds()
-        let elapsedBase = state.elapsedSeconds
-        let startIteration = state.iteration
+    /// Wall time of the run: this invocation's clock on top of what earlier ones spent.
+    struct RunClock {
+        let start = monotonicSeconds()
+        let before: Double
+        func elapsed(_ now: Double = monotonicSeconds()) -> Double { before + now - start }
+    }
+
+    /// Tokens and seconds of the training steps (evaluation excluded): all of this invocation's, those
+    /// after the warm-up, and those since the last progress line.
+    struct Speed {
         var steadySeconds = 0.0, steadyTokens = 0, steadyIterations = 0
         var allSeconds = 0.0, allTokens = 0
         var windowSeconds = 0.0, windowTokens = 0
-        var reason: TrainingSummary.StopReason? = nil
-        if state.iteration >= limit { reason = .alreadyDone }
 
-        func elapsed(_ now: Double) -> Double { elapsedBase + now - t0 }
+        mutating func add(tokens: Int, seconds: Double, steady: Bool) {
+            if steady { steadySeconds += seconds; steadyTokens += tokens; steadyIterations += 1 }
+            windowSeconds += seconds; windowTokens += tokens
+            allSeconds += seconds; allTokens += tokens
+        }
+    }
+
+    /// Runs until a stop condition, a stop request (SIGINT/SIGTERM via StopSignal) or divergence (thrown,
+    /// leaving the last checkpoint as it was).
+    public func run() throws -> TrainingSummary {
+        let c = config.limits
+        let (limit, limitReason) = iterationLimit()
+        let clock = RunClock(before: state.elapsedSeconds)
+        let startIteration = state.iteration
+        var speed = Speed()
+        var reason: TrainingSummary.StopReason? = state.iteration >= limit ? .alreadyDone : nil
 
         // A validation that was due at this iteration but did not finish (a signal landed during it) is
         // done first, so that a resumed run validates, and keeps best/, where the uninterrupted one did.
         if reason == nil, c.evalEvery > 0, state.iteration > 0, state.iteration % c.evalEvery == 0, valEvaluator != nil,
            state.lastEvalIteration != state.iteration {
             if !options.quiet {
-                progress.message("validating at iteration \(state.iteration) first: the last run was interrupted "
-                                 + "during it")
+                progress.message("validating at iteration \(state.iteration) first: the last run was interrupted during it")
             }
-            if let improved = try validate(elapsed: { elapsed(monotonicSeconds()) }) {
-                state.elapsedSeconds = elapsed(monotonicSeconds())
-                try save(best: improved)
-                if c.patience > 0 && state.evalsWithoutImprovement >= c.patience { reason = .patience }
-            } else {
-                reason = .interrupted
-            }
+            reason = try validateAndSave(clock)
         }
 
         while reason == nil {
             if StopSignal.requested { reason = .interrupted; break }
             if state.iteration >= limit { reason = limitReason; break }
             let now = monotonicSeconds()
-            if c.maxMinutes > 0 && now - t0 >= c.maxMinutes * 60 { reason = .minutes; break }
+            if c.maxMinutes > 0 && now - clock.start >= c.maxMinutes * 60 { reason = .minutes; break }
 
-            if state.position == 0 { recurrent.reset() }      // each epoch starts from a zero state
-            let lr = schedule.rate(completedEpochs: state.epoch)
-            state.learningRate = lr
-            let steps = try trainStream.load(state.position, inputs: inputs, targets: targets)
-            let tokens = B * steps
-            let nats = model.trainStep(inputs: inputs, targets: targets, steps: steps, state: recurrent,
-                                       workspace: workspace, rng: &state.rng)
-            let loss = nats / Double(tokens)
-            let gradNorm = GradientClip.clip(model.gradients, maxNorm: settings.gradClip)
-            guard Trainer.isSane(loss), gradNorm.isFinite else {
-                progress.endLine()
-                throw TrainingError.diverged(
-                    iteration: state.iteration + 1,
-                    what: !Trainer.isSane(loss) ? "the training loss is \(Trainer.describe(loss))" : "the gradient "
-                        + "norm is not finite (\(gradNorm))",
-                    hint: "Lower --learning-rate (now \(lr)) or --grad-clip; the last good checkpoint "
-                        + "\(options.run)/\(Checkpoint.latest) "
-                        + "(iteration \(lastCheckpointIteration)) was kept")
-            }
-            optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr,
-                           threads: c.threadCount)
-            state.optimizerSteps = optimizer.steps
+            let step = try trainIteration()
             let after = monotonicSeconds()
-            let seconds = after - now
-
-            state.iteration += 1
-            state.position += 1
-            if state.position == ipe {
-                state.position = 0
-                state.epoch += 1
-                state.learningRate = schedule.rate(completedEpochs: state.epoch)
-            }
-            if state.iteration - startIteration > options.warmupIterations {
-                steadySeconds += seconds; steadyTokens += tokens; steadyIterations += 1
-            }
-            windowSeconds += seconds; windowTokens += tokens
-            allSeconds += seconds; allTokens += tokens
-            state.intervalLossSum += loss
+            speed.add(tokens: step.tokens, seconds: after - now,
+                      steady: state.iteration - startIteration > options.warmupIterations)
+            state.intervalLossSum += step.loss
             state.intervalCount += 1
-            state.intervalTokens += tokens
-            state.intervalSeconds += seconds
-            state.lastTrainLoss = loss
-
-            if state.iteration % settings.logEvery == 0 {
-                var r = MetricsRecord(type: .train, iter: state.iteration, epoch: state.fractionalEpoch,
-                                      minutes: elapsed(after) / 60)
-                r.trainLoss = state.intervalLossSum / Double(state.intervalCount)
-                r.lr = lr
-                r.tokensPerS = Double(state.intervalTokens) / max(state.intervalSeconds, 1e-9)
-                r.gradNorm = gradNorm
-                try metrics.append(r)
-                state.intervalLossSum = 0; state.intervalCount = 0; state.intervalTokens = 0; state.intervalSeconds = 0
-            }
+            state.intervalTokens += step.tokens
+            state.intervalSeconds += after - now
+            state.lastTrainLoss = step.loss
+            if state.iteration % config.settings.logEvery == 0 { try logInterval(step, minutes: clock.elapsed(after) / 60) }
             if c.evalEvery > 0 && state.iteration % c.evalEvery == 0 && valEvaluator != nil {
-                guard let improved = try validate(elapsed: { elapsed(monotonicSeconds()) }) else {
-                    reason = .interrupted
-                    break
-                }
-                state.elapsedSeconds = elapsed(monotonicSeconds())
-                try save(best: improved)
-                if c.patience > 0 && state.evalsWithoutImprovement >= c.patience { reason = .patience }
+                reason = try validateAndSave(clock)
+                if reason == .interrupted { break }
             }
             // After the evaluation, so that the line of an evaluation's iteration shows its new val loss.
             if progress.due(iteration: state.iteration, now: after) {
-                let done = state.iteration - startIteration
-                let perIter = (after - t0) / Double(max(1, done))
+                let perIter = (after - clock.start) / Double(max(1, state.iteration - startIteration))
                 var eta = limit == Int.max ? Double.infinity : Double(limit - state.iteration) * perIter
-                if c.maxMinutes > 0 { eta = min(eta, c.maxMinutes * 60 - (after - t0)) }
-                progress.draw(progressText(limit: limit, loss: loss,
-                                           tokensPerSecond: Double(windowTokens) / max(windowSeconds, 1e-9), lr: lr,
-                                           elapsed: elapsed(after), eta: eta), now: after)
-                windowSeconds = 0; windowTokens = 0
+                if c.maxMinutes > 0 { eta = min(eta, c.maxMinutes * 60 - (after - clock.start)) }
+                progress.draw(progressText(limit: limit, loss: step.loss,
+                                           tokensPerSecond: Double(speed.windowTokens) / max(speed.windowSeconds, 1e-9),
+                                           lr: step.lr, elapsed: clock.elapsed(after), eta: eta), now: after)
+                speed.windowSeconds = 0; speed.windowTokens = 0
             }
         }
         progress.endLine()
-        let stop = reason!
+        return try end(reason!, clock: clock, speed: speed, iterations: state.iteration - startIteration)
+    }
 
+    /// The iteration to stop at (Int.max: none) and what it is.
+    private func iterationLimit() -> (Int, TrainingSummary.StopReason) {
+        let c = config.limits
+        var limit = Int.max, reason = TrainingSummary.StopReason.iterations
+        if c.maxIters > 0 { limit = c.maxIters }
+        if c.maxEpochs > 0 {
+            let e = (c.maxEpochs * Double(trainStream.count)).rounded(.up)   // at most 1e9 x 2^24-ish: exact in Double
+            if e < Double(limit) { limit = Int(e); reason = .epochs }
+        }
+        return (limit, reason)
+    }
+
+    /// One iteration: the next minibatch, forward and backward, clipping, the optimizer's step, and the
+    /// data position moved on. A loss or gradient that has blown up is thrown, before the step.
+    private func trainIteration() throws -> (loss: Double, gradNorm: Double, lr: Double, tokens: Int) {
+        let schedule = config.settings.schedule
+        if state.position == 0 { recurrent.reset() }      // each epoch starts from a zero state
+        let lr = schedule.rate(completedEpochs: state.epoch)
+        state.learningRate = lr
+        let steps = try trainStream.load(state.position, inputs: inputs, targets: targets)
+        let tokens = trainStream.batchSize * steps
+        let nats = model.trainStep(inputs: inputs, targets: targets, steps: steps, state: recurrent,
+                                   workspace: workspace, rng: &state.rng)
+        let loss = nats / Double(tokens)
+        let gradNorm = GradientClip.clip(model.gradients, maxNorm: config.settings.gradClip)
+        guard Trainer.isSane(loss), gradNorm.isFinite else {
+            progress.endLine()
+            throw TrainingError.diverged(
+                iteration: state.iteration + 1,
+                what: !Trainer.isSane(loss) ? "the training loss is \(Trainer.describe(loss))"
+                                            : "the gradient norm is not finite (\(gradNorm))",
+                hint: "Lower --learning-rate (now \(lr)) or --grad-clip; the last good checkpoint "
+                    + "\(options.run)/\(Checkpoint.latest) (iteration \(lastCheckpointIteration)) was kept")
+        }
+        optimizer.step(parameters: model.parameters, gradients: model.gradients, learningRate: lr,
+                       threads: config.limits.threadCount)
+        state.optimizerSteps = optimizer.steps
+        state.iteration += 1
+        state.position += 1
+        if state.position == trainStream.count {
+            state.position = 0
+            state.epoch += 1
+            state.learningRate = schedule.rate(completedEpochs: state.epoch)
+        }
+        return (loss, gradNorm, lr, tokens)
+    }
+
+    /// A train line of metrics.jsonl: the interval's mean loss and speed, and the last step's gradient norm.
+    private func logInterval(_ step: (loss: Double, gradNorm: Double, lr: Double, tokens: Int), minutes: Double) throws {
+        var r = MetricsRecord(type: .train, iter: state.iteration, epoch: state.fractionalEpoch, minutes: minutes)
+        r.trainLoss = state.intervalLossSum / Double(state.intervalCount)
+        r.lr = step.lr
+        r.tokensPerS = Double(state.intervalTokens) / max(state.intervalSeconds, 1e-9)
+        r.gradNorm = step.gradNorm
+        try metrics.append(r)
+        state.intervalLossSum = 0; state.intervalCount = 0; state.intervalTokens = 0; state.intervalSeconds = 0
+    }
+
+    /// Validates and saves the checkpoint (best/ too when it improved); returns .interrupted when a stop
+    /// request cut the validation short, .patience when patience ran out, else nil.
+    private func validateAndSave(_ clock: RunClock) throws -> TrainingSummary.StopReason? {
+        guard let improved = try validate(elapsed: { clock.elapsed() }) else { return .interrupted }
+        state.elapsedSeconds = clock.elapsed()
+        try save(best: improved)
+        let c = config.limits
+        return c.patience > 0 && state.evalsWithoutImprovement >= c.patience ? .patience : nil
+    }
+
+    /// The end of a run: validate (unless just done), save, score the test split once, draw the plot.
+    private func end(_ stop: TrainingSummary.StopReason, clock: RunClock, speed: Speed, iterations: Int) throws -> TrainingSummary {
         var summary = TrainingSummary(
             stopReason: stop, runDirectory: options.run, iteration: state.iteration, epoch: state.fractionalEpoch,
-            iterationsThisRun: state.iteration - startIteration,
-            steadyTokensPerSecond: steadyIterations > 0 ? Double(steadyTokens) / steadySeconds : nil,
-            steadyIterations: steadyIterations, warmupIterations: min(options.warmupIterations,
-                                                                      state.iteration - startIteration),
+            iterationsThisRun: iterations,
+            steadyTokensPerSecond: speed.steadyIterations > 0 ? Double(speed.steadyTokens) / speed.steadySeconds : nil,
+            steadyIterations: speed.steadyIterations, warmupIterations: min(options.warmupIterations, iterations),
             lastTrainLoss: state.lastTrainLoss, val: lastValResult, test: nil, testCheckpoint: nil,
             bestValLoss: state.bestValLoss, bestIteration: state.bestIteration, plotPath: nil)
-        if steadyIterations == 0 && allTokens > 0 {
+        if speed.steadyIterations == 0 && speed.allTokens > 0 {
             // Too short a run to skip a warm-up: report what there is, saying so.
-            summary.steadyTokensPerSecond = Double(allTokens) / allSeconds
+            summary.steadyTokensPerSecond = Double(speed.allTokens) / speed.allSeconds
             summary.warmupIterations = 0
-            summary.steadyIterations = state.iteration - startIteration
+            summary.steadyIterations = iterations
         }
         if stop == .alreadyDone {
             progress.message("\(options.run) is already at iteration \(state.iteration); raise --max-iters or "
                              + "--max-epochs to train further")
             return summary
         }
-
-        // The end: validate (unless just done), save, score the test split once.
         if stop != .interrupted, valEvaluator != nil, state.lastEvalIteration != state.iteration {
-            guard let improved = try validate(elapsed: { elapsed(monotonicSeconds()) }) else {
-                state.elapsedSeconds = elapsed(monotonicSeconds())
+            guard let improved = try validate(elapsed: { clock.elapsed() }) else {
+                state.elapsedSeconds = clock.elapsed()
                 try save(best: false)
                 summary.stopReason = .interrupted
                 return finish(summary)
             }
-            state.elapsedSeconds = elapsed(monotonicSeconds())
+            state.elapsedSeconds = clock.elapsed()
             try save(best: improved)
         } else {
-            state.elapsedSeconds = elapsed(monotonicSeconds())
+            state.elapsedSeconds = clock.elapsed()
             try save(best: false)
         }
         summary.val = lastValResult
         summary.bestValLoss = state.bestValLoss
         summary.bestIteration = state.bestIteration
         if stop != .interrupted {
-            let (test, which) = try scoreTest(elapsedMinutes: elapsed(monotonicSeconds()) / 60)
+            let (test, which) = try scoreTest(elapsedMinutes: clock.elapsed() / 60)
             summary.test = test
             summary.testCheckpoint = which
         }

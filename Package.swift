@@ -1,5 +1,5 @@
 // swift-tools-version:5.9
-// gasa: Unicode-first char-rnn. Corpus -> shards -> Training (Model, Numerics) -> checkpoint -> Sampling.
+// gasa: Unicode-first char-rnn. Corpus -> shards -> Training (Model, Compute) -> checkpoint -> Sampling.
 import PackageDescription
 
 // Release builds keep Swift's runtime checks (overflow, bounds, preconditions): a bad value traps with a
@@ -16,6 +16,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // System libraries: the module maps and shim headers only.
@@ -27,19 +29,25 @@ let package = Package(
         .target(name: "ICUShim", dependencies: ["CICU"]),
         .target(name: "KernelShim", linkerSettings: [.linkedLibrary("dnnl")]),
         .target(name: "SysShim"),
-        // What every stage shares that is not files: the clock, progress lines, text tables, SVG charts, JSON.
+        // What the stages share that is not files: the clock, progress lines, text tables, SVG charts, JSON.
         .target(name: "Common", swiftSettings: optimize),
         // Files: atomic writes, memory maps, bounds-checked reads, CRC-32, owned folders. Shared by every stage.
-        .target(name: "Storage", dependencies: ["Common", "CZlib", "SysShim"], swiftSettings: optimize),
+        .target(name: "Storage", dependencies: ["CZlib", "SysShim"], swiftSettings: optimize),
         .target(name: "Corpus", dependencies: ["Common", "ICUShim", "Storage"], swiftSettings: optimize),
-        .target(name: "Numerics", dependencies: ["KernelShim"], swiftSettings: optimize),
-        .target(name: "Model", dependencies: ["Numerics", "Storage", "KernelShim"], swiftSettings: optimize),
-        .target(name: "Training", dependencies: ["Common", "Model", "Numerics", "Corpus"], swiftSettings: optimize),
-        .target(name: "Sampling", dependencies: ["Common", "Model", "Numerics", "Corpus"], swiftSettings: optimize),
+        .target(name: "Compute", dependencies: ["KernelShim"], swiftSettings: optimize),
+        .target(name: "Model", dependencies: ["Compute", "Storage", "KernelShim"], swiftSettings: optimize),
+        .target(name: "Training", dependencies: ["Common", "Model", "Compute", "Corpus"], swiftSettings: optimize),
+        .target(name: "Sampling", dependencies: ["Common", "Model", "Compute", "Corpus"], swiftSettings: optimize),
+        // gasa serve: the web page and its JSON API over the models of trained runs (Hummingbird 2).
+        .target(name: "Serve",
+                dependencies: ["Common", "Corpus", "Model", "Compute", "Training", "Sampling",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: optimize),
         .executableTarget(
             name: "gasa",
             dependencies: [
-                "Common", "Corpus", "Model", "Numerics", "Storage", "Training", "Sampling",
+                "Common", "Corpus", "Model", "Compute", "Storage", "Training", "Sampling", "Serve",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: optimize),
@@ -49,10 +57,13 @@ let package = Package(
 
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
         .testTarget(name: "CorpusTests", dependencies: ["Common", "Corpus"]),
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "KernelShim"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Numerics", "KernelShim"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "KernelShim"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Compute", "KernelShim"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Common", "Training", "Model", "Corpus"]),
-        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Model", "Numerics", "Corpus"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "gasaTests", dependencies: ["Common", "Corpus", "Numerics", "Storage", "gasa"]),
+        .testTarget(name: "SamplingTests", dependencies: ["Sampling", "Model", "Compute", "Corpus"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ServeTests",
+                    dependencies: ["Serve", "Training", "Sampling", "Corpus", "Compute",
+                                   .product(name: "HummingbirdTesting", package: "hummingbird")]),
+        .testTarget(name: "gasaTests", dependencies: ["Common", "Corpus", "Compute", "Storage", "gasa"]),
     ]
 )

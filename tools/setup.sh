@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs what gasa needs on Debian (as root, or with sudo) when it is missing, then builds.
-# Usage: bash tools/setup.sh [debug|release]   (default: release)
+# Usage: bash tools/setup.sh [debug|release] [browser]   (default: release; "browser" adds Chromium and a
+# Korean font for the browser test of gasa serve's page)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+packages=(libicu-dev libdnnl-dev zlib1g-dev pkg-config)
+[ "${2:-}" = browser ] && packages+=(chromium fonts-nanum python3)
 need=()
-for pkg in libicu-dev libdnnl-dev zlib1g-dev pkg-config; do
+for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Sets up (apt packages when missing, debug build with tests) and runs the whole test suite, once as it
-# comes and once more on each narrower instruction-set path of the kernels (ONEDNN_MAX_CPU_ISA caps
-# oneDNN's products and gasa's elementwise kernels alike): AVX2, and SSE4.1 / SSE2, so every code path
-# the binary can take on another CPU is tested here.
+# Sets up (apt packages when missing, Chromium among them, debug build with tests) and runs the whole
+# test suite, once as it comes and once more on each narrower instruction-set path of the kernels
+# (ONEDNN_MAX_CPU_ISA caps oneDNN's products and gasa's elementwise kernels alike): AVX2, and SSE4.1 /
+# SSE2, so every code path the binary can take on another CPU is tested here; then the browser test of
+# gasa serve's page in headless Chromium (tools/browser_test.py), counted as one more test.
 # Passing test cases are not listed; failures, skips and the summaries are. The suites are XCTest only,
 # so the Swift Testing runner (which would report an empty run of its own) is switched off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh debug
+bash tools/setup.sh debug browser
 
 status=0
 executed=0 failed=0 skipped=0
@@ -40,5 +41,11 @@ run_suite() { # label [VAR=value]
 run_suite "as the CPU allows"
 if grep -q -w avx512f /proc/cpuinfo 2>/dev/null; then run_suite "capped at AVX2" ONEDNN_MAX_CPU_ISA=AVX2; fi
 run_suite "capped at SSE4.1 (elementwise SSE2)" ONEDNN_MAX_CPU_ISA=SSE41
+
+echo "== browser test of gasa serve's page (headless Chromium)"
+executed=$((executed + 1))
+if ! timeout 600 python3 tools/browser_test.py .build/debug/gasa .build/serve-page.png; then
+    failed=$((failed + 1)); status=1
+fi
 echo "tests: $((executed - failed - skipped)) passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -18,7 +18,7 @@ public func gasaJSONDecoder() -> JSONDecoder {
 }
 
 /// What a decoding error says about the file, in a few words with the path of the field
-/// ("missing key \"splits.0.name\"", "wrong type at batch_size").
+/// ("missing key \"vocab_file\" (truncated or not written by this gasa)", "wrong type at batchSize").
 public func describeJSONError(_ error: Error) -> String {
     func path(_ keys: [CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }
     switch error {
@@ -29,6 +29,21 @@ public func describeJSONError(_ error: Error) -> String {
     case DecodingError.dataCorrupted(let c):
         return c.codingPath.isEmpty ? "malformed JSON (truncated or corrupt)" : "bad value at \(path(c.codingPath))"
     default: return "\(error)"
+    }
+}
+
+/// The "format" and "version" fields every gasa JSON file starts with, read before the rest so that a
+/// file of another kind or a newer version is named as such, not as the first field this one lacks.
+public struct FormatHeader: Decodable {
+    public var format: String?
+    public var version: Int?
+
+    /// nil when `bytes` is (as far as its header says) a `format` file of version 1, else what is wrong.
+    public static func problem(_ bytes: [UInt8], expected format: String) -> String? {
+        guard let h = try? gasaJSONDecoder().decode(FormatHeader.self, from: Data(bytes)) else { return nil }
+        if let f = h.format, f != format { return "format is \"\(f)\", expected \"\(format)\"" }
+        if let v = h.version, v != 1 { return "version \(v) is not supported (this gasa reads version 1)" }
+        return nil
     }
 }
 

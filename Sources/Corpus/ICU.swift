@@ -28,6 +28,15 @@ final class ICUNormalizer {
     /// combining class 0), 2 = may not (surrogates included), 0 = not asked yet.
     private let stable: UnsafeMutablePointer<UInt8>
 
+    /// The normaliser of `normalization` (nil for none).
+    static func of(_ normalization: Normalization) throws -> ICUNormalizer? {
+        switch normalization {
+        case .nfc: return try ICUNormalizer(form: .nfc)
+        case .nfkc: return try ICUNormalizer(form: .nfkc)
+        case .none: return nil
+        }
+    }
+
     init(form f: Form) throws {
         let form = f.rawValue
         var err: Int32 = 0

@@ -88,9 +88,13 @@ public struct Manifest: Codable, Sendable {
         }
         let bytes = try readFileBytes(path, limit: 64 << 20)
         func bad(_ m: String) -> CorpusError { .corruptFile(path: path, problem: m) }
+        if let p = FormatHeader.problem(bytes, expected: format) { throw bad(p) }
         let m: Manifest
         do {
             m = try gasaJSONDecoder().decode(Manifest.self, from: Data(bytes))
+        } catch DecodingError.dataCorrupted(let c)
+                    where ["granularity", "normalization"].contains(c.codingPath.last?.stringValue ?? "") {
+            throw bad("unknown granularity or normalisation")
         } catch {
             throw bad("cannot read the manifest: \(describeJSONError(error))")
         }
@@ -238,8 +242,10 @@ public final class SplitStream {
             let id = column == i % sh.steps ? inputs[i] : targets[i]
             let offset = ShardFormat.headerSize + (((k - sh.first) * info.batchSize + b) * (sh.steps + 1)
                                                    + column) * manifest.tokenBytes
-            throw CorpusError.corruptFile(path: reader.path, problem: "byte offset \(offset) (minibatch \(k - sh.first) of this "
-                                          + "file, row \(b), column \(column)): token id \(id) is outside the vocabulary's 0..<\(vocab)")
+            throw CorpusError.corruptFile(path: reader.path,
+                                          problem: "byte offset \(offset) (minibatch \(k - sh.first) of this "
+                                          + "file, row \(b), column \(column)): token id \(id) is outside the "
+                                          + "vocabulary's 0..<\(vocab)")
         }
         return sh.steps
     }

@@ -22,8 +22,8 @@ final class PreparedFolder {
         leftoverNotes = PreparedFolder.cleanLeftovers(of: output)
         if fileExists(output) || isSymbolicLink(output) {
             guard force else {
-                throw CorpusError.badInput("\(output) already exists; choose another --out or add --force to replace "
-                                           + "it")
+                throw CorpusError.badInput("\(output) already exists; choose another --out or add --force to "
+                                           + "replace it")
             }
             try PreparedFolder.checkReplaceable(output, inputs: inputs)
         }
@@ -44,25 +44,40 @@ final class PreparedFolder {
         signalSources = PreparedFolder.removeOnSignal(temp, also: removeOnInterrupt)
     }
 
+    deinit { close() }
+
     /// Removes the temporary folder unless it was committed, and disarms the signal handlers.
     func close() {
+        disarm()
         if !committed { try? FileManager.default.removeItem(atPath: temp) }
+    }
+
+    private func disarm() {
+        if signalSources.isEmpty { return }
         signalSources.forEach { $0.cancel() }
         signalSources = []
         for s in [SIGINT, SIGTERM] { signal(s, SIG_DFL) }
     }
 
-    /// Into place: the old folder (with --force) is set aside first and removed after.
+    /// Into place: the old folder (with --force, checked to be prepare's own) is set aside first and
+    /// removed after; if the rename fails, it is put back. The signal handlers go first: from here on a
+    /// Ctrl-C must not remove folders that are already in place.
     func commit() throws {
-        let old = fileExists(output) ? try SetAsideFolder(output, record: true) : nil
-        try moveFolderIntoPlace(temp, output)
+        disarm()
+        let old = fileExists(output) ? try SetAsideFolder(output, record: OwnedFolder.isMarked(output,
+                                                                                               as: .prepared)) : nil
+        do { try moveFolderIntoPlace(temp, output) } catch {
+            old?.putBack()
+            throw error
+        }
         committed = true
         OwnedFolder.clearLeftover(output)
         old?.discard()
     }
 
-    /// Scratch files of the temporary folder.
-    static let scratchFiles = ["text.utf16", "tokens.bin"]
+    /// Scratch files of the temporary folder: pass 1's kept text, and pass 2's token ids.
+    static let textFile = "text.utf16", tokensFile = "tokens.bin"
+    static let scratchFiles = [textFile, tokensFile]
 
     /// What interrupted prepares of `output` left beside it, by processes that are gone: OUT.tmp-PID (an
     /// unfinished folder) is removed; OUT.old-PID (the folder a --force was replacing when it was killed
@@ -79,7 +94,7 @@ final class PreparedFolder {
                   foreignEntry(in: path, scratch: true) == nil else { continue }
             let setAside = leftoverBase(name, marks: [".old-"]) != nil
             if setAside && !fileExists(output) && !isSymbolicLink(output) && isPreparedFolder(path) {
-                if rename(path, output) == 0 {
+                if (try? moveFolderIntoPlace(path, output)) != nil {
                     OwnedFolder.clearLeftover(output)
                     notes.append("put back \(output) from \(path), left by a --force that was interrupted")
                 }

@@ -2,7 +2,8 @@
 // (PreparedFolder.swift), pass 1 to scan and count (ScanPass.swift), the vocabulary, the split cuts
 // (SplitCutter.swift), pass 2 to write ids (IdPass.swift), the shard layout (ShardLayout.swift), the
 // manifest, and the report (PrepareReport.swift). All of it is written inside a temporary folder that
-// is renamed into place at the end. It does not parse command lines; it prints only progress lines.
+// is renamed into place at the end. It does not parse command lines; it prints only progress lines (and,
+// when a signal interrupts it, what it removed).
 import Common
 import Foundation
 import Storage
@@ -67,7 +68,7 @@ public final class Preparer {
         let label = "prepare \(options.granularity.rawValue)"
         let table = options.scalarTables ? ScalarTokens(options.granularity) : nil
 
-        let textPath = folder.temp + "/" + PreparedFolder.scratchFiles[0]
+        let textPath = folder.temp + "/" + PreparedFolder.textFile
         let scan = try ScanPass.run(inputs: inputs, displayNames: displayNames, options: options, table: table,
                                     textPath: textPath, progress: big ? WorkProgress(label: label + ": reading",
                                                                                      total: totalBytes) : nil)
@@ -77,7 +78,7 @@ public final class Preparer {
         let units = UnsafeBufferPointer(start: text.bytes.baseAddress?.assumingMemoryBound(to: UInt16.self),
                                         count: scan.keptUnits)
         let bounds = splitBounds(units, scan)
-        let tokensPath = folder.temp + "/" + PreparedFolder.scratchFiles[1]
+        let tokensPath = folder.temp + "/" + PreparedFolder.tokensFile
         let threads = options.threads > 0 ? options.threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
         let ids = try IdPass.run(units: units, text: text, scan: scan, bounds: bounds, vocab: vocab, table: table,
                                  options: options, threads: threads, tokensPath: tokensPath,
@@ -117,18 +118,17 @@ public final class Preparer {
         guard scan.stats.keptCharacters > 0 else {
             let shown = inputs.prefix(3).map { displayNames[$0] ?? $0 }.joined(separator: ", ")
                 + (inputs.count > 3 ? ", ..." : "")
-            throw CorpusError.badInput("\(shown): no text to prepare"
-                                       + (scan.stats.dedupRemovedUnits > 0 ? " after dedup" : " (it holds no "
-                                          + "characters)"))
+            let why = scan.stats.dedupRemovedUnits > 0 ? " after dedup" : " (it holds no characters)"
+            throw CorpusError.badInput("\(shown): no text to prepare" + why)
         }
         var vocab = Vocabulary.build(counts: scan.counts, granularity: options.granularity,
                                      normalization: options.text.normalization,
                                      minCount: options.minCount, maxVocab: options.maxVocab)
         guard vocab.count - (vocab.unkID == nil ? 0 : 1) >= 1 else {
-            throw CorpusError.badInput("every token would become <unk> (--min-count \(options.minCount), --max-vocab "
-                                       + "\(options.maxVocab)): "
-                                       + "the most frequent is seen \(scan.counts.values.max() ?? 0) times; lower "
-                                       + "--min-count or raise --max-vocab")
+            throw CorpusError.badInput("every token would become <unk> (--min-count \(options.minCount), "
+                                       + "--max-vocab \(options.maxVocab)): the most frequent is seen "
+                                       + "\(scan.counts.values.max() ?? 0) times; lower --min-count or raise "
+                                       + "--max-vocab")
         }
         guard vocab.count >= 2 else {
             throw CorpusError.badInput("the text holds a single distinct token (\(vocab.text(0).debugDescription)): "

@@ -1,7 +1,5 @@
 // Where the train/val/test splits begin in the kept text: at the first line start (or, splitting by
 // document, the first document start) at or after a share of the characters.
-/// Finds where splits may begin in the kept text: the first line start (or document start) at or
-/// after a character index, as a UTF-16 offset.
 struct SplitCutter {
     let text: UnsafeBufferPointer<UInt16>
     let index: [IndexEntry]

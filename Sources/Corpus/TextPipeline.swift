@@ -24,14 +24,9 @@ public struct TextPipeline: Sendable {
     }
 
     public func normalize(utf16: [UInt16]) throws -> [UInt16] {
-        let form: ICUNormalizer.Form
-        switch text.normalization {
-        case .none: return utf16
-        case .nfc: form = .nfc
-        case .nfkc: form = .nfkc
-        }
+        guard let normalizer = try ICUNormalizer.of(text.normalization) else { return utf16 }
         var out: [UInt16] = []
-        let changed = try utf16.withUnsafeBufferPointer { try ICUNormalizer(form: form).normalize($0, into: &out) }
+        let changed = try utf16.withUnsafeBufferPointer { try normalizer.normalize($0, into: &out) }
         return changed ? out : utf16
     }
 

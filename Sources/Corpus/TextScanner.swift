@@ -47,13 +47,7 @@ struct TextScanner {
         st.files = inputs.count
         var state = ScanState(run: run)
         documentStarts = []
-        let normalizer: ICUNormalizer? = try {
-            switch text.normalization {
-            case .nfc: return try ICUNormalizer(form: .nfc)
-            case .nfkc: return try ICUNormalizer(form: .nfkc)
-            case .none: return nil
-            }
-        }()
+        let normalizer = try ICUNormalizer.of(text.normalization)
         // A reading thread decodes the files into blocks that end at a line end; this one normalises,
         // deduplicates and hands them on, so the two overlap.
         let reader = BlockReader(inputs: inputs, displayNames: displayNames, text: text, progress: progress)

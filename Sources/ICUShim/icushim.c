@@ -1,3 +1,5 @@
+// The unversioned C wrappers over system ICU that Swift calls (normaliser, segmentation, versions): see
+// include/icushim.h for why they exist. No ICU type crosses into Swift.
 #include "icushim.h"
 #include <unicode/utypes.h>
 #include <unicode/uchar.h>

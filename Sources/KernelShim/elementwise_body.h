@@ -10,7 +10,7 @@
 //   backward: dc_t = dh o (1 - tanh(c)^2) + dc;      G <- (dc_t g i (1 - i), dc_t c_prev f (1 - f),
 //             dc_t i (1 - g^2), dh tanh(c) o (1 - o));   dc <- dc_t f
 // exp is Cephes' expf (range reduction by ln 2, degree-6 polynomial); sigmoid(x) = 1 / (1 + exp(-x)),
-// tanh(x) = 2 / (1 + exp(-2x)) - 1, as Numerics/FastMath.swift computes them.
+// tanh(x) = 2 / (1 + exp(-2x)) - 1, as Tests/ComputeTests/FastMathReference.swift computes them.
 
 static inline __attribute__((always_inline)) VF V(vmin)(VF a, VF b) { VI m = b < a; return (VF)(((VI)b & m) | ((VI)a & ~m)); }
 static inline __attribute__((always_inline)) VF V(vmax)(VF a, VF b) { VI m = b > a; return (VF)(((VI)b & m) | ((VI)a & ~m)); }

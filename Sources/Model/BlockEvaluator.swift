@@ -3,7 +3,7 @@
 // order, so the result depends on the block count only. States carry from call to call, as rows of
 // consecutive minibatches continue one another. Used for validation, testing and `gasa bench`.
 import Dispatch
-import Numerics
+import Compute
 
 public final class BlockEvaluator {
     public let batch: Int
@@ -12,7 +12,7 @@ public final class BlockEvaluator {
     /// `parts` blocks (at most one per row); each workspace runs `chunkSteps` steps at a time. Block i
     /// carves its scratch out of `borrowing[i]` where given (a training workspace's evaluationScratch,
     /// whose owner must not run while this evaluates).
-    public init(model: LanguageModel, batch B: Int, parts: Int, chunkSteps: Int,
+    public init(model: LanguageModel, batch B: Int, rowParts parts: Int, chunkSteps: Int,
                 borrowing scratch: [FloatBuffer] = []) {
         batch = B
         let n = min(max(1, parts), max(1, B))

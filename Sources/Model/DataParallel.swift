@@ -1,22 +1,22 @@
 // Data parallelism inside one process: a batch's rows split into blocks, one per thread, each with its
-// own workspace, state and dropout stream (a Replica), running the forward pass, the head and the
+// own workspace, state and dropout stream (a RowPart), running the forward pass, the head and the
 // backward pass through time on its own. The LSTM weight gradients wait: then each thread computes a
-// block of rows of them from every replica's gate gradients, adding the replicas in order, straight
-// into the model's gradients; the embedding and head gradients of the replicas after the first are
+// block of rows of them from every part's gate gradients, adding the parts in order, straight
+// into the model's gradients; the embedding and head gradients of the parts after the first are
 // summed at the end. Deterministic for a given part count.
 import Dispatch
-import Numerics
+import Compute
 
 extension LanguageModel {
-    /// trainStep for a workspace with replicas (LanguageModel.trainStep calls it).
+    /// trainStep for a workspace with parts (LanguageModel.trainStep calls it).
     func trainStepDataParallel(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int,
                                state: RecurrentState, ws: Workspace, rng: inout RNG, scale: Float) -> Double {
         let H = config.hiddenSize, L = config.layers, G = 4 * H
-        let R = ws.replicas.count
+        let R = ws.parts.count
         let main = GradientTargets(model: self, base: grads.pointer)
-        for r in ws.replicas { r.seed = rng.next() }
+        for r in ws.parts { r.seed = rng.next() }
         DispatchQueue.concurrentPerform(iterations: R) { i in
-            let r = ws.replicas[i]
+            let r = ws.parts[i]
             let b0 = r.rows.lowerBound, nb = r.rows.count
             r.inputs.update(from: inputs + b0 * steps, count: nb * steps)
             r.targets.update(from: targets + b0 * steps, count: nb * steps)
@@ -38,13 +38,13 @@ extension LanguageModel {
         let layerInputs = ws.layerInputs
         for l in 0..<L {
             DispatchQueue.concurrentPerform(iterations: R) { i in
-                let w = ws.replicas[i].workspace
+                let w = ws.parts[i].workspace
                 layerInputs[i] = rebuildInput(l, steps: steps, ws: w, into: w.input.pointer)
             }
             let In = config.inputSize(layer: l)
             DispatchQueue.concurrentPerform(iterations: R) { part in
                 let rows = (G * part / R)..<(G * (part + 1) / R)
-                for (i, r) in ws.replicas.enumerated() {
+                for (i, r) in ws.parts.enumerated() {
                     let w = r.workspace
                     LSTMLayer.weightGradients(batch: w.batch, steps: steps, input: In, hidden: H, rows: rows,
                                               x: layerInputs[i], gates: w.gates[l].pointer, h: w.h[l].pointer,
@@ -54,8 +54,8 @@ extension LanguageModel {
                 (g + bhhOffset[l] + rows.lowerBound).update(from: g + bihOffset[l] + rows.lowerBound, count: rows.count)
             }
         }
-        var total = ws.replicas[0].loss
-        for r in ws.replicas.dropFirst() {
+        var total = ws.parts[0].loss
+        for r in ws.parts.dropFirst() {
             let t = r.gradientTargets(config: config)
             Kernels.axpy(config.vocabSize * config.embeddingSize, 1, t.embed, main.embed)
             Kernels.axpy(config.vocabSize * H, 1, t.headW, main.headW)
@@ -68,7 +68,7 @@ extension LanguageModel {
 
 /// One data-parallel part of a training workspace: rows `rows` of the batch, with its own scratch,
 /// state, inputs and (except the first, which writes the model's own) embedding and head gradients.
-final class Replica {
+final class RowPart {
     let rows: Range<Int>
     let workspace: Workspace
     let state: RecurrentState
@@ -95,7 +95,7 @@ final class Replica {
         targets.deallocate()
     }
 
-    /// This part's own embedding and head gradients (replicas after the first).
+    /// This part's own embedding and head gradients (parts after the first).
     func gradientTargets(config: ModelConfig) -> LanguageModel.GradientTargets {
         let V = config.vocabSize, E = config.embeddingSize, H = config.hiddenSize
         let p = grads.pointer

@@ -3,7 +3,7 @@
 // byte k/8, 1 = kept), and serves the backward pass and the rebuilding of the dropped-out values
 // (which the backward pass needs again but which are not stored).
 import KernelShim
-import Numerics
+import Compute
 
 enum Dropout {
     /// dst = src with each value dropped (0) with probability p, else scaled by 1/(1-p); the mask of the

@@ -1,6 +1,6 @@
 // The embedding layer, forward and backward side by side: a token's row of the (V, E) table is its
 // input vector; the gradient of the table is the scatter-add of the rows' gradients into their tokens' rows.
-import Numerics
+import Compute
 
 enum Embedding {
     /// Rows of `table` (V, E) for the N tokens, into `dst` (N, E).

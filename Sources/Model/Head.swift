@@ -2,7 +2,7 @@
 // layer's output, softmax cross-entropy against the targets, and for training the gradients of W, b and
 // of the top output. Rows go through in chunks of whole steps (the workspace's headRows), so the
 // logits of all N rows never exist at once.
-import Numerics
+import Compute
 
 struct Head {
     let weight: UnsafePointer<Float>   // (V, H)

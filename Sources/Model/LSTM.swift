@@ -9,7 +9,7 @@
 // derivatives the same way and overwrites the stored activations with the gate gradients, so the
 // weight gradients are then three products over all steps at once (and can wait, or be split by rows).
 import KernelShim
-import Numerics
+import Compute
 
 enum LSTMLayer {
     /// Fused forward of one step (KernelShim's elementwise kernels, on the widest vectors the CPU has). gates (B, 4H)

@@ -6,7 +6,7 @@
 // threads is DataParallel.swift. It knows nothing of files, optimisers or data order: callers pass
 // token ids and a carried state.
 import Dispatch
-import Numerics
+import Compute
 
 public final class LanguageModel {
     public let config: ModelConfig
@@ -82,7 +82,7 @@ public final class LanguageModel {
         precondition(steps >= 1 && steps <= ws.steps && state.batch == ws.batch)
         let scale = 1 / Float(ws.batch * steps)
         transposeRecurrentWeights()
-        if ws.replicas.isEmpty {
+        if ws.parts.isEmpty {
             return trainRows(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng,
                              grads: GradientTargets(model: self, base: grads.pointer), scale: scale)
         }

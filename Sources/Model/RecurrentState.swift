@@ -1,6 +1,6 @@
 // The carried LSTM state of every layer: h then c, each (L, B, H). Truncated BPTT keeps it from one
 // minibatch to the next; a checkpoint saves it so a resumed run continues exactly.
-import Numerics
+import Compute
 
 public final class RecurrentState {
     public let layers: Int

@@ -8,7 +8,7 @@
 // buffers are shared by all layers, so evaluation can run in short chunks of steps with little memory,
 // and its float buffers can be carved out of scratch that a training workspace lends while it is idle
 // (validation between training steps: evaluationScratch), instead of memory of their own.
-import Numerics
+import Compute
 
 public final class Workspace {
     public let batch: Int      // B
@@ -33,7 +33,7 @@ public final class Workspace {
     let tokens: UnsafeMutablePointer<Int32>    // (N) time-major inputs
     let targets: UnsafeMutablePointer<Int32>   // (N) time-major targets
 
-    let replicas: [Replica]          // data-parallel parts (DataParallel.swift; empty: this workspace does the work itself)
+    let parts: [RowPart]          // data-parallel parts (DataParallel.swift; empty: this workspace does the work itself)
     // Per part, the input rows of the layer whose weight gradients are being computed (data parallel).
     let layerInputs: UnsafeMutablePointer<UnsafePointer<Float>>
 
@@ -47,18 +47,18 @@ public final class Workspace {
         self.training = training
         let parts = min(max(1, rowParts), batch)
         if parts > 1 {
-            var list: [Replica] = []
+            var list: [RowPart] = []
             var b0 = 0
             for i in 0..<parts {
                 let nb = batch / parts + (i < batch % parts ? 1 : 0)
-                list.append(Replica(config: config, rows: b0..<(b0 + nb), steps: steps, ownGradients: i > 0))
+                list.append(RowPart(config: config, rows: b0..<(b0 + nb), steps: steps, ownGradients: i > 0))
                 b0 += nb
             }
-            self.replicas = list
+            self.parts = list
         } else {
-            self.replicas = []
+            self.parts = []
         }
-        layerInputs = .allocate(capacity: max(1, self.replicas.count))
+        layerInputs = .allocate(capacity: max(1, self.parts.count))
         let H = config.hiddenSize, E = config.embeddingSize, V = config.vocabSize
         let L = parts > 1 ? 0 : config.layers
         let N = parts > 1 ? 0 : batch * steps
@@ -124,7 +124,7 @@ public final class Workspace {
     /// part (each part's first gate buffer, N x 4H, the largest it has), or [] for an inference workspace.
     public var evaluationScratch: [FloatBuffer] {
         guard training else { return [] }
-        if !replicas.isEmpty { return replicas.map { $0.workspace.gates[0] } }
+        if !parts.isEmpty { return parts.map { $0.workspace.gates[0] } }
         return gates.isEmpty ? [] : [gates[0]]
     }
 

@@ -5,7 +5,7 @@
 import Common
 import Corpus
 import Model
-import Numerics
+import Compute
 
 public enum UnknownPolicy: String, CaseIterable, Codable, Sendable {
     case error, skip, unk
@@ -120,8 +120,10 @@ public final class Generator {
         return (ids, shown)
     }
 
-    /// Generates text; `emit` receives each piece of final text as soon as it is known.
-    public func generate(_ config: GenerationConfig, rng: inout RNG, emit: (String) -> Void) throws -> GenerationStats {
+    /// Generates text; `emit` receives each piece of final text as soon as it is known. `shouldStop`,
+    /// asked before every token, ends the generation early (a client that went away, a time limit).
+    public func generate(_ config: GenerationConfig, rng: inout RNG, shouldStop: () -> Bool = { false },
+                         emit: (String) -> Void) throws -> GenerationStats {
         var stats = GenerationStats()
         let prime = try primeIDs(config.prime, unknown: config.unknown)
         stats.primeTokens = prime.count
@@ -132,13 +134,14 @@ public final class Generator {
         var out = ""
         let limit = config.tokenLimit
         let t0 = monotonicSeconds()
-        var done = false
+        var done = false, stopped = false
         logits.withUnsafeMutableBufferPointer { lp in
             for id in prime { model.step(token: id, state: state, workspace: workspace, logits: lp.baseAddress!) }
             // <unk> is never generated: it stands for many characters and prints as none of them.
             let allowed: ((Int) -> Bool)? = vocab.unkID.map { u in { $0 != u } }
             let stop = (config.stopAt ?? "").unicodeScalars.map(\.value)
             while !done && stats.tokens < limit {
+                if shouldStop() { stopped = true; break }
                 let next = sampler.sample(lp.baseAddress!, rng: &rng, allowed: allowed)
                 stats.tokens += 1
                 var text = decoder.push(vocab.tokens[Int(next)])
@@ -160,7 +163,7 @@ public final class Generator {
                 if !done { model.step(token: next, state: state, workspace: workspace, logits: lp.baseAddress!) }
             }
         }
-        if !done {
+        if !done && !stopped {
             let rest = decoder.finish()
             if !rest.isEmpty { emit(rest); out += rest; counter.add(rest) }
         }

@@ -2,7 +2,7 @@
 // It owns its scratch buffers (allocated once) and takes the random generator from the caller, so the
 // same seed gives the same choices. It does not run the model.
 import Foundation
-import Numerics
+import Compute
 
 public struct SamplerConfig: Codable, Equatable, Sendable {
     public var temperature: Float = 1.0   // 0 = argmax; below 1 sharper, above 1 flatter

@@ -1,10 +1,10 @@
-// The folders gasa owns (a prepared folder, a run folder, a checkpoint folder) and how one is replaced,
-// in one place for prepare, train and checkpoints: the mark gasa leaves in every folder it creates; the
-// look --force takes before it replaces one (the mark must be there, and every entry inside, at any
-// depth, must be one gasa writes there and of the kind it writes: a file where it writes a file, a
-// folder where it writes a folder, never a link; and it must not hold what the run still needs or the
-// working directory); and the moves of a replacement (the old folder set aside under a name that says
-// whose it is, the new one renamed into place, the old one removed or put back).
+// The folders gasa owns (a prepared folder and a run folder, marked; the checkpoint folders inside a run)
+// and how one is replaced, in one place for prepare, train and checkpoints: the mark gasa leaves in the
+// folders it creates; the look --force takes before it replaces one (the mark must be there, and every
+// entry inside, at any depth, must be one gasa writes there and of the kind it writes: a file where it
+// writes a file, a folder where it writes a folder, never a link; and it must not hold what the run
+// still needs or the working directory); and the moves of a replacement (the old folder set aside under
+// a name that says whose it is, the new one renamed into place, the old one removed or put back).
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -149,8 +149,8 @@ public struct SetAsideFolder {
     public let original: String
     public let aside: String
 
-    /// Moves `path` aside; `record` writes the process record into it first (only into a folder gasa
-    /// owns: never into a user's empty folder).
+    /// Moves `path` aside; `record` writes the process record into it first (callers pass it only for a
+    /// folder that bears gasa's mark; an empty folder of the user's gets no record).
     public init(_ path: String, record: Bool) throws {
         original = path
         aside = path + ".old-\(getpid())"
@@ -164,16 +164,15 @@ public struct SetAsideFolder {
     /// The replacement failed: whatever is at the original name goes, and the old folder comes back.
     public func putBack() {
         try? FileManager.default.removeItem(atPath: original)
-        try? FileManager.default.moveItem(atPath: aside, toPath: original)
-        OwnedFolder.clearLeftover(original)
+        if (try? moveFolderIntoPlace(aside, original)) != nil { OwnedFolder.clearLeftover(original) }
     }
 
     /// The replacement is in place: the old folder goes.
     public func discard() { try? FileManager.default.removeItem(atPath: aside) }
 }
 
-/// Renames a folder built beside its destination into place (the destination must not exist) and makes
-/// the rename durable.
+/// Renames a folder to `destination` (which must not exist) in the same parent, and makes the rename
+/// durable: a folder built beside its destination moved into place, or one moved aside or back.
 public func moveFolderIntoPlace(_ built: String, _ destination: String) throws {
     guard rename(built, destination) == 0 else {
         throw FileError(built, "cannot rename to \(destination): \(String(cString: strerror(errno)))")

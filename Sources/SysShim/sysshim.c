@@ -1,3 +1,4 @@
+// The Linux calls Swift's Glibc module leaves out (sync_file_range), wrapped so Swift can call them.
 #define _GNU_SOURCE
 #include "sysshim.h"
 #include <fcntl.h>

@@ -10,7 +10,7 @@ import Common
 import Corpus
 import Foundation
 import Model
-import Numerics
+import Compute
 import Storage
 
 public enum Checkpoint {
@@ -114,10 +114,10 @@ public enum Checkpoint {
         sums[c.meta.weightsFile] = hex32(try c.model.saveWeights(path: fresh + "/" + c.meta.weightsFile, metadata: tag))
         var moments: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)] = []
         for t in c.optimizer.tensors { moments.append((t.name, [t.data.count], UnsafeBufferPointer(t.data))) }
-        sums[TrainingState.optimizerFile] = hex32(try SafeTensors.write(path: fresh + "/"
-                                                                        + TrainingState.optimizerFile, tensors: moments,
-                              metadata: ["optimizer": c.optimizer.kind.rawValue, "steps": String(c.optimizer.steps),
-                                         "layout": "flat, in the order of model.safetensors"]))
+        let momentsMeta = ["optimizer": c.optimizer.kind.rawValue, "steps": String(c.optimizer.steps),
+                           "layout": "flat, in the order of model.safetensors"]
+        sums[TrainingState.optimizerFile] = hex32(try SafeTensors.write(path: fresh + "/" + TrainingState.optimizerFile,
+                                                                        tensors: moments, metadata: momentsMeta))
         let r = c.recurrent
         let half = r.layers * r.batch * r.hiddenSize
         let values = UnsafeBufferPointer(r.values)

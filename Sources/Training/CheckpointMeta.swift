@@ -36,7 +36,7 @@ public struct CheckpointMeta: Codable, Sendable {
     /// Reads and checks DIR/meta.json; errors name the file.
     public static func load(directory: String) throws -> CheckpointMeta {
         let path = directory + "/" + fileName
-        let m: CheckpointMeta = try readJSON(path, what: "checkpoint metadata")
+        let m: CheckpointMeta = try readJSON(path, what: "checkpoint metadata", format: format)
         func bad(_ p: String) -> TrainingError { .badCheckpoint(path: path, problem: p) }
         guard m.format == format else { throw bad("format is \"\(m.format)\", expected \"\(format)\"") }
         guard m.version == 1 else { throw bad("version \(m.version) is not supported (this gasa reads version 1)") }
@@ -55,9 +55,13 @@ public struct CheckpointMeta: Codable, Sendable {
     }
 }
 
-/// Decodes a JSON file written by gasa; a missing, unreadable or malformed file is an error naming it.
-func readJSON<T: Decodable>(_ path: String, what: String) throws -> T {
+/// Decodes a JSON file written by gasa (of `format`, version 1); a missing, unreadable, malformed or
+/// foreign file is an error naming it.
+func readJSON<T: Decodable>(_ path: String, what: String, format: String) throws -> T {
     let bytes = try readFileBytesChecked(path)
+    if let p = FormatHeader.problem(bytes, expected: format) {
+        throw TrainingError.badCheckpoint(path: path, problem: p)
+    }
     do {
         return try gasaJSONDecoder().decode(T.self, from: Data(bytes))
     } catch {

@@ -3,7 +3,7 @@
 // maxNorm all gradients are scaled by maxNorm / (norm + 1e-6). It also serves as the divergence probe:
 // a NaN or infinite gradient anywhere makes the norm non-finite.
 
-import Numerics
+import Compute
 
 public enum GradientClip {
     /// The L2 norm of `gradients`.

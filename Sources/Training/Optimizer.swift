@@ -4,7 +4,7 @@
 // state is two arrays and a step count. It does not clip or schedule; the trainer does that first.
 import Dispatch
 import Foundation
-import Numerics
+import Compute
 
 public final class Optimizer {
     public enum Kind: String, Codable, CaseIterable, Sendable {

@@ -1,8 +1,8 @@
-// What `gasa compare` shows of a run, read from the run's files: its best checkpoint (granularity,
-// vocabulary), the prepared folder it names (tokens per character of train, the val split's share of
-// tokens unseen in train), and metrics.jsonl (the validation curve in bits per character against
-// minutes, the best of it, the mean training speed, the minutes trained). Missing optional files leave
-// their figures out rather than failing.
+// What `gasa compare` (and `gasa serve`'s cards) show of a run, read from the run's files: its best
+// checkpoint's metadata (granularity, vocabulary; the weights are not loaded), the prepared folder it names (tokens per
+// character of train, the val split's share of tokens unseen in train), and metrics.jsonl (the validation curve in bits
+// per character against minutes, the best of it, the mean training speed, the minutes trained). Missing optional files
+// leave their figures out rather than failing.
 import Common
 import Corpus
 import Foundation
@@ -10,9 +10,10 @@ import Storage
 
 public struct RunSummary {
     public var name: String
-    public var checkpoint: LoadedCheckpoint
-    public var granularity: Granularity { checkpoint.meta.granularity }
-    public var vocabSize: Int { checkpoint.meta.vocabSize }
+    public var directory: String         // the checkpoint folder described (RUN/best, else RUN/latest)
+    public var meta: CheckpointMeta
+    public var granularity: Granularity { meta.granularity }
+    public var vocabSize: Int { meta.vocabSize }
     public var tokensPerCharacter: Double?
     public var valUnseenShare: Double?
     public var bestValBitsPerChar: Double?
@@ -26,8 +27,9 @@ public struct RunSummary {
 
     public init(run: String) throws {
         name = (run as NSString).standardizingPath.split(separator: "/").last.map(String.init) ?? run
-        checkpoint = try Checkpoint.load(path: run)
-        let prepared = checkpoint.meta.preparedDirectory
+        directory = try Checkpoint.resolve(run, prefer: [Checkpoint.best, Checkpoint.latest])
+        meta = try CheckpointMeta.load(directory: directory)
+        let prepared = meta.preparedDirectory
         if let manifest = try? Manifest.load(directory: prepared), let t = manifest.split(.train), t.characters > 0 {
             tokensPerCharacter = Double(t.tokens) / Double(t.characters)
         }

@@ -5,7 +5,7 @@
 // split into that many blocks evaluated on their own threads, and their losses added in block order.
 import Corpus
 import Model
-import Numerics
+import Compute
 
 final class SplitEvaluator {
     let stream: SplitStream
@@ -15,14 +15,15 @@ final class SplitEvaluator {
 
     /// nil when the split holds no minibatch.
     /// `borrowing`: a training workspace's evaluationScratch, used between its training steps.
-    init?(model: LanguageModel, directory: String, manifest: Manifest, split: SplitName, parts: Int = 1,
+    init?(model: LanguageModel, directory: String, manifest: Manifest, split: SplitName, rowParts parts: Int = 1,
           borrowing scratch: [FloatBuffer] = []) throws {
         let s = try SplitStream(directory: directory, manifest: manifest, split: split)
         guard s.count > 0, s.batchSize > 0 else { return nil }
         stream = s
         // Evaluation runs in chunks of a few steps (the state carries across them), which keeps its
         // scratch memory small next to training's.
-        blocks = BlockEvaluator(model: model, batch: s.batchSize, parts: parts, chunkSteps: min(manifest.seqLength, 10),
+        blocks = BlockEvaluator(model: model, batch: s.batchSize, rowParts: parts, chunkSteps: min(manifest.seqLength,
+                                                                                                   10),
                                 borrowing: scratch)
         inputs = .allocate(capacity: s.batchSize * manifest.seqLength)
         targets = .allocate(capacity: s.batchSize * manifest.seqLength)

@@ -82,10 +82,6 @@ public struct Changes<Root: FlagNamed> {
         }))
     }
 
-    public func contains(_ key: PartialKeyPath<Root>) -> Bool { changes.contains { $0.key == key } }
-
-    public var isEmpty: Bool { changes.isEmpty }
-
     /// `base` with every change applied.
     public func applied(to base: Root) -> Root {
         var s = base
@@ -176,8 +172,13 @@ public struct ThreadUse: Codable, Equatable, Sendable {
     /// Saved as one number (as state.json always had it): the thread count, negative when data parallel,
     /// 0 when not recorded.
     public init(from decoder: Decoder) throws {
-        let n = try decoder.singleValueContainer().decode(Int.self)
-        threads = abs(n)
+        let c = try decoder.singleValueContainer()
+        let n = try c.decode(Int.self)
+        guard n.magnitude <= 1 << 20 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "thread count \(n)"))
+        }
+        threads = Int(n.magnitude)
         dataParallel = n < 0
     }
     public func encode(to encoder: Encoder) throws {

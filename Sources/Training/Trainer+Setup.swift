@@ -7,7 +7,7 @@
 import Corpus
 import Foundation
 import Model
-import Numerics
+import Compute
 import Storage
 
 extension Trainer {
@@ -59,7 +59,7 @@ extension Trainer {
         var state = try TrainingState.load(directory: dir)
         let meta = try CheckpointMeta.load(directory: dir)
         try Trainer.crossCheck(meta: meta, state: state, directory: dir)
-        let differing = o.changes.conflicts(with: state.config.settings)
+        let differing = o.settings.conflicts(with: state.config.settings)
         guard differing.isEmpty else {
             throw TrainingError.badOptions("--resume keeps the run's settings; these do not match "
                                            + "\(dir)/\(TrainingState.fileName): "
@@ -132,7 +132,7 @@ extension Trainer {
             base.hiddenSize = m.hiddenSize
             base.embeddingSize = m.embeddingSize
         }
-        let c = TrainConfig(settings: o.changes.applied(to: base), limits: o.limits.applied(to: SessionLimits()))
+        let c = TrainConfig(settings: o.settings.applied(to: base), limits: o.limits.applied(to: SessionLimits()))
         try c.limits.validate()
         try c.settings.validate()
         let (manifest, trainInfo, vocabBytes) = try Trainer.loadPrepared(prepared)
@@ -140,14 +140,15 @@ extension Trainer {
         let replacing = fileExists(o.run) || isSymbolicLink(o.run)
         if replacing {
             guard o.force else {
-                let isRun = (try? Checkpoint.resolve(o.run, prefer: [Checkpoint.latest])) != nil
-                throw TrainingError.badRun(isRun ? "\(o.run) already exists; continue it with --resume \(o.run), "
-                                           + "replace it with --force, or choose another --out"
-                                                 : isDirectory(o.run) && (OwnedFolder.names(in: o.run) ?? ["?"]).isEmpty
-                                                 ? "\(o.run) already exists (an empty folder); add --force to use it, "
-                                                     + "or choose another --out"
-                                                 : "\(o.run) already exists and is not a run folder; choose another "
-                                                     + "--out")
+                let why: String
+                if (try? Checkpoint.resolve(o.run, prefer: [Checkpoint.latest])) != nil {
+                    why = "; continue it with --resume \(o.run), replace it with --force, or choose another --out"
+                } else if isDirectory(o.run) && (OwnedFolder.names(in: o.run) ?? ["?"]).isEmpty {
+                    why = " (an empty folder); add --force to use it, or choose another --out"
+                } else {
+                    why = " and is not a run folder; choose another --out"
+                }
+                throw TrainingError.badRun("\(o.run) already exists" + why)
             }
             try RunFolder.checkReplaceable(o.run, keeping: [prepared])
         }

@@ -7,14 +7,14 @@ import Common
 import Corpus
 import Foundation
 import Model
-import Numerics
+import Compute
 import Storage
 
 public final class Trainer {
     public struct Options {
         public var prepared: String?               // folder written by gasa prepare (--resume: default the run's)
         public var run: String                     // run folder (created, or resumed)
-        public var changes = SettingChanges()      // settings given (see TrainConfig.swift for what each way in keeps)
+        public var settings = SettingChanges()     // settings given (see TrainConfig.swift for what each way in keeps)
         public var limits = LimitChanges()         // this invocation's stop conditions, threads and cadence, given
         public var resume = false                  // continue the run in `run` from its latest checkpoint
         public var initFrom: String? = nil         // start from these weights (same vocabulary), fresh optimizer
@@ -73,7 +73,7 @@ public final class Trainer {
         progress = ProgressLine(every: config.limits.printEvery, quiet: o.quiet)
         // Validation runs between training steps, in memory the training workspace lends meanwhile.
         valEvaluator = try SplitEvaluator(model: model, directory: prepared, manifest: manifest, split: .val,
-                                          parts: config.limits.rowParts,
+                                          rowParts: config.limits.rowParts,
                                           borrowing: workspace.evaluationScratch)
         if valEvaluator == nil && !o.quiet {
             progress.message("note: \(prepared) has no validation minibatch; no validation, no best checkpoint, "
@@ -122,7 +122,8 @@ public final class Trainer {
         if reason == nil, c.evalEvery > 0, state.iteration > 0, state.iteration % c.evalEvery == 0, valEvaluator != nil,
            state.lastEvalIteration != state.iteration {
             if !options.quiet {
-                progress.message("validating at iteration \(state.iteration) first: the last run was interrupted during it")
+                progress.message("validating at iteration \(state.iteration) first: the last run was interrupted "
+                                 + "during it")
             }
             reason = try validateAndSave(clock)
         }
@@ -142,7 +143,9 @@ public final class Trainer {
             state.intervalTokens += step.tokens
             state.intervalSeconds += after - now
             state.lastTrainLoss = step.loss
-            if state.iteration % config.settings.logEvery == 0 { try logInterval(step, minutes: clock.elapsed(after) / 60) }
+            if state.iteration % config.settings.logEvery == 0 {
+                try logInterval(step, minutes: clock.elapsed(after) / 60)
+            }
             if c.evalEvery > 0 && state.iteration % c.evalEvery == 0 && valEvaluator != nil {
                 reason = try validateAndSave(clock)
                 if reason == .interrupted { break }
@@ -210,7 +213,8 @@ public final class Trainer {
     }
 
     /// A train line of metrics.jsonl: the interval's mean loss and speed, and the last step's gradient norm.
-    private func logInterval(_ step: (loss: Double, gradNorm: Double, lr: Double, tokens: Int), minutes: Double) throws {
+    private func logInterval(_ step: (loss: Double, gradNorm: Double, lr: Double, tokens: Int),
+                             minutes: Double) throws {
         var r = MetricsRecord(type: .train, iter: state.iteration, epoch: state.fractionalEpoch, minutes: minutes)
         r.trainLoss = state.intervalLossSum / Double(state.intervalCount)
         r.lr = step.lr
@@ -231,7 +235,8 @@ public final class Trainer {
     }
 
     /// The end of a run: validate (unless just done), save, score the test split once, draw the plot.
-    private func end(_ stop: TrainingSummary.StopReason, clock: RunClock, speed: Speed, iterations: Int) throws -> TrainingSummary {
+    private func end(_ stop: TrainingSummary.StopReason, clock: RunClock, speed: Speed,
+                     iterations: Int) throws -> TrainingSummary {
         var summary = TrainingSummary(
             stopReason: stop, runDirectory: options.run, iteration: state.iteration, epoch: state.fractionalEpoch,
             iterationsThisRun: iterations,
@@ -342,7 +347,7 @@ public final class Trainer {
     private func scoreTest(elapsedMinutes: Double) throws -> (EvalResult?, String?) {
         let scored = model
         guard let ev = try SplitEvaluator(model: scored, directory: preparedPath, manifest: manifest, split: .test,
-                                          parts: config.limits.rowParts,
+                                          rowParts: config.limits.rowParts,
                                           borrowing: workspace.evaluationScratch) else {
             return (nil, nil)
         }

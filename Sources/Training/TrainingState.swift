@@ -4,7 +4,7 @@
 // state (h and c of every layer) is in recurrent.safetensors beside it; the optimizer's moments are in
 // optimizer.safetensors.
 import Foundation
-import Numerics
+import Compute
 
 public struct TrainingState: Codable, Sendable {
     public static let fileName = "state.json"
@@ -62,7 +62,7 @@ public struct TrainingState: Codable, Sendable {
         if let meta = try? CheckpointMeta.load(directory: directory) {
             try Checkpoint.verify(fileName, in: directory, meta: meta)
         }
-        let s: TrainingState = try readJSON(path, what: "training state")
+        let s: TrainingState = try readJSON(path, what: "training state", format: format)
         guard s.format == format else { throw bad("format is \"\(s.format)\", expected \"\(format)\"") }
         guard s.version == 1 else { throw bad("version \(s.version) is not supported (this gasa reads version 1)") }
         guard s.iteration >= 0, s.epoch >= 0, s.position >= 0, s.position < max(1, s.minibatchesPerEpoch),

@@ -6,7 +6,7 @@ import ArgumentParser
 import Common
 import Foundation
 import Model
-import Numerics
+import Compute
 import Training
 
 struct BenchCommand: ParsableCommand {
@@ -65,7 +65,7 @@ struct BenchCommand: ParsableCommand {
         }
         let train = Double(iters * B * T) / (monotonicSeconds() - t0)
         // Evaluation as training's validation runs it: with --parallel batch, row blocks on their own threads.
-        let blocks = BlockEvaluator(model: model, batch: B, parts: rowParts, chunkSteps: min(T, 10),
+        let blocks = BlockEvaluator(model: model, batch: B, rowParts: rowParts, chunkSteps: min(T, 10),
                                     borrowing: ws.evaluationScratch)
         model.prepareForEvaluation()
         t0 = monotonicSeconds()

@@ -5,7 +5,7 @@ import ArgumentParser
 import Common
 import Corpus
 import Foundation
-import Numerics
+import Compute
 import Sampling
 import Storage
 import Training
@@ -45,18 +45,22 @@ struct CompareCommand: ParsableCommand {
             throw CLIError("\(svg) exists; pass --force to overwrite it or --svg to choose another file")
         }
         Kernels.setThreads(1)
+        // Everything is read and sampled before anything is printed: an error leaves no half table.
         var runs: [RunSummary] = []
+        var samples: [String] = []
         for run in self.runs {
-            do { runs.append(try RunSummary(run: run)) } catch let e as TrainingError { throw CLIError("\(e)") } catch {
+            do {
+                let r = try RunSummary(run: run)
+                runs.append(r)
+                if length > 0 { samples.append(try sample(r)) }
+            } catch let e as TrainingError { throw CLIError("\(e)") } catch {
                 throw CLIError("\(run): \(error)")
             }
         }
         emit(table(runs))
-        if length > 0 {
-            for r in runs {
-                emit("\n[\(r.name), \(r.granularity.rawValue)]")
-                emit(try sample(r))
-            }
+        for (r, text) in zip(runs, samples) {
+            emit("\n[\(r.name), \(r.granularity.rawValue)]")
+            emit(text)
         }
         try AtomicFile.write(Array(plot(runs).utf8), to: svg)
         printError("wrote \(svg)")
@@ -65,7 +69,8 @@ struct CompareCommand: ParsableCommand {
     /// The run's sample after the prime; a run that cannot sample (no newline to start from) says why
     /// instead, and does not cost the others their samples.
     private func sample(_ r: RunSummary) throws -> String {
-        let g = try Generator(model: r.checkpoint.model, vocab: r.checkpoint.vocabulary)
+        let checkpoint = try Checkpoint.load(path: r.directory)   // one model in memory at a time
+        let g = try Generator(model: checkpoint.model, vocab: checkpoint.vocabulary)
         var config = GenerationConfig()
         config.prime = prime
         config.length = length

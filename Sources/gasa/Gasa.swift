@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 @main
-struct Gasa: ParsableCommand {
+struct Gasa: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gasa",
         abstract: "Unicode-first char-rnn: prepare a corpus, train an LSTM language model, sample new text.",
@@ -16,6 +16,7 @@ struct Gasa: ParsableCommand {
           gasa train prep/char --out run-char --max-minutes 30
           gasa train prep/jamo --out run-jamo --max-minutes 30
           gasa compare run-char run-jamo
+          gasa serve run-char run-jamo          (a web page that writes lyrics live)
           gasa sample run-char --prime "사랑은 " --length 200
           gasa train --resume run-char --max-minutes 60
           gasa plot run-char
@@ -33,11 +34,15 @@ struct Gasa: ParsableCommand {
 
     /// SIGPIPE is ignored so that a reader going away is an EPIPE that Output handles (a quiet exit 141
     /// for results; progress on stderr simply stops), not a signal that kills a training mid-step.
-    static func main() {
+    static func main() async {
         signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var serving = command as? any AsyncParsableCommand {
+                try await serving.run()
+            } else {
+                try command.run()
+            }
         } catch {
             exit(withError: error)
         }

@@ -86,37 +86,43 @@ func expandInputs(_ args: [String]) throws -> (paths: [String], names: [String: 
     var out: [String] = []
     var names: [String: String] = [:]
     let fm = FileManager.default
-    for a in args {
-        if a == "-" {
-            guard !names.values.contains("<stdin>") else {
-                throw CLIError("'-' (standard input) is given twice; it can be read only once")
+    // A later argument that fails must not leave the spool of an earlier '-' behind.
+    do {
+        for a in args {
+            if a == "-" {
+                guard !names.values.contains("<stdin>") else {
+                    throw CLIError("'-' (standard input) is given twice; it can be read only once")
+                }
+                let tmp = NSTemporaryDirectory() + "gasa-stdin-\(ProcessInfo.processInfo.processIdentifier).txt"
+                unlink(tmp)   // a leftover of an earlier process with this id
+                do { try spoolStandardInput(to: tmp) } catch {
+                    unlink(tmp)   // a spool that failed half-way
+                    throw error
+                }
+                out.append(tmp)
+                names[tmp] = "<stdin>"
+                continue
             }
-            let tmp = NSTemporaryDirectory() + "gasa-stdin-\(ProcessInfo.processInfo.processIdentifier).txt"
-            unlink(tmp)   // a leftover of an earlier process with this id
-            do { try spoolStandardInput(to: tmp) } catch {
-                unlink(tmp)   // a spool that failed half-way
-                throw error
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: a, isDirectory: &isDir) else {
+                throw CLIError("\(a): no such file or directory")
             }
-            out.append(tmp)
-            names[tmp] = "<stdin>"
-            continue
+            if !isDir.boolValue { out.append(a); continue }
+            guard let walker = fm.enumerator(atPath: a) else { throw CLIError("\(a): cannot list the directory") }
+            var files: [String] = []
+            for case let rel as String in walker {
+                if rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
+                var d: ObjCBool = false
+                let full = a + "/" + rel
+                if fm.fileExists(atPath: full, isDirectory: &d), !d.boolValue { files.append(full) }
+            }
+            files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            if files.isEmpty { throw CLIError("\(a): the directory holds no files") }
+            out += files
         }
-        var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: a, isDirectory: &isDir) else {
-            throw CLIError("\(a): no such file or directory")
-        }
-        if !isDir.boolValue { out.append(a); continue }
-        guard let walker = fm.enumerator(atPath: a) else { throw CLIError("\(a): cannot list the directory") }
-        var files: [String] = []
-        for case let rel as String in walker {
-            if rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
-            var d: ObjCBool = false
-            let full = a + "/" + rel
-            if fm.fileExists(atPath: full, isDirectory: &d), !d.boolValue { files.append(full) }
-        }
-        files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-        if files.isEmpty { throw CLIError("\(a): the directory holds no files") }
-        out += files
+    } catch {
+        for p in names.keys { unlink(p) }
+        throw error
     }
     return (out, names)
 }

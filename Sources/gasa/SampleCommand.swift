@@ -3,7 +3,7 @@ import ArgumentParser
 import Corpus
 import Foundation
 import Model
-import Numerics
+import Compute
 import Sampling
 import Storage
 import Training
@@ -33,12 +33,15 @@ struct SampleCommand: ParsableCommand {
     @Option(help: "Text to continue.") var prime: String?
     @Option(help: "Read the prime text from this UTF-8 file.") var primeFile: String?
     @Option(parsing: .unconditional, help: "Characters (grapheme clusters) to generate per sample.") var length = 200
-    @Option(parsing: .unconditional, help: "Sampling temperature: 0 = always the most likely token; below 1 safer, above 1 wilder.")
+    @Option(parsing: .unconditional,
+            help: "Sampling temperature: 0 = always the most likely token; below 1 safer, above 1 wilder.")
     var temperature: Float = 1.0
     @Option(parsing: .unconditional, help: "Sample only among the k most likely tokens (0 = all).") var topK = 0
-    @Option(parsing: .unconditional, help: "Sample only among the most likely tokens whose probabilities add up to p (1 = all).")
+    @Option(parsing: .unconditional,
+            help: "Sample only among the most likely tokens whose probabilities add up to p (1 = all).")
     var topP: Float = 1.0
-    @Option(parsing: .unconditional, help: "Random seed (default: a fresh one, printed with --stats). The same seed and checkpoint give the same text.")
+    @Option(parsing: .unconditional,
+            help: "Random seed (default: a fresh one, printed with --stats). The same seed and checkpoint give the same text.")
     var seed: UInt64?
     @Option(parsing: .unconditional, help: "How many samples (seeds seed, seed+1, ...), separated by a blank line.")
     var numSamples = 1

@@ -7,6 +7,7 @@ extension Gasa {
         TrainCommand.self,
         SampleCommand.self,
         CompareCommand.self,
+        ServeCommand.self,
         PlotCommand.self,
         InspectCommand.self,
         NormalizeCommand.self,

@@ -3,7 +3,7 @@
 import ArgumentParser
 import Corpus
 import Foundation
-import Numerics
+import Compute
 import Model
 import Training
 
@@ -122,7 +122,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         StopSignal.install()
         var o = Trainer.Options(prepared: prepared, run: resume ?? out ?? "")
-        (o.changes, o.limits) = given
+        (o.settings, o.limits) = given
         o.resume = resume != nil
         o.initFrom = initFrom
         o.force = force

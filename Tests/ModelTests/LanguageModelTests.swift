@@ -1,5 +1,5 @@
 import XCTest
-import Numerics
+import Compute
 @testable import Model
 
 final class LanguageModelTests: XCTestCase {
@@ -67,17 +67,17 @@ final class LanguageModelTests: XCTestCase {
     }
 
     func testTrainingForwardOfAWideModelMatchesTheReference() {
-        // trainStep (one thread, and rows split over two replicas) sees the same recurrent weights as the reference.
-        for replicas in [1, 2] {
+        // trainStep (one thread, and rows split over two parts) sees the same recurrent weights as the reference.
+        for parts in [1, 2] {
             let (model, state, x, y) = setUp(wide, seed: 4)
             let (h0, c0) = split(state)
             let expected = ReferenceModel(wide.config).loss(model.parameters.map(Double.init), inputs: x, targets: y,
                                                             batch: wide.batch, steps: wide.steps, h0: h0, c0: c0)
-            let ws = model.makeWorkspace(batch: wide.batch, steps: wide.steps, rowParts: replicas)
+            let ws = model.makeWorkspace(batch: wide.batch, steps: wide.steps, rowParts: parts)
             var rng = RNG(seed: 3)
             let got = model.trainStep(inputs: x, targets: y, steps: wide.steps, state: state, workspace: ws, rng: &rng)
             XCTAssertEqual(got / Double(wide.batch * wide.steps), expected.loss, accuracy: 2e-5 * max(1, expected.loss),
-                           "replicas \(replicas)")
+                           "parts \(parts)")
             let (h1, _) = split(state)
             for l in 0..<wide.config.layers {
                 for k in 0..<h1[l].count { XCTAssertEqual(h1[l][k], expected.h[l][k], accuracy: 1e-5) }
@@ -216,7 +216,7 @@ final class LanguageModelTests: XCTestCase {
 
     func testDataParallelStepMatchesTheSingleThreadedOne() {
         let cfg = ModelConfig(vocabSize: 23, embeddingSize: 12, hiddenSize: 20, layers: 2, dropout: 0)
-        for (batch, replicas) in [(6, 2), (5, 3)] {
+        for (batch, parts) in [(6, 2), (5, 3)] {
             var rng = RNG(seed: 12)
             let model = LanguageModel(config: cfg, rng: &rng)
             let T = 7
@@ -230,7 +230,7 @@ final class LanguageModelTests: XCTestCase {
                                      workspace: model.makeWorkspace(batch: batch, steps: T), rng: &r1)
             let g1 = Array(model.gradients)
             let l2 = model.trainStep(inputs: x, targets: y, steps: T, state: s2,
-                                     workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: replicas),
+                                     workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: parts),
                                          rng: &r2)
             XCTAssertEqual(l1, l2, accuracy: 1e-5 * l1)
             for k in 0..<g1.count { XCTAssertEqual(g1[k], model.gradients[k], accuracy: 1e-6 + 1e-4 * abs(g1[k])) }
@@ -242,26 +242,26 @@ final class LanguageModelTests: XCTestCase {
     /// training step after it computes exactly what it computes without that evaluation in between.
     func testEvaluationInBorrowedScratchChangesNeitherItsLossNorTraining() {
         let cfg = ModelConfig(vocabSize: 29, embeddingSize: 10, hiddenSize: 18, layers: 2, dropout: 0.3)
-        for replicas in [1, 2] {
+        for parts in [1, 2] {
             var rng = RNG(seed: 21)
             let model = LanguageModel(config: cfg, rng: &rng)
             let B = 6, T = 9
             let x = randomTokens(B * T, 29, &rng), y = randomTokens(B * T, 29, &rng)
-            let ws = model.makeWorkspace(batch: B, steps: T, rowParts: replicas)
-            XCTAssertEqual(ws.evaluationScratch.count, replicas)
+            let ws = model.makeWorkspace(batch: B, steps: T, rowParts: parts)
+            XCTAssertEqual(ws.evaluationScratch.count, parts)
             func step(_ state: RecurrentState) -> (Double, [Float]) {
                 var r = RNG(seed: 5)
                 let loss = model.trainStep(inputs: x, targets: y, steps: T, state: state, workspace: ws, rng: &r)
                 return (loss, Array(model.gradients))
             }
             let plain = step(model.makeState(batch: B))
-            let own = BlockEvaluator(model: model, batch: B, parts: replicas, chunkSteps: 4)
-            let lent = BlockEvaluator(model: model, batch: B, parts: replicas, chunkSteps: 4,
+            let own = BlockEvaluator(model: model, batch: B, rowParts: parts, chunkSteps: 4)
+            let lent = BlockEvaluator(model: model, batch: B, rowParts: parts, chunkSteps: 4,
                                       borrowing: ws.evaluationScratch)
             model.prepareForEvaluation()
             let a = own.evaluate(model, inputs: x, targets: y, steps: T)
             let b = lent.evaluate(model, inputs: x, targets: y, steps: T)
-            XCTAssertEqual(a.bitPattern, b.bitPattern, "replicas \(replicas)")
+            XCTAssertEqual(a.bitPattern, b.bitPattern, "parts \(parts)")
             let after = step(model.makeState(batch: B))
             XCTAssertEqual(plain.0.bitPattern, after.0.bitPattern)
             XCTAssertEqual(plain.1.map(\.bitPattern), after.1.map(\.bitPattern))
@@ -274,12 +274,12 @@ final class LanguageModelTests: XCTestCase {
     }
 
     func testDataParallelStepWithDropoutIsTheSumOfItsParts() {
-        // With dropout, each replica draws its masks from its own seed (the step's generator's next values,
-        // in order), so the step must equal the replicas' rows trained one by one with those seeds, their
+        // With dropout, each part draws its masks from its own seed (the step's generator's next values,
+        // in order), so the step must equal the parts' rows trained one by one with those seeds, their
         // gradients weighted by their share of the batch. This covers the LSTM weight gradients, which the
-        // data-parallel step computes afterwards from every replica's rebuilt layer inputs.
+        // data-parallel step computes afterwards from every part's rebuilt layer inputs.
         let cfg = ModelConfig(vocabSize: 19, embeddingSize: 10, hiddenSize: 14, layers: 3, dropout: 0.3)
-        for (batch, replicas) in [(6, 2), (7, 3)] {
+        for (batch, parts) in [(6, 2), (7, 3)] {
             var rng = RNG(seed: 21)
             let model = LanguageModel(config: cfg, rng: &rng)
             let T = 6
@@ -290,7 +290,7 @@ final class LanguageModelTests: XCTestCase {
             let whole = model.makeState(batch: batch)
             whole.copy(from: s0)
             let loss = model.trainStep(inputs: x, targets: y, steps: T, state: whole,
-                                       workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: replicas),
+                                       workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: parts),
                                            rng: &stepRNG)
             let g = Array(model.gradients)
 
@@ -298,8 +298,8 @@ final class LanguageModelTests: XCTestCase {
             var expected = [Float](repeating: 0, count: g.count)
             var expectedLoss = 0.0
             var b0 = 0
-            for i in 0..<replicas {
-                let nb = batch / replicas + (i < batch % replicas ? 1 : 0)
+            for i in 0..<parts {
+                let nb = batch / parts + (i < batch % parts ? 1 : 0)
                 var part = RNG(seed: seeds.next())
                 let state = model.makeState(batch: nb)
                 for l in 0..<cfg.layers {
@@ -324,7 +324,7 @@ final class LanguageModelTests: XCTestCase {
             XCTAssertEqual(loss, expectedLoss, accuracy: 1e-5 * loss)
             var worst: Float = 0
             for k in 0..<g.count { worst = max(worst, abs(g[k] - expected[k]) / (1e-6 + 1e-4 * abs(expected[k]))) }
-            XCTAssertLessThanOrEqual(worst, 1, "batch \(batch), \(replicas) replicas")
+            XCTAssertLessThanOrEqual(worst, 1, "batch \(batch), \(parts) parts")
         }
     }
 

@@ -1,6 +1,6 @@
 import XCTest
 import Foundation
-import Numerics
+import Compute
 @testable import Model
 
 final class SafeTensorsTests: XCTestCase {

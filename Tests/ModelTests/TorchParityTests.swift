@@ -2,7 +2,7 @@
 // as safetensors, loads into gasa unchanged, and gasa's loss, gradients and final state match torch's.
 import XCTest
 import Foundation
-import Numerics
+import Compute
 @testable import Model
 
 final class TorchParityTests: XCTestCase {

@@ -2,7 +2,7 @@ import XCTest
 import Foundation
 import Corpus
 import Model
-import Numerics
+import Compute
 @testable import Sampling
 
 final class GeneratorTests: XCTestCase {

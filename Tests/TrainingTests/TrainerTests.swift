@@ -3,7 +3,7 @@
 import Corpus
 import Foundation
 import Model
-import Numerics
+import Compute
 import XCTest
 @testable import Training
 
@@ -52,13 +52,13 @@ final class TrainerTests: XCTestCase {
 
     func options(_ run: String, iters: Int, evalEvery: Int = 10, dropout: Float = 0) -> Trainer.Options {
         var o = Trainer.Options(prepared: Self.prepared, run: scratch + "/" + run)
-        o.changes.set(\.layers, 2)
-        o.changes.set(\.hiddenSize, 12)
-        o.changes.set(\.dropout, dropout)
+        o.settings.set(\.layers, 2)
+        o.settings.set(\.hiddenSize, 12)
+        o.settings.set(\.dropout, dropout)
         o.limits.set(\.maxIters, iters)
         o.limits.set(\.maxEpochs, 0)
         o.limits.set(\.evalEvery, evalEvery)
-        o.changes.set(\.logEvery, 1)
+        o.settings.set(\.logEvery, 1)
         o.limits.set(\.threads, 1)
         o.quiet = true
         o.plot = false
@@ -72,7 +72,7 @@ final class TrainerTests: XCTestCase {
 
     func testTrainLossDecreases() throws {
         var o = options("learn", iters: 60, evalEvery: 0)
-        o.changes.set(\.learningRate, 1e-2)
+        o.settings.set(\.learningRate, 1e-2)
         let s = try Trainer(options: o).run()
         XCTAssertEqual(s.stopReason, .iterations)
         XCTAssertEqual(s.iteration, 60)
@@ -120,14 +120,14 @@ final class TrainerTests: XCTestCase {
         let reference = try XCTUnwrap(try one.run(model))
         for parts in [2, 3, 4] {
             let ev = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest,
-                                                      split: .val, parts: parts))
+                                                      split: .val, rowParts: parts))
             let r = try XCTUnwrap(try ev.run(model))
             XCTAssertEqual(r.nats, reference.nats, accuracy: 1e-6 * reference.nats, "\(parts) parts")
             XCTAssertEqual(try XCTUnwrap(try ev.run(model)).nats, r.nats, "deterministic")
         }
         // Changed parameters are seen by the next pass of an existing evaluator (W_hh^T is not stale).
         let two = try XCTUnwrap(try SplitEvaluator(model: model, directory: Self.prepared, manifest: manifest,
-                                                   split: .val, parts: 2))
+                                                   split: .val, rowParts: 2))
         _ = try two.run(model)
         let p = model.parameters
         for k in 0..<p.count { p[k] *= 0.5 }
@@ -230,8 +230,8 @@ final class TrainerTests: XCTestCase {
 
     func testNaNGuardStopsAndKeepsTheLastCheckpoint() throws {
         var o = options("nan", iters: 20, evalEvery: 0)
-        o.changes.set(\.learningRate, 1e30)
-        o.changes.set(\.gradClip, 0)
+        o.settings.set(\.learningRate, 1e30)
+        o.settings.set(\.gradClip, 0)
         XCTAssertThrowsError(try Trainer(options: o).run()) { e in
             guard case TrainingError.diverged = e else { return XCTFail("expected divergence, got \(e)") }
             XCTAssertTrue("\(e)".contains("learning-rate"))
@@ -259,7 +259,7 @@ final class TrainerTests: XCTestCase {
         // Resume refuses changed settings.
         var changed = options("exists", iters: 4, evalEvery: 0)
         changed.resume = true
-        changed.changes.set(\.hiddenSize, 16)
+        changed.settings.set(\.hiddenSize, 16)
         XCTAssertThrowsError(try Trainer(options: changed)) { e in XCTAssertTrue("\(e)".contains("--rnn-size")) }
     }
 
@@ -282,7 +282,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(Array(t.model.parameters), Array(src.model.parameters))
         XCTAssertEqual(t.optimizer.steps, 0)
         var wrong = options("dst2", iters: 1, evalEvery: 0)
-        wrong.changes.set(\.hiddenSize, 8)
+        wrong.settings.set(\.hiddenSize, 8)
         wrong.initFrom = scratch + "/src/latest"
         XCTAssertThrowsError(try Trainer(options: wrong))
     }

@@ -3,7 +3,7 @@
 import Common
 import Corpus
 import Foundation
-import Numerics
+import Compute
 import XCTest
 
 final class CLITests: BinaryTestCase {
@@ -287,5 +287,42 @@ extension CLITests {
             XCTAssertTrue(r.stderr.contains("ONEDNN_MAX_CPU_ISA=SSE41 limits them; unset it for the full speed"),
                           r.stderr)
         }
+    }
+}
+
+extension CLITests {
+    /// Starts `gasa serve` on a free port and returns it with the address it printed.
+    func startServe(_ args: [String]) throws -> (Process, String, String) {
+        let err = dir + "/serve.err"
+        let p = try launch(["serve"] + args + ["--port", "0"], stderr: err)
+        var said = ""
+        for _ in 0..<300 where !said.contains("http://") && p.isRunning {
+            usleep(20_000)
+            said = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
+        }
+        return (p, said, err)
+    }
+
+    func testServeSaysItsAddressAndStopsCleanlyOnCtrlC() throws {
+        try writeCorpus()
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8",
+                                "-q").status, 0)
+        XCTAssertEqual(try run(["train", "prep", "--out", "run", "--rnn-size", "8", "--max-iters", "3",
+                                "--quiet"]).status, 0)
+        let (p, said, err) = try startServe(["run"])
+        XCTAssertTrue(said.range(of: #"http://127\.0\.0\.1:[0-9]+/"#, options: .regularExpression) != nil, said)
+        XCTAssertTrue(said.contains("run (char)"), said)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertTrue(try String(contentsOfFile: err, encoding: .utf8).contains("gasa serve: stopped"))
+    }
+
+    func testServeRefusesAFolderThatIsNotARun() throws {
+        try FileManager.default.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: false)
+        let r = try gasa("serve", "empty", "--port", "0")
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("empty") && r.stderr.contains("holds no checkpoint"), r.stderr)
     }
 }

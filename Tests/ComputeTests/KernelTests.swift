@@ -1,7 +1,7 @@
 import XCTest
 import Dispatch
 import KernelShim
-import Numerics
+import Compute
 
 /// The kernel layer: oneDNN's products against a plain triple loop in Double for every shape and
 /// operand layout gasa uses (and the one-row path, and many shapes at once from several threads), and

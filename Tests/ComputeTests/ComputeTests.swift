@@ -1,10 +1,10 @@
-// Numerics on its own: the fast exp, sigmoid and tanh of FastMathReference against libm, the random
+// The Compute module on its own: the fast exp, sigmoid and tanh of FastMathReference against libm, the random
 // generator and its saved state, and the fused softmax cross-entropy against its gradient.
 import XCTest
 import Foundation
-import Numerics
+import Compute
 
-final class NumericsTests: XCTestCase {
+final class ComputeTests: XCTestCase {
     func testFastMathAgainstLibm() {
         var worstExp = 0.0, worstSig = 0.0, worstTanh = 0.0
         var x: Float = -30

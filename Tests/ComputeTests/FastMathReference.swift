@@ -2,7 +2,7 @@
 // compute it: Cephes' expf (range reduction by ln 2, degree-6 polynomial), sigmoid(x) = 1 / (1 + exp(-x)),
 // tanh(x) = 2 / (1 + exp(-2x)) - 1, each step one IEEE operation in the same order. The tests check it
 // against libm, and the C kernels against it bit for bit on every instruction-set path.
-import Numerics
+import Compute
 
 let expHi: Float = 88.3
 let expLo: Float = -87.3

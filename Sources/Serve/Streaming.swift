@@ -1,0 +1,91 @@
+// One generation for the web: `gasa sample`'s generator run on a thread of its own (sampling is CPU
+// work that must not hold up the server's event loops), its pieces handed to the HTTP response as
+// Server-Sent Events as they come. The client going away, the server shutting down or the time limit
+// stops it between two tokens; the model's weights are shared, everything else is the generation's own.
+import Common
+import Compute
+import Dispatch
+import Foundation
+import Sampling
+
+/// What a generation streams, in order: the prime as the model read it, pieces of text, then done (or
+/// an error).
+enum StreamEvent: Sendable {
+    case prime(String)
+    case text(String)
+    case done(Done)
+    case failed(String)
+
+    struct Done: Encodable, Sendable {
+        var seed: UInt64
+        var tokens: Int
+        var characters: Int
+        var seconds: Double
+        var wellFormedShare: Double
+        var stopped: Bool
+    }
+
+    /// The event as text/event-stream lines (the data is JSON, so that line ends inside text stay data).
+    var sse: String {
+        func line(_ name: String, _ json: String) -> String { "event: \(name)\ndata: \(json)\n\n" }
+        switch self {
+        case .prime(let t): return line("prime", StreamEvent.json(["text": t]))
+        case .text(let t): return line("text", StreamEvent.json(["text": t]))
+        case .failed(let m): return line("error", StreamEvent.json(["error": m]))
+        case .done(let d):
+            let e = JSONEncoder()
+            e.keyEncodingStrategy = .convertToSnakeCase
+            return line("done", String(decoding: (try? e.encode(d)) ?? Data("{}".utf8), as: UTF8.self))
+        }
+    }
+
+    static func json(_ object: [String: String]) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys,
+            .withoutEscapingSlashes])) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
+
+/// A flag the response sets when its client has gone and the generation reads before every token.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    func set() { lock.lock(); stopped = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+}
+
+/// A generator checked against its request (the prime's characters), ready to run.
+final class PreparedGeneration: @unchecked Sendable {
+    let generator: Generator
+    let config: GenerationConfig
+    let seed: UInt64
+
+    init(generator: Generator, config: GenerationConfig, seed: UInt64) {
+        self.generator = generator
+        self.config = config
+        self.seed = seed
+    }
+
+    /// Starts the generation on a thread of its own; the stream ends after .done or .failed.
+    func start(stop: StopFlag, timeLimit: Double) -> AsyncStream<StreamEvent> {
+        let (stream, out) = AsyncStream.makeStream(of: StreamEvent.self)
+        DispatchQueue.global().async { [self] in
+            Kernels.setThreads(1)   // batch-1 matrix-vector work: one core per generation
+            do {
+                out.yield(.prime(try generator.primeText(config.prime, unknown: config.unknown)))
+                var rng = RNG(seed: seed)
+                let t0 = monotonicSeconds()
+                var stopped = false
+                let s = try generator.generate(config, rng: &rng, shouldStop: {
+                    if stop.isSet || monotonicSeconds() - t0 > timeLimit { stopped = true }
+                    return stopped
+                }) { out.yield(.text($0)) }
+                out.yield(.done(.init(seed: seed, tokens: s.tokens, characters: s.characters, seconds: s.seconds,
+                                      wellFormedShare: s.wellFormedShare, stopped: stopped)))
+            } catch {
+                out.yield(.failed("\(error)"))
+            }
+            out.finish()
+        }
+        return stream
+    }
+}

@@ -67,7 +67,7 @@ async def main():
     if not ok:
         print(f"all {N} generations failed: " + "; ".join(sorted(set(errors))))
         sys.exit(1)
-    firsts = sorted(r["first"] for r in ok)
+    firsts = sorted(r["first"] for r in ok if r["first"] is not None)
     p99 = firsts[min(len(firsts) - 1, int(round(0.99 * (len(firsts) - 1))))] if firsts else float("nan")
     total = sum(r["chars"] for r in ok)
     print(f"{N} concurrent generations of {LENGTH} characters ({' '.join(extra) or 'default limits'}): "

@@ -97,6 +97,7 @@ public final class Generator {
         var ids: [Int32] = []
         var shown: [[UInt32]] = []
         var missing: [String] = []
+        var missingSeen = Set<[UInt32]>()
         let spellsJamo = vocab.granularity == .jamo || vocab.granularity == .coda
         for piece in try pipeline.tokenize(prime) {
             if let id = vocab.id(piece) {
@@ -107,7 +108,9 @@ public final class Generator {
                 ids.append(id)
             } else {
                 switch unknown {
-                case .error: if !missing.contains(string(of: piece)) { missing.append(string(of: piece)) }
+                case .error:
+                    let shown = string(of: piece)
+                    if missingSeen.insert(piece).inserted { missing.append(shown) }   // each once, in order
                 case .skip: continue
                 case .unk:
                     guard let u = vocab.unkID else { throw GenerationError.noUnk }
@@ -136,7 +139,10 @@ public final class Generator {
         let t0 = monotonicSeconds()
         var done = false, stopped = false
         logits.withUnsafeMutableBufferPointer { lp in
-            for id in prime { model.step(token: id, state: state, workspace: workspace, logits: lp.baseAddress!) }
+            for id in prime {
+                if shouldStop() { stopped = true; return }   // a long prime is work too
+                model.step(token: id, state: state, workspace: workspace, logits: lp.baseAddress!)
+            }
             // <unk> is never generated: it stands for many characters and prints as none of them.
             let allowed: ((Int) -> Bool)? = vocab.unkID.map { u in { $0 != u } }
             let stop = (config.stopAt ?? "").unicodeScalars.map(\.value)

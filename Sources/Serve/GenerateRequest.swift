@@ -47,9 +47,10 @@ public struct GenerateRequest: Decodable, Sendable {
             throw APIError(.badRequest, "unknown field \"\(extra)\"; the fields are \(fields.joined(separator: ", "))")
         }
         // A seed out of UInt64's range is reported by the decoder without its field: checked here first.
-        struct Seed: Decodable { var seed: Double? }
-        if let seed = (try? JSONDecoder().decode(Seed.self, from: Data(bytes)))?.seed,
-           !(seed >= 0 && seed == seed.rounded() && seed < 18_446_744_073_709_551_616) {
+        struct Seed: Decodable { var seed: UInt64? }
+        struct AnySeed: Decodable { var seed: Double? }
+        if (try? JSONDecoder().decode(Seed.self, from: Data(bytes))) == nil,
+           (try? JSONDecoder().decode(AnySeed.self, from: Data(bytes)))?.seed != nil {
             throw APIError(.badRequest, "field \"seed\" must be a whole number from 0 to 18446744073709551615")
         }
         let r: GenerateRequest

@@ -62,8 +62,11 @@ enum Page {
       <label>온도 <input id="temperature" type="number" min="0" step="0.05" value="1.0"></label>
       <label>top-k (0 = 전부) <input id="top_k" type="number" min="0" step="1" value="0"></label>
       <label>top-p (1 = 전부) <input id="top_p" type="number" min="0.01" max="1" step="0.01" value="1.0"></label>
-      <label>길이 (글자) <input id="length" type="number" min="1" step="1" value="200"></label>
-      <label>시드 (빈칸 = 무작위) <input id="seed" type="number" min="0" step="1" placeholder="무작위"></label>
+      <label>길이 (글자) <input id="length" type="number" min="1" max="2000" step="1" value="200"></label>
+      <label>시드 (빈칸 = 무작위) <input id="seed" type="number" min="0" max="9007199254740991" step="1" placeholder="무작위"></label>
+      <label>어휘에 없는 글자 <select id="unknown" style="width:9em"><option value="error">알려 줌</option>
+        <option value="skip">빼기 (skip)</option><option value="unk">&lt;unk&gt; (unk)</option></select></label>
+      <label>멈출 글 (예: \n\n = 한 절) <input id="stop_at" type="text" style="width:7em"></label>
     </div>
     <div class="row">
       <button type="submit" id="write">쓰기</button>
@@ -81,16 +84,19 @@ let models = [], running = [], composing = false, pendingSubmit = false, maxLeng
 
 function card(m) {
   const bits = m.best_val_bits_per_char == null ? "—" : m.best_val_bits_per_char.toFixed(4);
-  const unit = { char: "음절 (char)", jamo: "자소 (jamo)", coda: "받침 분리 (coda)", grapheme: "문자소", word: "단어" }[m.granularity] || m.granularity;
+  const unit = { char: "음절 (char)", jamo: "자소 (jamo)", coda: "받침 분리 (coda)", grapheme: "문자소", word: "단어" }[m.granularity] || esc(m.granularity);
   return `<article class="card"><h3>${esc(m.name)}</h3><dl>
     <dt>단위</dt><dd>${unit}</dd><dt>어휘</dt><dd>${m.vocab_size}</dd>
     <dt>층 × 크기</dt><dd>${m.layers} × ${m.hidden_size}</dd><dt>최고 val</dt><dd>${bits} bits/글자</dd>
     <dt>반복</dt><dd>${m.iteration}</dd></dl>
-    ${m.loss_curve ? `<img alt="${esc(m.name)} 손실 곡선" src="${m.loss_curve}">` : ""}</article>`;
+    ${m.loss_curve ? `<img alt="${esc(m.name)} 손실 곡선" src="${esc(m.loss_curve)}">` : ""}</article>`;
 }
 function esc(s) { return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c])); }
 
 async function loadModels() {
+  const limits = await (await fetch("/api/limits")).json();
+  maxLength = limits.max_length;
+  $("length").max = String(maxLength);
   const r = await fetch("/api/models");
   models = await r.json();
   $("cards").innerHTML = models.map(card).join("");
@@ -101,10 +107,11 @@ async function loadModels() {
 }
 
 // Korean input methods compose a syllable over several key presses: nothing is sent until it is done.
-$("prime").addEventListener("compositionstart", () => { composing = true; $("composing").classList.remove("hidden"); $("write").disabled = true; });
+// Pressing 쓰기 (or Ctrl+Enter) meanwhile is remembered and carried out when the syllable is committed.
+$("prime").addEventListener("compositionstart", () => { composing = true; $("composing").classList.remove("hidden"); });
 $("prime").addEventListener("compositionend", () => {
-  composing = false; $("composing").classList.add("hidden"); $("write").disabled = running.length > 0;
-  if (pendingSubmit) { pendingSubmit = false; start(); }
+  composing = false; $("composing").classList.add("hidden");
+  if (pendingSubmit) { pendingSubmit = false; setTimeout(() => start(), 0); }   // after the commit's input event
 });
 $("prime").addEventListener("keydown", (e) => {
   if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); if (e.isComposing || composing) pendingSubmit = true; else start(); }
@@ -113,31 +120,35 @@ $("form").addEventListener("submit", (e) => { e.preventDefault(); if (composing)
 $("stop").addEventListener("click", stopAll);
 
 function options(unknown) {
-  const o = {
-    prime: $("prime").value,
-    temperature: Number($("temperature").value),
-    top_k: Number($("top_k").value),
-    top_p: Number($("top_p").value),
-    length: Number($("length").value),
-    unknown: unknown || "error",
-  };
-  if ($("seed").value !== "") o.seed = Number($("seed").value);
+  const o = { prime: $("prime").value, unknown: unknown || $("unknown").value };
+  for (const f of ["temperature", "top_k", "top_p", "length", "seed"]) {   // an empty field takes the server's default
+    if ($(f).value.trim() !== "") o[f] = Number($(f).value);
+  }
+  if ($("stop_at").value !== "") o.stop_at = $("stop_at").value.replace(/\\n/g, "\n").replace(/\\t/g, "\t");
   return o;
 }
 
-function showError(message, unknownChars) {
+function showError(message, unknownChars, modelName) {
   const box = $("error");
   box.innerHTML = esc(message);
   if (unknownChars && unknownChars.length) {
-    box.innerHTML = `이 모델의 어휘에 없는 글자: <b>${unknownChars.map(esc).join(" ")}</b><br>
+    box.innerHTML = `${esc(modelName)}의 어휘에 없는 글자: <b>${unknownChars.map(esc).join(" ")}</b><br>
       <button type="button" data-unknown="skip">빼고 쓰기 (skip)</button>
       <button type="button" data-unknown="unk">&lt;unk&gt;로 넣기 (unk)</button>`;
-    box.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => start(b.dataset.unknown)));
+    box.querySelectorAll("button").forEach((b) => b.addEventListener("click", () => restart(b.dataset.unknown)));
+    stopAll();   // the same prime for every pane: the others start again with the choice too
   }
   box.classList.remove("hidden");
 }
 
 function stopAll() { for (const r of running) r.abort(); }
+
+async function restart(unknown) {
+  stopAll();
+  while (running.length) await new Promise((r) => setTimeout(r, 20));
+  $("unknown").value = unknown;
+  start(unknown);
+}
 
 function start(unknown) {
   if (running.length) return;
@@ -146,7 +157,7 @@ function start(unknown) {
   const ids = [...new Set(chosen)];
   const o = options(unknown);
   if (o.seed === undefined) o.seed = Math.floor(Math.random() * 999999) + 1;   // one seed for both panes
-  $("outputs").innerHTML = ids.map((id) => `<div class="pane" data-model="${id}"><h3>${esc(models[id].name)} (${models[id].granularity})</h3>
+  $("outputs").innerHTML = ids.map((id) => `<div class="pane" data-model="${id}"><h3>${esc(models[id].name)} (${esc(models[id].granularity)})</h3>
     <div class="text"><span class="prime"></span><span class="gen"></span></div><div class="status">쓰는 중…</div></div>`).join("");
   $("write").disabled = true; $("stop").disabled = false;
   for (const id of ids) run(id, o, document.querySelector(`.pane[data-model="${id}"]`));
@@ -161,7 +172,7 @@ async function run(id, o, pane) {
                                              body: JSON.stringify({ ...o, model: id }), signal: controller.signal });
     if (!r.ok) {
       const e = await r.json().catch(() => ({ error: r.statusText }));
-      showError(`${models[id].name}: ${e.error}`, e.unknown_characters);
+      showError(`${models[id].name}: ${e.error}`, e.unknown_characters, models[id].name);
       pane.remove();
       return;
     }
@@ -181,7 +192,8 @@ async function run(id, o, pane) {
         }
         if (!data) continue;
         const d = JSON.parse(data);
-        if (event === "prime") pane.querySelector(".prime").textContent = d.text;
+        if (event === "waiting") status.textContent = "차례를 기다리는 중…";
+        else if (event === "prime") { pane.querySelector(".prime").textContent = d.text; status.textContent = "쓰는 중…"; }
         else if (event === "text") pane.querySelector(".gen").textContent += d.text;
         else if (event === "error") { status.textContent = "오류: " + d.error; pane.dataset.done = "error"; }
         else if (event === "done") {
@@ -195,7 +207,7 @@ async function run(id, o, pane) {
     pane.dataset.done = controller.signal.aborted ? "stopped" : "error";
   } finally {
     running = running.filter((c) => c !== controller);
-    if (!running.length) { $("write").disabled = composing; $("stop").disabled = true; }
+    if (!running.length) { $("write").disabled = false; $("stop").disabled = true; }
   }
 }
 

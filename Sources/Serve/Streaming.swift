@@ -45,7 +45,8 @@ enum StreamEvent: Sendable {
     }
 }
 
-/// A flag the response sets when its client has gone and the generation reads before every token.
+/// A flag set when a generation must end: its client has gone, the response missed its deadline, or
+/// the server is shutting down. The generation reads it before every token.
 final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var stopped = false
@@ -53,11 +54,14 @@ final class StopFlag: @unchecked Sendable {
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
 }
 
-/// A generator checked against its request (the prime's characters), ready to run.
+/// A generator checked against its request (the prime's characters), ready to run once.
 final class PreparedGeneration: @unchecked Sendable {
     let generator: Generator
     let config: GenerationConfig
     let seed: UInt64
+    private let lock = NSLock()
+    private var ended = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
 
     init(generator: Generator, config: GenerationConfig, seed: UInt64) {
         self.generator = generator
@@ -65,9 +69,12 @@ final class PreparedGeneration: @unchecked Sendable {
         self.seed = seed
     }
 
-    /// Starts the generation on a thread of its own; the stream ends after .done or .failed.
-    func start(stop: StopFlag, timeLimit: Double) -> AsyncStream<StreamEvent> {
+    /// Starts the generation on a thread of its own; the stream ends after .done or .failed, and a
+    /// consumer that stops listening stops the generation. `active` counts it while its thread runs.
+    func start(stop: StopFlag, timeLimit: Double, active: ActiveCount) -> AsyncStream<StreamEvent> {
         let (stream, out) = AsyncStream.makeStream(of: StreamEvent.self)
+        out.onTermination = { reason in if case .cancelled = reason { stop.set() } }   // the listener went away
+        active.add(1)
         DispatchQueue.global().async { [self] in
             Kernels.setThreads(1)   // batch-1 matrix-vector work: one core per generation
             do {
@@ -85,7 +92,20 @@ final class PreparedGeneration: @unchecked Sendable {
                 out.yield(.failed("\(error)"))
             }
             out.finish()
+            active.add(-1)
+            lock.lock(); ended = true; let w = waiting; waiting = []; lock.unlock()
+            for c in w { c.resume() }
         }
         return stream
+    }
+
+    /// Returns once the generation's thread has ended (at once if it has).
+    func finished() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if ended { lock.unlock(); c.resume(); return }
+            waiting.append(c)
+            lock.unlock()
+        }
     }
 }

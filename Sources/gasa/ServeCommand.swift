@@ -1,5 +1,6 @@
 // gasa serve: a local web page that writes lyrics live from the runs named on the command line.
 import ArgumentParser
+import Dispatch
 import Foundation
 import Hummingbird
 import Serve
@@ -57,11 +58,21 @@ struct ServeCommand: AsyncParsableCommand {
         limits.maxLength = maxLength
         if let m = maxRunning { limits.maxRunning = m }
         limits.maxWaiting = maxWaiting
-        let server = GasaServer(models: models, limits: limits)
         let names = models.map { "\($0.name) (\($0.card.granularity.rawValue))" }.joined(separator: ", ")
+        limits.loopbackOnly = ["127.0.0.1", "localhost", "::1"].contains(host)
+        let server = GasaServer(models: models, limits: limits)
         let app = server.application(host: host, port: port) { address in
             printError("gasa serve: \(address) — \(names); Ctrl-C stops it")
         }
+        // Ctrl-C or SIGTERM: the server stops taking connections and waits for the responses under way
+        // (ServiceLifecycle's graceful shutdown); their generations are stopped at once, not finished.
+        let stopping = [SIGINT, SIGTERM].map { s -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
+            source.setEventHandler { server.stopAll() }
+            source.resume()
+            return source
+        }
+        defer { stopping.forEach { $0.cancel() } }
         do { try await app.runService() } catch { throw CLIError("cannot serve on \(host):\(port): \(error)") }
         printError("gasa serve: stopped")
     }

@@ -7,7 +7,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Sampling
-import Serve
+@testable import Serve
 import Training
 import XCTest
 #if canImport(Glibc)
@@ -150,11 +150,17 @@ final class ServeTests: XCTestCase {
                 XCTAssertEqual(ev.last?.data["characters"] as? Int, 60)
                 XCTAssertEqual(self.streamedText(ev), try self.sampled(model: model, prime: prime, length: 60, seed: 7,
                                                                        temperature: 0.8))
-                // Every piece is whole characters: jamo arrive as finished syllables, never half a syllable.
-                for e in ev where e.name == "text" {
-                    let t = e.data["text"] as! String
-                    XCTAssertEqual(t, t.precomposedStringWithCanonicalMapping,
+                // Every piece is whole characters: jamo arrive as finished syllables, never half a syllable
+                // (no conjoining jamo in any piece, and no piece that composes with the one before it).
+                let pieces = ev.filter { $0.name == "text" }.map { $0.data["text"] as! String }
+                for (i, t) in pieces.enumerated() {
+                    XCTAssertFalse(t.unicodeScalars.contains { (0x1100...0x11FF).contains($0.value) },
                                    "an unfinished syllable was sent: \(t.debugDescription)")
+                    if i > 0 {
+                        XCTAssertEqual((pieces[i - 1] + t).precomposedStringWithCanonicalMapping,
+                                       pieces[i - 1].precomposedStringWithCanonicalMapping
+                                           + t.precomposedStringWithCanonicalMapping)
+                    }
                 }
             }
         }
@@ -232,8 +238,9 @@ final class ServeTests: XCTestCase {
     func testTheQueueWaitsForATurnAndRefusesBeyondIt() async throws {
         let s = server { $0.maxRunning = 1; $0.maxWaiting = 1 }
         try await s.application(host: "127.0.0.1", port: 0).test(.router) { client in
-            let entered = await s.gate.enter()   // the one turn, taken
-            XCTAssertTrue(entered)
+            let turnAdmitted = await s.gate.admit()
+            let turn = try XCTUnwrap(turnAdmitted)
+            await turn.enter()   // the one turn, taken
             let waiting = Task { try await self.post(client, #"{"model": 0, "length": 10, "seed": 3}"#) }
             for _ in 0..<200 where await s.gate.waiting == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
             let waitingCount = await s.gate.waiting
@@ -241,10 +248,12 @@ final class ServeTests: XCTestCase {
             let refused = try await self.post(client, #"{"model": 0, "length": 10}"#)
             XCTAssertEqual(refused.status, .tooManyRequests)
             XCTAssertTrue((try self.json(refused.body)["error"] as? String ?? "").contains("try again"))
-            await s.gate.leave()   // the waiting request gets the turn and completes
+            await turn.leave()   // the waiting request gets the turn and completes
             let done = try await waiting.value
             XCTAssertEqual(done.status, .ok)
-            XCTAssertEqual(try self.events(done.body).last?.name, "done")
+            let ev = try self.events(done.body)
+            XCTAssertEqual(ev.first?.name, "waiting")
+            XCTAssertEqual(ev.last?.name, "done")
         }
         let running = await s.gate.running
         XCTAssertEqual(running, 0)
@@ -295,27 +304,153 @@ final class ServeTests: XCTestCase {
         }
     }
 
-    func testTheGateHandsTurnsOverInOrder() async {
+    func testABurstBeyondTheCapIsRefusedWith429BeforeAnyWork() async throws {
+        let s = server { $0.maxRunning = 1; $0.maxWaiting = 1 }
+        try await s.application(host: "127.0.0.1", port: 0).test(.router) { client in
+            var held: [GenerationGate.Ticket?] = []
+            held.append(await s.gate.admit())   // every place taken
+            held.append(await s.gate.admit())
+            XCTAssertTrue(held.allSatisfy { $0 != nil })
+            let refused = try await self.post(client, #"{"model": 0, "length": 10}"#)
+            XCTAssertEqual(refused.status, .tooManyRequests)
+            XCTAssertEqual(s.startedGenerations, 0)
+            held.removeLast()   // a place given back (an admitted request that went away)
+            for _ in 0..<100 where await s.gate.isFull { try await Task.sleep(nanoseconds: 10_000_000) }
+            let ok = try await self.post(client, #"{"model": 0, "length": 10, "seed": 1}"#)
+            XCTAssertEqual(ok.status, .ok)
+            XCTAssertEqual(try self.events(ok.body).last?.name, "done")
+            XCTAssertEqual(held.count, 1)
+        }
+    }
+
+    func testShutdownStopsTheGenerationsUnderWayAndStartsNoMore() async throws {
+        let s = server { $0.maxLength = 10_000_000 }
+        try await s.application(host: "127.0.0.1", port: 0).test(.router) { client in
+            let long = Task { try await self.post(client, #"{"model": 0, "length": 10000000, "seed": 4}"#) }
+            for _ in 0..<500 where s.activeGenerations == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+            XCTAssertEqual(s.activeGenerations, 1)
+            s.stopAll()
+            let r = try await long.value
+            XCTAssertEqual(try self.events(r.body).last?.data["stopped"] as? Bool, true)
+            XCTAssertEqual(s.activeGenerations, 0)
+            let after = try await self.post(client, #"{"model": 0, "length": 10}"#)
+            XCTAssertEqual(after.status, .tooManyRequests)
+        }
+    }
+
+    func testRequestsFromOtherSitesOrWithoutJSONAreRefused() async throws {
+        try await server().application(host: "127.0.0.1", port: 0).test(.router) { client in
+            let cross = try await client.execute(uri: "/api/generate", method: .post,
+                                                 headers: [.contentType: "application/json",
+                                                           .origin: "http://evil.example"],
+                                                 body: ByteBuffer(string: #"{"model": 0}"#))
+            XCTAssertEqual(cross.status, .forbidden)
+            let local = try await client.execute(uri: "/api/models", method: .get,
+                                                 headers: [.origin: "http://localhost:8080"])
+            XCTAssertEqual(local.status, .ok)
+            let plain = try await client.execute(uri: "/api/generate", method: .post,
+                                                 headers: [.contentType: "text/plain"],
+                                                 body: ByteBuffer(string: #"{"model": 0}"#))
+            XCTAssertEqual(plain.status, .unsupportedMediaType)
+            XCTAssertNotNil(try self.json(plain.body)["error"] as? String)
+            let limits = try await client.execute(uri: "/api/limits", method: .get)
+            XCTAssertEqual(try self.json(limits.body)["max_length"] as? Int, 2000)
+        }
+        XCTAssertTrue(LoopbackOnly<ServeContext>.isLoopback("localhost:8080"))
+        XCTAssertTrue(LoopbackOnly<ServeContext>.isLoopback("[::1]:8080"))
+        XCTAssertTrue(LoopbackOnly<ServeContext>.isLoopback("127.0.0.1"))
+        XCTAssertFalse(LoopbackOnly<ServeContext>.isLoopback("evil.example:8080"))
+        XCTAssertFalse(LoopbackOnly<ServeContext>.isLoopback("127.0.0.1.evil.example"))
+    }
+
+    func testTheLargestSeedIsAccepted() async throws {
+        try await server().application(host: "127.0.0.1", port: 0).test(.router) { client in
+            let r = try await self.post(client, #"{"model": 0, "length": 5, "seed": 18446744073709551615}"#)
+            XCTAssertEqual(r.status, .ok)
+            XCTAssertEqual(try self.events(r.body).last?.data["seed"] as? UInt64, UInt64.max)
+        }
+    }
+
+    /// A live connection to `port` that has sent a generation request; its descriptor.
+    func openGeneration(port: Int, body: String, receiveBuffer: Int32? = nil) -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self,
+                                 capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        XCTAssertEqual(connected, 0)
+        let request = "POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        return fd
+    }
+
+    func testAClientThatStopsReadingLosesItsTurnAtTheDeadline() async throws {
+        let s = server { $0.maxLength = 10_000_000; $0.generationSeconds = 60; $0.responseSeconds = 1 }
+        try await s.application(host: "127.0.0.1", port: 0).test(.live) { client in
+            let fd = self.openGeneration(port: try XCTUnwrap(client.port),
+                                         body: #"{"model": 0, "length": 10000000, "seed": 6}"#, receiveBuffer: 4096)
+            defer { close(fd) }
+            for _ in 0..<300 where s.activeGenerations == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+            XCTAssertEqual(s.activeGenerations, 1)
+            // Never read: the response stalls once the buffers are full, and is closed at its deadline.
+            for _ in 0..<800 where s.activeGenerations > 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+            XCTAssertEqual(s.activeGenerations, 0, "a client that stopped reading kept its generation")
+            for _ in 0..<300 where await s.gate.running > 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+            let running = await s.gate.running
+            XCTAssertEqual(running, 0, "... and its turn")
+        }
+    }
+
+    func testAQueuedClientThatGoesAwayNeverStarts() async throws {
+        let s = server { $0.maxRunning = 1; $0.maxWaiting = 4 }
+        try await s.application(host: "127.0.0.1", port: 0).test(.live) { client in
+            let turnAdmitted = await s.gate.admit()
+            let turn = try XCTUnwrap(turnAdmitted)
+            await turn.enter()   // the one turn, taken
+            let fd = self.openGeneration(port: try XCTUnwrap(client.port),
+                                         body: #"{"model": 0, "length": 50, "seed": 2}"#)
+            for _ in 0..<300 where await s.gate.waiting == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+            let waiting = await s.gate.waiting
+            XCTAssertEqual(waiting, 1)
+            close(fd)   // gone while waiting
+            try await Task.sleep(nanoseconds: 200_000_000)
+            await turn.leave()
+            for _ in 0..<300 where await s.gate.running > 0 { try await Task.sleep(nanoseconds: 10_000_000) }
+            XCTAssertEqual(s.startedGenerations, 0, "the generation of a client that had gone was started")
+        }
+    }
+
+    func testTheGateHandsTurnsOverInOrder() async throws {
         let gate = GenerationGate(maxRunning: 1, maxWaiting: 2)
-        let first = await gate.enter()
-        XCTAssertTrue(first)
+        let firstAdmitted = await gate.admit()
+        let first = try XCTUnwrap(firstAdmitted)
+        await first.enter()
         let order = ActiveOrder()
-        let a = Task { _ = await gate.enter(); await order.append("a") }
+        let aAdmitted = await gate.admit(), bAdmitted = await gate.admit()
+        let a = try XCTUnwrap(aAdmitted), b = try XCTUnwrap(bAdmitted)
+        let refused = await gate.admit()
+        XCTAssertNil(refused, "every place is taken")
+        let ta = Task { await a.enter(); await order.append("a") }
         while await gate.waiting < 1 { await Task.yield() }
-        let b = Task { _ = await gate.enter(); await order.append("b") }
+        let tb = Task { await b.enter(); await order.append("b") }
         while await gate.waiting < 2 { await Task.yield() }
-        let full = await gate.isFull
-        XCTAssertTrue(full)
-        let refused = await gate.enter()
-        XCTAssertFalse(refused)
-        await gate.leave()
-        await a.value
-        await gate.leave()
-        await b.value
-        await gate.leave()
-        let seen = await order.items, running = await gate.running
+        await first.leave()
+        await ta.value
+        await a.leave()
+        await tb.value
+        await b.leave()
+        let seen = await order.items, running = await gate.running, full = await gate.isFull
         XCTAssertEqual(seen, ["a", "b"])
         XCTAssertEqual(running, 0)
+        XCTAssertFalse(full)
     }
 }
 

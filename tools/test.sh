@@ -3,7 +3,8 @@
 # test suite, once as it comes and once more on each narrower instruction-set path of the kernels
 # (ONEDNN_MAX_CPU_ISA caps oneDNN's products and gasa's elementwise kernels alike): AVX2, and SSE4.1 /
 # SSE2, so every code path the binary can take on another CPU is tested here; then the browser test of
-# gasa serve's page in headless Chromium (tools/browser_test.py), counted as one more test.
+# gasa serve's page in headless Chromium (tools/browser_test.py) and a short fuzz of its HTTP API
+# (tools/fuzz_serve.py), counted as one test each.
 # Passing test cases are not listed; failures, skips and the summaries are. The suites are XCTest only,
 # so the Swift Testing runner (which would report an empty run of its own) is switched off.
 set -euo pipefail
@@ -45,6 +46,11 @@ run_suite "capped at SSE4.1 (elementwise SSE2)" ONEDNN_MAX_CPU_ISA=SSE41
 echo "== browser test of gasa serve's page (headless Chromium)"
 executed=$((executed + 1))
 if ! timeout 600 python3 tools/browser_test.py .build/debug/gasa .build/serve-page.png; then
+    failed=$((failed + 1)); status=1
+fi
+echo "== careless and hostile HTTP requests against gasa serve"
+executed=$((executed + 1))
+if ! timeout 300 python3 tools/fuzz_serve.py .build/debug/gasa 15; then
     failed=$((failed + 1)); status=1
 fi
 echo "tests: $((executed - failed - skipped)) passed, $failed failed, $skipped skipped"

@@ -8,6 +8,7 @@
 // request bodies, lengths, primes, concurrent generations and their time are all bounded (ServeLimits).
 // Bound to loopback, it answers only requests addressed to loopback (no other site's page can drive it).
 import Common
+import Corpus
 import Foundation
 import Hummingbird
 import Logging
@@ -182,6 +183,8 @@ public final class GasaServer: Sendable {
         let body: ByteBuffer
         do { body = try await request.collectBody(upTo: limits.maxBodyBytes) } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "the request body is larger than \(limits.maxBodyBytes) bytes")
+        } catch {
+            throw APIError(.badRequest, "the request body could not be read (\(error)): shorter than its Content-Length?")
         }
         let r = try GenerateRequest.parse(Array(buffer: body), limits: limits, models: models.count)
         // A place in the gate before any further work: beyond the cap, a request costs nothing more.
@@ -194,6 +197,8 @@ public final class GasaServer: Sendable {
         let generator = try Generator(model: served.checkpoint.model, vocab: served.checkpoint.vocabulary)
         do { _ = try generator.primeIDs(r.prime, unknown: r.unknown) } catch let e as GenerationError {
             throw APIError.from(e)
+        } catch let e as CorpusError {   // text the pipeline refuses (a NUL byte, say)
+            throw APIError(.badRequest, "prime: \(e)")
         }
         let job = PreparedGeneration(generator: generator, config: r.generation,
                                      seed: r.seed ?? UInt64.random(in: 1...999_999))

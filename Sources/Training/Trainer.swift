@@ -37,7 +37,7 @@ public final class Trainer {
     public let config: TrainConfig                       // settings and limits in force for this invocation
     /// The prepared folder trained on, as given (and, absolute, as recorded in checkpoints).
     public let prepared: String
-    let preparedPath: String
+    let preparedPath: String                             // `prepared` made absolute, as checkpoints record it
     let trainStream: SplitStream
     let recurrent: RecurrentState
     let workspace: Workspace
@@ -346,7 +346,7 @@ public final class Trainer {
     /// Scores the test split once, with the best weights if there are any, else the current ones.
     private func scoreTest(elapsedMinutes: Double) throws -> (EvalResult?, String?) {
         let scored = model
-        guard let ev = try SplitEvaluator(model: scored, directory: preparedPath, manifest: manifest, split: .test,
+        guard let ev = try SplitEvaluator(model: scored, directory: prepared, manifest: manifest, split: .test,
                                           rowParts: config.limits.rowParts,
                                           borrowing: workspace.evaluationScratch) else {
             return (nil, nil)

@@ -199,6 +199,7 @@ final class ServeTests: XCTestCase {
             (#"{"model": 0, "top_p": 1.5}"#, .badRequest, "top_p must be within"),
             (#"{"model": 0, "unknown": "maybe"}"#, .badRequest, "(error, skip or unk)"),
             (#"{"model": 0, "seed": -3}"#, .badRequest, "\"seed\""),
+            (#"{"model": 0, "prime": "a\u0000b"}"#, .badRequest, "prime: "),
             (#"{"model": 0, "prime": "\#(String(repeating: "가", count: 4001))"}"#, .badRequest,
              "prime is longer than 4000"),
         ]

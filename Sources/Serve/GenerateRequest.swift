@@ -92,11 +92,7 @@ public struct GenerateRequest: Decodable, Sendable {
     /// The generation `gasa sample` runs for the same options.
     var generation: GenerationConfig {
         var g = GenerationConfig()
-        g.prime = prime
-        g.length = length
-        g.unknown = unknown
-        g.stopAt = stopAt
-        g.sampler = sampler
+        (g.prime, g.length, g.unknown, g.stopAt, g.sampler) = (prime, length, unknown, stopAt, sampler)
         return g
     }
 

@@ -18,11 +18,9 @@ enum StreamEvent: Sendable {
 
     struct Done: Encodable, Sendable {
         var seed: UInt64
-        var tokens: Int
-        var characters: Int
-        var seconds: Double
-        var wellFormedShare: Double
-        var stopped: Bool
+        var tokens: Int, characters: Int
+        var seconds: Double, wellFormedShare: Double
+        var stopped: Bool                 // ended early: its client went away, its time ran out, the server stopped
     }
 
     /// The event as text/event-stream lines (the data is JSON, so that line ends inside text stay data).

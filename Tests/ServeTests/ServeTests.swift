@@ -275,21 +275,7 @@ final class ServeTests: XCTestCase {
     func testAClientThatGoesAwayStopsItsGeneration() async throws {
         let s = server { $0.maxLength = 10_000_000; $0.generationSeconds = 60 }
         try await s.application(host: "127.0.0.1", port: 0).test(.live) { client in
-            let port = try XCTUnwrap(client.port)
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self,
-                                     capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            XCTAssertEqual(connected, 0)
-            let body = #"{"model": 0, "length": 10000000, "seed": 5}"#
-            let request = "POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
-            _ = request.withCString { send(fd, $0, strlen($0), 0) }
+            let fd = self.openGeneration(port: try XCTUnwrap(client.port), body: #"{"model": 0, "length": 10000000, "seed": 5}"#)
             var buffer = [UInt8](repeating: 0, count: 4096)
             var got = ""
             while !got.contains("event: text") {   // the generation is under way

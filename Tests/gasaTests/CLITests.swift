@@ -3,6 +3,9 @@
 import Common
 import Corpus
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Compute
 import XCTest
 
@@ -54,12 +57,17 @@ final class CLITests: BinaryTestCase {
         }
     }
 
-    func testSampleReadsFilesWithInvalidPolicyAndExitsQuietlyOnAClosedPipe() throws {
+    /// A prepared folder `prep` (B 4, T 8) of the small corpus and a run `run` of an 8-unit model, 3 iterations.
+    func tinyRun() throws {
         try writeCorpus()
         XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8",
                                 "-q").status, 0)
         XCTAssertEqual(try run(["train", "prep", "--out", "run", "--rnn-size", "8", "--max-iters", "3",
                                 "--quiet"]).status, 0)
+    }
+
+    func testSampleReadsFilesWithInvalidPolicyAndExitsQuietlyOnAClosedPipe() throws {
+        try tinyRun()
         try Data([0xEC, 0x82, 0xAC, 0xFF,
                   0x0A]).write(to: URL(fileURLWithPath: dir + "/prime.txt"))   // 사, then a stray byte
         let strict = try gasa("sample", "run", "--prime-file", "prime.txt", "--length", "5", "--seed", "1")
@@ -304,41 +312,23 @@ extension CLITests {
     }
 
     func testServeSaysItsAddressAndStopsCleanlyOnCtrlC() throws {
-        try writeCorpus()
-        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8",
-                                "-q").status, 0)
-        XCTAssertEqual(try run(["train", "prep", "--out", "run", "--rnn-size", "8", "--max-iters", "3",
-                                "--quiet"]).status, 0)
+        try tinyRun()
         let (p, said, err) = try startServe(["run", "--max-length", "1000000"])
         let port = try XCTUnwrap(said.range(of: #"http://127\.0\.0\.1:([0-9]+)/"#, options: .regularExpression)
             .flatMap { Int(said[$0].split(separator: ":").last!.dropLast()) }, said)
         XCTAssertTrue(said.contains("run (char)"), said)
-        // A generation that would take minutes is under way when Ctrl-C comes: it is stopped, not awaited.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        XCTAssertEqual(connected, 0)
-        let body = #"{"model": 0, "length": 1000000, "seed": 1}"#
-        let request = "POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-            + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
-        _ = request.withCString { send(fd, $0, strlen($0), 0) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        var got = ""
-        while !got.contains("event: text") {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { break }
-            got += String(decoding: buffer[0..<n], as: UTF8.self)
-        }
-        XCTAssertTrue(got.contains("event: text"), got)
+        // A generation that would take a minute is under way when Ctrl-C comes: it is stopped, not awaited.
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/generate")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(#"{"model": 0, "length": 1000000, "seed": 1}"#.utf8)
+        let streaming = URLSession.shared.dataTask(with: request) { _, _, _ in }
+        streaming.resume()
+        usleep(700_000)
         let t0 = Date()
         kill(p.processIdentifier, SIGINT)
         p.waitUntilExit()
+        streaming.cancel()
         XCTAssertLessThan(Date().timeIntervalSince(t0), 20, "Ctrl-C waited for the generation")
         XCTAssertEqual(p.terminationReason, .exit)
         XCTAssertEqual(p.terminationStatus, 0)

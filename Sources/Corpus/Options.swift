@@ -28,6 +28,9 @@ public enum SplitBy: String, CaseIterable, Codable, Sendable {
     case offset
     /// Cut between documents (blocks separated by a separator line, by default an empty line).
     case document
+    /// char-rnn's split: the token stream in B rows, each row's first share train, then val, then test
+    /// (StreamSplit.swift). Leaky on repetitive text; for reproducing char-rnn's published numbers.
+    case stream
 }
 
 public enum Dedup: String, CaseIterable, Codable, Sendable {

@@ -77,13 +77,19 @@ public final class Preparer {
         let text = try MappedFile(path: textPath)
         let units = UnsafeBufferPointer(start: text.bytes.baseAddress?.assumingMemoryBound(to: UInt16.self),
                                         count: scan.keptUnits)
-        let bounds = splitBounds(units, scan)
+        // --split-by stream shares out the token stream itself: pass 2 writes it whole, as one run.
+        let bounds = options.splitBy == .stream ? [0, scan.keptUnits, scan.keptUnits, scan.keptUnits] : splitBounds(units, scan)
         let tokensPath = folder.temp + "/" + PreparedFolder.tokensFile
         let threads = options.threads > 0 ? options.threads : max(1, ProcessInfo.processInfo.activeProcessorCount)
         let ids = try IdPass.run(units: units, text: text, scan: scan, bounds: bounds, vocab: vocab, table: table,
                                  options: options, threads: threads, tokensPath: tokensPath,
                                  progress: big ? WorkProgress(label: label + ": writing",
                                                               total: scan.keptUnits * 2) : nil)
+        var stream: (plan: StreamSplit.Plan, characters: [[Int]])? = nil
+        if options.splitBy == .stream {
+            let plan = try StreamSplit.plan(tokens: scan.tokens, options: options)
+            stream = (plan, try StreamSplit.targetCharacters(units: units, plan: plan, granularity: options.granularity))
+        }
         try? FileManager.default.removeItem(atPath: textPath)
 
         // Shards. Each file is committed (fsynced and renamed) in the background while the next is written.
@@ -91,11 +97,19 @@ public final class Preparer {
         defer { try? commits.wait() }   // on an error too: nothing may still be writing when the folder goes
         let tokens = try PositionalFile(path: tokensPath)
         var splits: [SplitInfo] = []
+        var counted = ids
         var firstToken = 0
-        for (i, name) in SplitName.allCases.enumerated() {
-            splits.append(try ShardLayout.write(name, split: ids.splits[i], tokens: tokens, firstToken: firstToken,
-                                                tokenBytes: ids.tokenBytes, options: options, directory: folder.temp,
-                                                threads: threads, commits: commits))
+        if let (plan, characters) = stream {
+            (splits, counted.splits) = try StreamSplit.write(plan, characters: characters, tokens: tokens, tokenBytes: ids.tokenBytes,
+                                                            vocabSize: vocab.count, options: options, directory: folder.temp,
+                                                            threads: threads, commits: commits)
+        }
+        for (i, name) in SplitName.allCases.enumerated() where stream == nil {
+            let (rows, info) = ShardLayout.contiguous(name, split: ids.splits[i], firstToken: firstToken, options: options)
+            splits.append(try rows.map {
+                try ShardLayout.write($0, info: info, tokens: tokens, tokenBytes: ids.tokenBytes, options: options,
+                                      directory: folder.temp, threads: threads, commits: commits)
+            } ?? info)
             firstToken += ids.splits[i].tokens
         }
         try? FileManager.default.removeItem(atPath: tokensPath)   // scratch: every shard is written
@@ -104,7 +118,7 @@ public final class Preparer {
         }
 
         try writeManifest(in: folder.temp, vocab: vocab, scan: scan, tokenBytes: ids.tokenBytes, splits: splits)
-        let report = PrepareReport(options: options, output: output, scan: scan, vocab: vocab, ids: ids, splits: splits,
+        let report = PrepareReport(options: options, output: output, scan: scan, vocab: vocab, ids: counted, splits: splits,
                                    leftoverNotes: folder.leftoverNotes, seconds: monotonicSeconds() - t0)
         try AtomicFile.write(Array(try gasaJSONEncoder().encode(report)) + [0x0A],
                              to: folder.temp + "/" + PrepareReport.fileName)

@@ -1,38 +1,57 @@
 // The shard layout of gasa prepare: each split's ids cut into B parallel streams of L targets (train: B
 // as asked; val and test: fewer rows when the split is short, so that it still forms a minibatch), and
 // written as minibatches of T steps into shard files of about --shard-mib each, every file's minibatches
-// by parallel pieces, checksummed, and committed in the background while the next is written.
+// by parallel pieces, checksummed, and committed in the background while the next is written. Where the
+// streams start in the token file is the layout's (`Rows`): one contiguous run of a split's own ids
+// here, or a share of each row of the whole stream for --split-by stream (StreamSplit.swift).
 import Common
 import Dispatch
 import Foundation
 import Storage
 
 enum ShardLayout {
-    /// Lays a split (`s.tokens` ids from `firstToken` of `tokens`) out as B streams of L targets and writes
-    /// its minibatches into shard files, each file's minibatches in parallel pieces.
-    static func write(_ name: SplitName, split s: SplitTokens, tokens: PositionalFile, firstToken: Int,
-                      tokenBytes tb: Int, options: PrepareOptions, directory: String, threads: Int,
-                      commits: BackgroundWork) throws -> SplitInfo {
-        let train = name == .train
+    /// B streams of L targets, stream b's inputs starting at token `start(b)` of the token file (its
+    /// targets one token later).
+    struct Rows {
+        var batch: Int
+        var length: Int
+        var start: (Int) -> Int
+    }
+
+    /// A split (`s.tokens` ids from `firstToken` of the token file) as B contiguous streams of L targets,
+    /// with what its SplitInfo says of it; nil rows when it has fewer than 2 tokens.
+    static func contiguous(_ name: SplitName, split s: SplitTokens, firstToken: Int, options: PrepareOptions)
+        -> (rows: Rows?, info: SplitInfo) {
         let T = options.seqLength
         let avail = s.tokens - 1
         var info = SplitInfo(name: name, tokens: s.tokens, characters: s.characters, batchSize: 0, streamLength: 0,
                              minibatches: 0, servedTargets: 0, targetCharacters: 0, droppedTokens: max(0, s.tokens),
-                                 shards: [])
-        guard avail >= 1 else { return info }
-        let B = train ? min(options.batchSize, avail)
-                      : (avail >= options.batchSize * T ? options.batchSize : max(1, min(options.batchSize, avail / T)))
+                             shards: [])
+        guard avail >= 1 else { return (nil, info) }
+        let B = name == .train ? min(options.batchSize, avail)
+                               : (avail >= options.batchSize * T ? options.batchSize : max(1, min(options.batchSize, avail / T)))
         let L = avail / B
         let dropped = avail - B * L
+        info.droppedTokens = dropped
+        info.targetCharacters = s.characters - s.firstChars - s.lastChars(dropped)
+        return (Rows(batch: B, length: L, start: { firstToken + $0 * L }), info)
+    }
+
+    /// Lays a split out as `rows` and writes its minibatches into shard files, each file's minibatches in
+    /// parallel pieces; `info` (the split's counts) comes back with the layout and the shards filled in.
+    static func write(_ rows: Rows, info: SplitInfo, tokens: PositionalFile, tokenBytes tb: Int, options: PrepareOptions,
+                      directory: String, threads: Int, commits: BackgroundWork) throws -> SplitInfo {
+        let name = info.name
+        let T = options.seqLength
+        let B = rows.batch, L = rows.length
+        var info = info
         info.batchSize = B
         info.streamLength = L
         info.servedTargets = B * L
-        info.droppedTokens = dropped
-        info.targetCharacters = s.characters - s.firstChars - s.lastChars(dropped)
         let full = L / T, rest = L % T
         info.minibatches = full + (rest > 0 ? 1 : 0)
 
-        precondition(tokens.count >= (firstToken + s.tokens) * tb, "token file size mismatch")
+        precondition((0..<B).allSatisfy { tokens.count >= (rows.start($0) + L + 1) * tb }, "token file size mismatch")
         let perShard = max(1, options.shardBytes / (B * (T + 1) * tb))
         var groups: [(first: Int, count: Int, steps: Int)] = []
         var k = 0
@@ -66,7 +85,7 @@ enum ShardLayout {
                         for b in 0..<B {
                             try tokens.read(into: UnsafeMutableRawBufferPointer(start: staged + b * streamBytes,
                                                                                 count: span),
-                                            at: (firstToken + b * L + (g.first + m) * T) * tb)
+                                            at: (rows.start(b) + (g.first + m) * T) * tb)
                         }
                         var o = 0
                         for k in 0..<n {

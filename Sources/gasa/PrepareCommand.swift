@@ -37,7 +37,7 @@ struct PrepareCommand: ParsableCommand {
     @Option(help: "Shares of train,val,test (of the characters).")
     var split = "0.90,0.05,0.05"
 
-    @Option(help: "Where splits may cut: offset (a character offset, moved to the next line end) or document.")
+    @Option(help: "Where splits may cut: offset (a character offset, moved to the next line end), document, or stream (char-rnn's split: the end of each of the B rows is val; leaky on repetitive text, for comparing with char-rnn).")
     var splitBy: SplitBy = .offset
 
     @Option(help: "A line with exactly this text ends a document (default: an empty line).")

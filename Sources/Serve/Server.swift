@@ -13,6 +13,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Sampling
 
 public struct ServeLimits: Sendable {
@@ -184,7 +185,8 @@ public final class GasaServer: Sendable {
         do { body = try await request.collectBody(upTo: limits.maxBodyBytes) } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "the request body is larger than \(limits.maxBodyBytes) bytes")
         } catch {
-            throw APIError(.badRequest, "the request body could not be read (\(error)): shorter than its Content-Length?")
+            throw APIError(.badRequest,
+                           "the request body could not be read (\(error)): shorter than its Content-Length?")
         }
         let r = try GenerateRequest.parse(Array(buffer: body), limits: limits, models: models.count)
         // A place in the gate before any further work: beyond the cap, a request costs nothing more.
@@ -205,35 +207,45 @@ public final class GasaServer: Sendable {
         let active = self.active, stops = self.stops, gate = self.gate, timeLimit = limits.generationSeconds
         let channel = context.channel, deadline = limits.responseSeconds
         return Response(status: .ok,
-                        headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"],
+                        headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache",
+                                  .connection: "close"],
                         body: .init { writer in
-            // `stop` ends the generation (and is set on shutdown: the client is still told it stopped);
-            // `gone` means nothing can be written any more: the client went away (while waiting, too), a
-            // write failed, or the response was closed at its deadline.
-            let stop = StopFlag(), gone = StopFlag()
-            stops.add(stop) { gone.set(); channel.close(promise: nil) }
-            defer { stops.remove(stop) }
-            channel.closeFuture.whenComplete { _ in gone.set(); stop.set() }
-            let overdue = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(deadline * 1000))) {
-                gone.set(); stop.set()
-                channel.close(promise: nil)
-            }
-            defer { overdue.cancel() }
-            func send(_ text: String) async {
-                guard !gone.isSet else { return }
-                do { try await writer.write(ByteBuffer(string: text)) } catch { gone.set(); stop.set() }
-            }
-            if await gate.running >= gate.maxRunning { await send("event: waiting\ndata: {}\n\n") }
-            await ticket.enter()
-            if stop.isSet {   // gone, overdue or shutting down before its turn came: it never starts
+            // The server shutting down (Ctrl-C, SIGTERM: ServiceLifecycle's graceful shutdown reaches this
+            // task) stops every generation under way; it does not wait for them to finish.
+            try await withGracefulShutdownHandler {
+                // `stop` ends the generation (and is set on shutdown: the client is still told it stopped);
+                // `gone` means nothing can be written any more: the client went away (while waiting, too), a
+                // write failed, or the response was closed at its deadline.
+                let stop = StopFlag(), gone = StopFlag()
+                stops.add(stop) { gone.set(); channel.close(promise: nil) }
+                defer { stops.remove(stop) }
+                channel.closeFuture.whenComplete { _ in gone.set(); stop.set() }
+                let overdue = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(deadline * 1000))) {
+                    gone.set(); stop.set()
+                    channel.close(promise: nil)
+                }
+                defer { overdue.cancel() }
+                func send(_ text: String) async {
+                    guard !gone.isSet else { return }
+                    do { try await writer.write(ByteBuffer(string: text)) } catch { gone.set(); stop.set() }
+                }
+                if await gate.running >= gate.maxRunning { await send("event: waiting\ndata: {}\n\n") }
+                await ticket.enter()
+                if stop.isSet {   // gone, overdue or shutting down before its turn came: it never starts
+                    await ticket.leave()
+                    if !gone.isSet { try await writer.finish(nil) }
+                    return
+                }
+                for await event in job.start(stop: stop, timeLimit: timeLimit, active: active) {
+                    await send(event.sse)
+                    if case .text = event { job.consumed() }
+                }
+                await job.finished()   // the turn is the thread's: given back once it has ended
                 await ticket.leave()
                 if !gone.isSet { try await writer.finish(nil) }
-                return
+            } onGracefulShutdown: {
+                stops.stopAll()
             }
-            for await event in job.start(stop: stop, timeLimit: timeLimit, active: active) { await send(event.sse) }
-            await job.finished()   // the turn is the thread's: given back once it has ended
-            await ticket.leave()
-            if !gone.isSet { try await writer.finish(nil) }
         })
     }
 

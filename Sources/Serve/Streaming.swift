@@ -60,6 +60,10 @@ final class PreparedGeneration: @unchecked Sendable {
     private let lock = NSLock()
     private var ended = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
+    /// Pieces handed over but not yet sent: the generation waits when this many are queued, so a client
+    /// that reads slowly holds back the sampling instead of growing a queue without bound.
+    static let inFlight = 256
+    private let credit = DispatchSemaphore(value: PreparedGeneration.inFlight)
 
     init(generator: Generator, config: GenerationConfig, seed: UInt64) {
         self.generator = generator
@@ -83,7 +87,10 @@ final class PreparedGeneration: @unchecked Sendable {
                 let s = try generator.generate(config, rng: &rng, shouldStop: {
                     if stop.isSet || monotonicSeconds() - t0 > timeLimit { stopped = true }
                     return stopped
-                }) { out.yield(.text($0)) }
+                }) { piece in
+                    while credit.wait(timeout: .now() + .milliseconds(50)) == .timedOut { if stop.isSet { return } }
+                    out.yield(.text(piece))
+                }
                 out.yield(.done(.init(seed: seed, tokens: s.tokens, characters: s.characters, seconds: s.seconds,
                                       wellFormedShare: s.wellFormedShare, stopped: stopped)))
             } catch {
@@ -96,6 +103,9 @@ final class PreparedGeneration: @unchecked Sendable {
         }
         return stream
     }
+
+    /// The consumer has sent one text piece: the generation may hand over another.
+    func consumed() { credit.signal() }
 
     /// Returns once the generation's thread has ended (at once if it has).
     func finished() async {

@@ -3,9 +3,6 @@
 import Common
 import Corpus
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Compute
 import XCTest
 
@@ -317,18 +314,31 @@ extension CLITests {
         let port = try XCTUnwrap(said.range(of: #"http://127\.0\.0\.1:([0-9]+)/"#, options: .regularExpression)
             .flatMap { Int(said[$0].split(separator: ":").last!.dropLast()) }, said)
         XCTAssertTrue(said.contains("run (char)"), said)
-        // A generation that would take a minute is under way when Ctrl-C comes: it is stopped, not awaited.
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/generate")!)
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = Data(#"{"model": 0, "length": 1000000, "seed": 1}"#.utf8)
-        let streaming = URLSession.shared.dataTask(with: request) { _, _, _ in }
-        streaming.resume()
-        usleep(700_000)
+        // A generation that would take a minute is under way when Ctrl-C comes (its client reading all the
+        // while, as a browser does): it is stopped, not awaited.
+        let body = #"{"model": 0, "length": 1000000, "seed": 1}"#
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        XCTAssertEqual(withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }, 0)
+        let request = "POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        let received = DispatchSemaphore(value: 0)
+        let reader = Thread {   // reads until the server closes the stream
+            var buffer = [UInt8](repeating: 0, count: 65536), first = true
+            while recv(fd, &buffer, buffer.count, 0) > 0 { if first { first = false; received.signal() } }
+        }
+        reader.start()
+        XCTAssertEqual(received.wait(timeout: .now() + 30), .success, "no answer to the generation")
+        usleep(300_000)
         let t0 = Date()
         kill(p.processIdentifier, SIGINT)
         p.waitUntilExit()
-        streaming.cancel()
         XCTAssertLessThan(Date().timeIntervalSince(t0), 20, "Ctrl-C waited for the generation")
         XCTAssertEqual(p.terminationReason, .exit)
         XCTAssertEqual(p.terminationStatus, 0)

@@ -1,6 +1,5 @@
 // gasa serve: a local web page that writes lyrics live from the runs named on the command line.
 import ArgumentParser
-import Dispatch
 import Foundation
 import Hummingbird
 import Serve
@@ -64,15 +63,8 @@ struct ServeCommand: AsyncParsableCommand {
         let app = server.application(host: host, port: port) { address in
             printError("gasa serve: \(address) — \(names); Ctrl-C stops it")
         }
-        // Ctrl-C or SIGTERM: the server stops taking connections and waits for the responses under way
-        // (ServiceLifecycle's graceful shutdown); their generations are stopped at once, not finished.
-        let stopping = [SIGINT, SIGTERM].map { s -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: s, queue: .global())
-            source.setEventHandler { server.stopAll() }
-            source.resume()
-            return source
-        }
-        defer { stopping.forEach { $0.cancel() } }
+        // Ctrl-C or SIGTERM: ServiceLifecycle's graceful shutdown; the server stops taking connections and
+        // each response under way stops its generation at once (Server.swift), so nothing is awaited long.
         do { try await app.runService() } catch { throw CLIError("cannot serve on \(host):\(port): \(error)") }
         printError("gasa serve: stopped")
     }

@@ -4,6 +4,8 @@
   Tests/ModelTests/Fixtures/torch_tiny.safetensors + torch_tiny.json
       a 2-layer LSTM built with torch.nn (Embedding, LSTM, Linear) with random weights, one batch with a
       non-zero initial state: its mean cross-entropy, every parameter's gradient and the final state.
+  Tests/ModelTests/Fixtures/torch_tiny_{gru,rnn,rnn-relu}.safetensors + .json   (--cells: only these)
+      the same for nn.GRU and nn.RNN (tanh, relu), plus the greedy (argmax) continuation of the first row.
   Tests/SamplingTests/Fixtures/{char,jamo}/model.safetensors + vocab.json + golden.json
       a tiny model per granularity trained by PyTorch on the shipped constitution (token ids from
       gasa's own vocab.json), and its greedy (argmax) continuation of a prime text.
@@ -27,6 +29,55 @@ class CharRNN(nn.Module):
     def forward(self, x, state=None):
         h, state = self.lstm(self.embed(x), state)
         return self.head(h), state
+
+
+class CellRNN(nn.Module):
+    """The same model with nn.GRU or nn.RNN, under the module names gasa uses (gru, rnn)."""
+    def __init__(self, V, E, H, L, cell):
+        super().__init__()
+        self.cell = cell
+        self.embed = nn.Embedding(V, E)
+        if cell == "gru":
+            self.gru = nn.GRU(E, H, num_layers=L, batch_first=True)
+        else:
+            self.rnn = nn.RNN(E, H, num_layers=L, batch_first=True,
+                              nonlinearity="relu" if cell == "rnn-relu" else "tanh")
+        self.head = nn.Linear(H, V)
+
+    def forward(self, x, state=None):
+        h, state = (self.gru if self.cell == "gru" else self.rnn)(self.embed(x), state)
+        return self.head(h), state
+
+
+def cell_fixture(cell):
+    torch.manual_seed(11)
+    V, E, H, L, B, T = 11, 6, 10, 2, 3, 5
+    m = CellRNN(V, E, H, L, cell)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.mul_(1.5)
+    x = torch.randint(0, V, (B, T))
+    y = torch.randint(0, V, (B, T))
+    h0 = 0.5 * torch.randn(L, B, H)
+    logits, hT = m(x, h0)
+    loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
+    loss.backward()
+    greedy = []
+    with torch.no_grad():
+        out, state = m(x[:1])
+        nxt = int(out[0, -1].argmax())
+        for _ in range(12):
+            greedy.append(nxt)
+            out, state = m(torch.tensor([[nxt]]), state)
+            nxt = int(out[0, -1].argmax())
+    d = os.path.join(ROOT, "Tests/ModelTests/Fixtures")
+    save(m, os.path.join(d, f"torch_tiny_{cell}.safetensors"))
+    golden = dict(cell=cell, vocab_size=V, embedding_size=E, hidden_size=H, layers=L, batch=B, steps=T,
+                  inputs=x.flatten().tolist(), targets=y.flatten().tolist(), h0=h0.flatten().tolist(),
+                  loss=loss.item(), final_h=hT.detach().flatten().tolist(), greedy=greedy,
+                  grads={k: p.grad.flatten().tolist() for k, p in m.named_parameters()})
+    with open(os.path.join(d, f"torch_tiny_{cell}.json"), "w") as f:
+        json.dump(golden, f)
 
 
 def save(model, path):
@@ -123,8 +174,13 @@ def sampling_fixture(gasa, granularity, tmp):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gasa", default=os.path.join(ROOT, ".build/release/gasa"))
+    ap.add_argument("--cells", action="store_true", help="write only the GRU and RNN fixtures")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    for cell in ("gru", "rnn", "rnn-relu"):
+        cell_fixture(cell)
+    if a.cells:
+        return
     parity_fixture()
     with tempfile.TemporaryDirectory() as tmp:
         for g in ("char", "jamo"):

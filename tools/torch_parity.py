@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Loads a gasa checkpoint into torch.nn (Embedding, LSTM, Linear) and checks that PyTorch computes the
+"""Loads a gasa checkpoint into torch.nn (Embedding; LSTM, GRU or RNN; Linear) and checks that PyTorch computes the
 same validation loss as gasa recorded in the checkpoint's meta.json: the whole val split, read from the
 shards with numpy, state zero at the start and carried from minibatch to minibatch, as gasa evaluates.
 
@@ -12,7 +12,7 @@ import torch, torch.nn.functional as F
 from safetensors.torch import load_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import CharRNN  # noqa: E402  (the same torch.nn module the test fixtures use)
+from make_fixtures import CellRNN, CharRNN  # noqa: E402  (the same torch.nn modules the test fixtures use)
 
 
 def main():
@@ -22,14 +22,16 @@ def main():
     meta = json.load(open(os.path.join(ckpt, "meta.json")))
     prep = sys.argv[2] if len(sys.argv) > 2 else meta["prepared_directory"]
     cfg = meta["model"]
-    m = CharRNN(cfg["vocab_size"], cfg["embedding_size"], cfg["hidden_size"], cfg["layers"])
+    cell = cfg.get("cell", "lstm")
+    shape = (cfg["vocab_size"], cfg["embedding_size"], cfg["hidden_size"], cfg["layers"])
+    m = CharRNN(*shape) if cell == "lstm" else CellRNN(*shape, cell)
     m.load_state_dict(load_file(os.path.join(ckpt, meta["weights_file"])), strict=True)
     m.eval()
     manifest = json.load(open(os.path.join(prep, "manifest.json")))
     val = next(s for s in manifest["splits"] if s["name"] == "val")
     dtype = "<u2" if manifest["token_bytes"] == 2 else "<u4"
     B, L, H = val["batch_size"], cfg["layers"], cfg["hidden_size"]
-    state = (torch.zeros(L, B, H), torch.zeros(L, B, H))
+    state = (torch.zeros(L, B, H), torch.zeros(L, B, H)) if cell == "lstm" else torch.zeros(L, B, H)
     total, count = 0.0, 0
     with torch.no_grad():
         for sh in val["shards"]:
@@ -38,8 +40,7 @@ def main():
             for k in range(sh["minibatches"]):
                 batch = torch.from_numpy(a[k].astype(np.int64))
                 x, y = batch[:, :-1], batch[:, 1:]
-                h, state = m.lstm(m.embed(x), state)
-                logits = m.head(h)
+                logits, state = m(x, state)
                 total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum").item()
                 count += y.numel()
     torch_loss = total / count

@@ -1,4 +1,4 @@
-// The fused elementwise kernels (elementwise_body.h: the LSTM cell, the dropout mask, column sums,
+// The fused elementwise kernels (elementwise_body.h: the LSTM, GRU and RNN cells, the dropout mask, column sums,
 // softmax cross-entropy) for three
 // instruction sets, and the choice among them, made
 // once from what the CPU reports: AVX-512 where it has AVX-512F, else AVX2, else SSE2 (every x86-64).
@@ -77,8 +77,18 @@ typedef void (*Backward)(int64_t, int64_t, float *, const float *, const float *
 typedef void (*Mask)(const uint8_t *, int64_t, const float *, float *, float);
 typedef void (*Sums)(int64_t, int64_t, const float *, int64_t, float, float *);
 typedef double (*Softmax)(int64_t, int64_t, float *, const int32_t *, int, float, float *);
-static struct { Forward forward; Backward backward; Mask mask; Sums sums; Softmax softmax; int bits; } path = {
-    cell_forward_sse2, cell_backward_sse2, apply_mask_sse2, column_sums_sse2, softmax_xent_sse2, 128};
+typedef void (*GRUForward)(int64_t, int64_t, float *, const float *, const float *, const float *, const float *,
+                           float *);
+typedef void (*GRUBackward)(int64_t, int64_t, float *, const float *, const float *, float *);
+typedef void (*RNNForward)(int64_t, int64_t, float *, const float *, int, float *);
+typedef void (*RNNBackward)(int64_t, int64_t, float *, const float *, int);
+static struct {
+    Forward forward; Backward backward; Mask mask; Sums sums; Softmax softmax;
+    GRUForward gru_forward; GRUBackward gru_backward; RNNForward rnn_forward; RNNBackward rnn_backward;
+    int bits;
+} path = {
+    cell_forward_sse2, cell_backward_sse2, apply_mask_sse2, column_sums_sse2, softmax_xent_sse2,
+    gru_forward_sse2, gru_backward_sse2, rnn_forward_sse2, rnn_backward_sse2, 128};
 static pthread_once_t chosen = PTHREAD_ONCE_INIT;
 
 // The widest path ONEDNN_MAX_CPU_ISA allows (its names: SSE41, AVX, AVX2, AVX2_VNNI, AVX512_CORE, ...,
@@ -101,10 +111,14 @@ static void choose(void) {
     if (cap >= 512 && __builtin_cpu_supports("avx512f")) {
         path.forward = cell_forward_avx512; path.backward = cell_backward_avx512; path.mask = apply_mask_avx512;
         path.sums = column_sums_avx512; path.softmax = softmax_xent_avx512;
+        path.gru_forward = gru_forward_avx512; path.gru_backward = gru_backward_avx512;
+        path.rnn_forward = rnn_forward_avx512; path.rnn_backward = rnn_backward_avx512;
         path.bits = 512;
     } else if (cap >= 256 && __builtin_cpu_supports("avx2")) {
         path.forward = cell_forward_avx2; path.backward = cell_backward_avx2; path.mask = apply_mask_avx2;
         path.sums = column_sums_avx2; path.softmax = softmax_xent_avx2;
+        path.gru_forward = gru_forward_avx2; path.gru_backward = gru_backward_avx2;
+        path.rnn_forward = rnn_forward_avx2; path.rnn_backward = rnn_backward_avx2;
         path.bits = 256;
     }
 }
@@ -121,6 +135,28 @@ void gasa_lstm_cell_backward(int64_t batch, int64_t hidden, float *gates, const 
                              const float *dh, float *dc) {
     pthread_once(&chosen, choose);
     path.backward(batch, hidden, gates, c, c_prev, dh, dc);
+}
+
+void gasa_gru_cell_forward(int64_t batch, int64_t hidden, float *gates, const float *gh, const float *b_ih,
+                           const float *b_hh, const float *h_prev, float *h_out) {
+    pthread_once(&chosen, choose);
+    path.gru_forward(batch, hidden, gates, gh, b_ih, b_hh, h_prev, h_out);
+}
+
+void gasa_gru_cell_backward(int64_t batch, int64_t hidden, float *gates, const float *h_prev, const float *dh,
+                            float *dh_prev) {
+    pthread_once(&chosen, choose);
+    path.gru_backward(batch, hidden, gates, h_prev, dh, dh_prev);
+}
+
+void gasa_rnn_cell_forward(int64_t batch, int64_t hidden, float *gates, const float *bias, int relu, float *h_out) {
+    pthread_once(&chosen, choose);
+    path.rnn_forward(batch, hidden, gates, bias, relu, h_out);
+}
+
+void gasa_rnn_cell_backward(int64_t batch, int64_t hidden, float *gates, const float *dh, int relu) {
+    pthread_once(&chosen, choose);
+    path.rnn_backward(batch, hidden, gates, dh, relu);
 }
 
 void gasa_apply_mask(const uint8_t *mask, int64_t count, const float *src, float *dst, float scale) {

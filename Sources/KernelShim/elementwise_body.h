@@ -1,5 +1,5 @@
 // The fused elementwise kernels, written once and compiled three times by elementwise.c (for SSE2, AVX2
-// and AVX-512), each name suffixed by V(): the LSTM cell forward and backward, the dropout mask, the
+// and AVX-512), each name suffixed by V(): the LSTM, GRU and RNN cells forward and backward, the dropout mask, the
 // column sums of the bias gradients, and softmax cross-entropy. Sixteen lanes of generic
 // vectors, which each instruction set splits into its own registers, and a scalar twin for a row's
 // tail that performs the same IEEE operations in the same order, so every path and every tail
@@ -95,6 +95,111 @@ static void V(cell_backward)(int64_t B, int64_t H, float *restrict gates, const 
             go[j] = d * tc * o * (1 - o);
             dcb[j] = dct * f;
         }
+    }
+}
+
+// GRU step, PyTorch's equations. gates (B, 4H) in: columns 0..3H hold x W_ih^T (no bias); gh (B, 3H) in:
+// h_prev W_hh^T (no bias). r = sigmoid(gx_r + b_ir + gh_r + b_hr), z likewise, hn = gh_n + b_hn,
+// n = tanh(gx_n + b_in + r hn), h = (1 - z) n + z h_prev; gates <- (r, z, n, hn). hout may be hprev.
+static void V(gru_forward)(int64_t B, int64_t H, float *restrict gates, const float *restrict gh,
+                           const float *restrict bih, const float *restrict bhh, const float *hprev, float *hout) {
+    const int64_t HV = H & ~(int64_t)(LANES - 1);
+    const VF one = SPLAT(1.0f);
+    for (int64_t b = 0; b < B; b++) {
+        float *gr = gates + b * 4 * H, *gz = gr + H, *gn = gr + 2 * H, *ghn = gr + 3 * H;
+        const float *hr = gh + b * 3 * H, *hz = hr + H, *hh = hr + 2 * H;
+        const float *hp = hprev + b * H;
+        float *ho = hout + b * H;
+        int64_t j = 0;
+        for (; j < HV; j += LANES) {
+            VF r = V(vsigmoid)((V(load)(gr + j) + V(load)(bih + j)) + (V(load)(hr + j) + V(load)(bhh + j)));
+            VF z = V(vsigmoid)((V(load)(gz + j) + V(load)(bih + H + j)) + (V(load)(hz + j) + V(load)(bhh + H + j)));
+            VF hn = V(load)(hh + j) + V(load)(bhh + 2 * H + j);
+            VF n = V(vtanh)((V(load)(gn + j) + V(load)(bih + 2 * H + j)) + r * hn);
+            VF h = (one - z) * n + z * V(load)(hp + j);
+            V(store)(r, gr + j); V(store)(z, gz + j); V(store)(n, gn + j); V(store)(hn, ghn + j);
+            V(store)(h, ho + j);
+        }
+        for (; j < H; j++) {
+            float r = scalar_sigmoid((gr[j] + bih[j]) + (hr[j] + bhh[j]));
+            float z = scalar_sigmoid((gz[j] + bih[H + j]) + (hz[j] + bhh[H + j]));
+            float hn = hh[j] + bhh[2 * H + j];
+            float n = scalar_tanh((gn[j] + bih[2 * H + j]) + r * hn);
+            float h = (1 - z) * n + z * hp[j];
+            gr[j] = r; gz[j] = z; gn[j] = n; ghn[j] = hn;
+            ho[j] = h;
+        }
+    }
+}
+
+// GRU step backward. gates (B, 4H) in: (r, z, n, hn); out: (dr, dz, dn r, dn), the gradients of the
+// pre-activations, where dn is that of n's (the input side's) and dn r that of the reset product's
+// (W_hn h + b_hn); hprev, dh (B, H) in; dhprev (B, H) += dh z (the path that skips the products).
+static void V(gru_backward)(int64_t B, int64_t H, float *restrict gates, const float *restrict hprev,
+                            const float *restrict dh, float *restrict dhprev) {
+    const int64_t HV = H & ~(int64_t)(LANES - 1);
+    const VF one = SPLAT(1.0f);
+    for (int64_t b = 0; b < B; b++) {
+        float *gr = gates + b * 4 * H, *gz = gr + H, *gn = gr + 2 * H, *ghn = gr + 3 * H;
+        const float *hp = hprev + b * H, *d = dh + b * H;
+        float *dp = dhprev + b * H;
+        int64_t j = 0;
+        for (; j < HV; j += LANES) {
+            VF r = V(load)(gr + j), z = V(load)(gz + j), n = V(load)(gn + j), hn = V(load)(ghn + j);
+            VF dv = V(load)(d + j);
+            VF dn = dv * (one - z) * (one - n * n);
+            VF dz = dv * (V(load)(hp + j) - n) * z * (one - z);
+            VF dr = dn * hn * r * (one - r);
+            V(store)(dr, gr + j); V(store)(dz, gz + j); V(store)(dn * r, gn + j); V(store)(dn, ghn + j);
+            V(store)(V(load)(dp + j) + dv * z, dp + j);
+        }
+        for (; j < H; j++) {
+            float r = gr[j], z = gz[j], n = gn[j], hn = ghn[j];
+            float dv = d[j];
+            float dn = dv * (1 - z) * (1 - n * n);
+            float dz = dv * (hp[j] - n) * z * (1 - z);
+            float dr = dn * hn * r * (1 - r);
+            gr[j] = dr; gz[j] = dz; gn[j] = dn * r; ghn[j] = dn;
+            dp[j] = dp[j] + dv * z;
+        }
+    }
+}
+
+// Elman RNN step: gates (B, H) in: x W_ih^T + h_prev W_hh^T without `bias` (H), added here; out: the
+// output a = tanh(pre) (relu when `relu`), also written to hout (which may be the state itself).
+static void V(rnn_forward)(int64_t B, int64_t H, float *restrict gates, const float *restrict bias, int relu,
+                           float *hout) {
+    const int64_t HV = H & ~(int64_t)(LANES - 1);
+    const VF zero = SPLAT(0.0f);
+    for (int64_t b = 0; b < B; b++) {
+        float *g = gates + b * H, *ho = hout + b * H;
+        int64_t j = 0;
+        for (; j < HV; j += LANES) {
+            VF x = V(load)(g + j) + V(load)(bias + j);
+            VF a = relu ? V(vmax)(x, zero) : V(vtanh)(x);
+            V(store)(a, g + j); V(store)(a, ho + j);
+        }
+        for (; j < H; j++) {
+            float x = g[j] + bias[j];
+            float a = relu ? (0.0f > x ? 0.0f : x) : scalar_tanh(x);   // as vmax(x, 0): NaN stays NaN
+            g[j] = a; ho[j] = a;
+        }
+    }
+}
+
+// Elman RNN step backward: gates (B, H) in: the outputs a; out: dh (1 - a^2) (relu: dh where a > 0).
+static void V(rnn_backward)(int64_t B, int64_t H, float *restrict gates, const float *restrict dh, int relu) {
+    const int64_t n = B * H, nv = n & ~(int64_t)(LANES - 1);
+    const VF one = SPLAT(1.0f), zero = SPLAT(0.0f);
+    int64_t k = 0;
+    for (; k < nv; k += LANES) {
+        VF a = V(load)(gates + k), d = V(load)(dh + k);
+        VF out = relu ? (VF)((VI)d & (a > zero)) : d * (one - a * a);
+        V(store)(out, gates + k);
+    }
+    for (; k < n; k++) {
+        float a = gates[k], d = dh[k];
+        gates[k] = relu ? (a > 0 ? d : 0.0f) : d * (1 - a * a);
     }
 }
 

@@ -1,6 +1,6 @@
 // Data parallelism inside one process: a batch's rows split into blocks, one per thread, each with its
 // own workspace, state and dropout stream (a RowPart), running the forward pass, the head and the
-// backward pass through time on its own. The LSTM weight gradients wait: then each thread computes a
+// backward pass through time on its own. The recurrent weight gradients wait: then each thread computes a
 // block of rows of them from every part's gate gradients, adding the parts in order, straight
 // into the model's gradients; the embedding and head gradients of the parts after the first are
 // summed at the end. Deterministic for a given part count.
@@ -11,7 +11,7 @@ extension LanguageModel {
     /// trainStep for a workspace with parts (LanguageModel.trainStep calls it).
     func trainStepDataParallel(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int,
                                state: RecurrentState, ws: Workspace, rng: inout RNG, scale: Float) -> Double {
-        let H = config.hiddenSize, L = config.layers, G = 4 * H
+        let H = config.hiddenSize, L = config.layers, G = config.gateRows
         let R = ws.parts.count
         let main = GradientTargets(model: self, base: grads.pointer)
         for r in ws.parts { r.seed = rng.next() }
@@ -26,7 +26,7 @@ extension LanguageModel {
             }
             var local = RNG(seed: r.seed)
             var targets = i == 0 ? main : r.gradientTargets(config: config)
-            targets.lstm = nil
+            targets.recurrent = nil
             r.loss = trainRows(inputs: r.inputs, targets: r.targets, steps: steps, state: r.state, ws: r.workspace,
                                rng: &local, grads: targets, scale: scale)
             for l in 0..<L {
@@ -41,17 +41,15 @@ extension LanguageModel {
                 let w = ws.parts[i].workspace
                 layerInputs[i] = rebuildInput(l, steps: steps, ws: w, into: w.input.pointer)
             }
-            let In = config.inputSize(layer: l)
+            let into = layerGradients(l, base: g)
             DispatchQueue.concurrentPerform(iterations: R) { part in
                 let rows = (G * part / R)..<(G * (part + 1) / R)
                 for (i, r) in ws.parts.enumerated() {
                     let w = r.workspace
-                    LSTMLayer.weightGradients(batch: w.batch, steps: steps, input: In, hidden: H, rows: rows,
-                                              x: layerInputs[i], gates: w.gates[l].pointer, h: w.h[l].pointer,
-                                              dwih: g + wihOffset[l], dwhh: g + whhOffset[l],
-                                              dbih: g + bihOffset[l], accumulate: i > 0)
+                    recurrentLayer(l, batch: w.batch, steps: steps)
+                        .weightGradients(rows: rows, x: layerInputs[i], gates: w.gates[l].pointer, h: w.h[l].pointer,
+                                         into: into, accumulate: i > 0)
                 }
-                (g + bhhOffset[l] + rows.lowerBound).update(from: g + bihOffset[l] + rows.lowerBound, count: rows.count)
             }
         }
         var total = ws.parts[0].loss

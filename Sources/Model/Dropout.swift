@@ -1,7 +1,8 @@
 // Inverted dropout between layers, forward and backward side by side: kept values are scaled by
 // 1/(1-p), so evaluation needs no change; the mask is kept, one bit per value (value k at bit k%8 of
 // byte k/8, 1 = kept), and serves the backward pass and the rebuilding of the dropped-out values
-// (which the backward pass needs again but which are not stored).
+// (which the backward pass needs again but which are not stored). Locked (variational) dropout draws
+// one mask per sequence and repeats it at every time step; weight drop uses forward on a weight matrix.
 import KernelShim
 import Compute
 
@@ -25,6 +26,30 @@ enum Dropout {
             mask[k >> 3] = bits
             k += 8
         }
+    }
+
+    /// Locked (variational) dropout over T time-major steps of B rows of H values: one mask of B*H values,
+    /// drawn from `rng` as forward draws, shared by every step; `mask` receives all T*B*H bits, so
+    /// rebuild and backward work unchanged.
+    static func forwardLocked(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, rows B: Int,
+                              width H: Int, steps T: Int, p: Float, mask: UnsafeMutablePointer<UInt8>,
+                              rng: inout RNG) {
+        let block = B * H, n = T * block
+        forward(src, dst, count: block, p: p, mask: mask, rng: &rng)
+        guard T > 1 else { return }
+        if block % 8 == 0 {
+            for t in 1..<T { (mask + t * block / 8).update(from: mask, count: block / 8) }
+        } else {
+            var k = block
+            while k < n {
+                let from = k % block
+                let bit = mask[from >> 3] >> UInt8(from & 7) & 1
+                if k & 7 == 0 { mask[k >> 3] = 0 }
+                mask[k >> 3] |= bit << UInt8(k & 7)
+                k += 1
+            }
+        }
+        apply(mask, count: n, src, dst, scale: 1 / (1 - p))   // every step, the first again (same bits)
     }
 
     /// The forward pass's output again, from its input and mask (the same values, bit for bit).

@@ -7,7 +7,8 @@
 // The nonlinearities and the cell update are one fused pass (in C, Sources/KernelShim/elementwise_body.h,
 // compiled for SSE2, AVX2 and AVX-512 and chosen at run time); the backward pass fuses the cell's
 // derivatives the same way and overwrites the stored activations with the gate gradients, so the
-// weight gradients are then three products over all steps at once (and can wait, or be split by rows).
+// weight gradients are then three products over all steps at once (and can wait, or be split by rows):
+// RecurrentLayer.swift's gatedWeightGradients and gatedInputGradient, which the RNN shares.
 import KernelShim
 import Compute
 
@@ -71,30 +72,5 @@ enum LSTMLayer {
             }
             t -= 1
         }
-    }
-
-    /// Rows `rows` (of 0..<4H) of the weight and bias gradients from dL/dG (in `gates`), the input x (N, In)
-    /// and h (whose first N rows are h_{t-1}): dW_ih = dG^T x, dW_hh = dG^T h_prev, db = column sums of dG.
-    /// Overwrites those rows, or adds to them when `accumulate` (another part of the batch came first).
-    /// dbhh is left to the caller (it equals dbih).
-    static func weightGradients(batch B: Int, steps T: Int, input In: Int, hidden H: Int, rows: Range<Int>,
-                                x: UnsafePointer<Float>, gates: UnsafePointer<Float>, h: UnsafePointer<Float>,
-                                dwih: UnsafeMutablePointer<Float>,
-                                dwhh: UnsafeMutablePointer<Float>, dbih: UnsafeMutablePointer<Float>,
-                                    accumulate: Bool) {
-        let N = B * T, G = 4 * H, r0 = rows.lowerBound, m = rows.count
-        let beta: Float = accumulate ? 1 : 0
-        Kernels.gemm(transA: true, transB: false, m: m, n: In, k: N, a: gates + r0, lda: G, b: x, ldb: In,
-                     beta: beta, c: dwih + r0 * In, ldc: In)
-        Kernels.gemm(transA: true, transB: false, m: m, n: H, k: N, a: gates + r0, lda: G, b: h, ldb: H,
-                     beta: beta, c: dwhh + r0 * H, ldc: H)
-        Kernels.columnSums(rows: N, cols: m, a: gates + r0, lda: G, beta: beta, y: dbih + r0)
-    }
-
-    /// dL/dx (N, In) = dG W_ih. dx may be the memory of the layer's input x once its weight gradients are done.
-    static func inputGradient(batch B: Int, steps T: Int, input In: Int, hidden H: Int, wih: UnsafePointer<Float>,
-                              gates: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
-        Kernels.gemm(transA: false, transB: false, m: B * T, n: In, k: 4 * H, a: gates, lda: 4 * H, b: wih, ldb: In,
-                     beta: 0, c: dx, ldc: In)
     }
 }

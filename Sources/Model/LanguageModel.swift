@@ -1,9 +1,11 @@
-// The char-rnn language model: Embedding (V, E) -> L LSTM layers of H units (dropout after each
-// layer's output when training) -> Linear (H -> V) -> softmax cross-entropy, over one flat parameter
-// buffer (see ModelConfig for its layout). The layers are their own files, each with its forward and
-// backward side by side (Embedding, LSTM, Dropout, Head); this file composes them into the model's
-// forward and backward passes, evaluation and one-token sampling steps. Splitting a batch's rows over
-// threads is DataParallel.swift. It knows nothing of files, optimisers or data order: callers pass
+// The char-rnn language model: Embedding (V, E) -> L recurrent layers of H units (LSTM, GRU or RNN;
+// dropout after each layer's output when training) -> Linear (H -> V) -> softmax cross-entropy, over one
+// flat parameter buffer (see ModelConfig for its layout). The layers are their own files, each with its
+// forward and backward side by side (Embedding, RecurrentLayer with LSTM, GRU and RNN, Dropout, Head);
+// this file composes them into the model's forward and backward passes, evaluation and one-token
+// sampling steps, with the regularisers of ModelConfig.regularization (Regularizers.swift draws their
+// per-minibatch masks and finishes their gradients). Splitting a batch's rows over threads is
+// DataParallel.swift. It knows nothing of files, optimisers or data order: callers pass
 // token ids and a carried state.
 import Dispatch
 import Compute
@@ -14,10 +16,13 @@ public final class LanguageModel {
     private let params: FloatBuffer
     // Allocated on first use: a model loaded only for sampling or evaluation never needs them.
     lazy var grads = FloatBuffer(count: config.parameterCount)
-    // W_hh^T of every layer, (H, 4H) each, copied from the parameters at the start of each trainStep and
-    // evaluate call: the per-step product h_{t-1} W_hh^T then reads its right operand untransposed, which
-    // the kernels take faster (the per-step products are small, so reading W_hh across is much of their cost).
-    private lazy var whhT = FloatBuffer(count: config.layers * 4 * config.hiddenSize * config.hiddenSize)
+    // W_hh^T of every layer, (H, R) each, copied from the parameters (after weight drop, in training) at the
+    // start of each trainStep and evaluate call: the per-step product h_{t-1} W_hh^T then reads its right
+    // operand untransposed, which the kernels take faster (the per-step products are small, so reading
+    // W_hh across is much of their cost).
+    private lazy var whhT = FloatBuffer(count: config.layers * config.gateRows * config.hiddenSize)
+    // The regularisers' per-minibatch draws (Regularizers.swift), allocated on the first training step.
+    let minibatchMasks: MinibatchMasks
     private let index: [String: TensorView]
     // Offsets of the tensors the passes use.
     let embedOffset: Int
@@ -36,12 +41,14 @@ public final class LanguageModel {
         for v in layout { idx[v.name] = v }
         index = idx
         embedOffset = idx["embed.weight"]!.offset
-        wihOffset = (0..<config.layers).map { idx["lstm.weight_ih_l\($0)"]!.offset }
-        whhOffset = (0..<config.layers).map { idx["lstm.weight_hh_l\($0)"]!.offset }
-        bihOffset = (0..<config.layers).map { idx["lstm.bias_ih_l\($0)"]!.offset }
-        bhhOffset = (0..<config.layers).map { idx["lstm.bias_hh_l\($0)"]!.offset }
+        let m = config.cell.moduleName
+        wihOffset = (0..<config.layers).map { idx["\(m).weight_ih_l\($0)"]!.offset }
+        whhOffset = (0..<config.layers).map { idx["\(m).weight_hh_l\($0)"]!.offset }
+        bihOffset = (0..<config.layers).map { idx["\(m).bias_ih_l\($0)"]!.offset }
+        bhhOffset = (0..<config.layers).map { idx["\(m).bias_hh_l\($0)"]!.offset }
         headWOffset = idx["head.weight"]!.offset
         headBOffset = idx["head.bias"]!.offset
+        minibatchMasks = MinibatchMasks(config: config)
     }
 
     /// A freshly initialised model (PyTorch's default initialisation; see ModelConfig).
@@ -55,6 +62,9 @@ public final class LanguageModel {
             } else {
                 for k in 0..<v.count { p[v.offset + k] = (2 * rng.uniform() - 1) * bound }
             }
+        }
+        if config.regularization.tieWeights {   // the embedding takes the head's values
+            (p + embedOffset).update(from: p + headWOffset, count: config.vocabSize * config.hiddenSize)
         }
     }
 
@@ -81,29 +91,34 @@ public final class LanguageModel {
         precondition(ws.training, "trainStep needs a training workspace")
         precondition(steps >= 1 && steps <= ws.steps && state.batch == ws.batch)
         let scale = 1 / Float(ws.batch * steps)
-        transposeRecurrentWeights()
+        drawMinibatchMasks(rng: &rng)
+        transposeRecurrentWeights(dropped: config.regularization.weightDrop > 0)
+        let loss: Double
         if ws.parts.isEmpty {
-            return trainRows(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng,
+            loss = trainRows(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng,
                              grads: GradientTargets(model: self, base: grads.pointer), scale: scale)
+        } else {
+            loss = trainStepDataParallel(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws,
+                                         rng: &rng, scale: scale)
         }
-        return trainStepDataParallel(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng,
-                                     scale: scale)
+        finishRegularizedGradients()
+        return loss
     }
 
-    /// Where one part of the batch puts its gradients: the embedding's and the head's, and the LSTM
-    /// layers' at their offsets from `lstm` (nil: computed later, from every part at once).
+    /// Where one part of the batch puts its gradients: the embedding's and the head's, and the recurrent
+    /// layers' at their offsets from `recurrent` (nil: computed later, from every part at once).
     struct GradientTargets {
         var embed: UnsafeMutablePointer<Float>
         var headW: UnsafeMutablePointer<Float>
         var headB: UnsafeMutablePointer<Float>
-        var lstm: UnsafeMutablePointer<Float>?
+        var recurrent: UnsafeMutablePointer<Float>?
 
         /// All into a flat buffer laid out like the parameters.
         init(model m: LanguageModel, base: UnsafeMutablePointer<Float>) {
             embed = base + m.embedOffset
             headW = base + m.headWOffset
             headB = base + m.headBOffset
-            lstm = base
+            recurrent = base
         }
 
         init(embed: UnsafeMutablePointer<Float>, headW: UnsafeMutablePointer<Float>,
@@ -118,7 +133,7 @@ public final class LanguageModel {
     func trainRows(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int, state: RecurrentState,
                    ws: Workspace, rng: inout RNG, grads g: GradientTargets, scale: Float) -> Double {
         gather(inputs: inputs, targets: targets, rowStride: steps, from: 0, steps: steps, ws: ws)
-        forward(steps: steps, state: state, ws: ws, dropout: config.dropout > 0 ? config.dropout : nil, rng: &rng)
+        forward(steps: steps, state: state, ws: ws, training: true, rng: &rng)
         let N = ws.batch * steps
         let loss = head.forwardBackward(rows: N, top: topOutput(ws: ws, dropout: config.dropout > 0),
                                         targets: ws.targets, scale: scale, ws: ws, dW: g.headW, db: g.headB,
@@ -144,7 +159,7 @@ public final class LanguageModel {
         while s0 < steps {
             let n = min(ws.steps, steps - s0)
             gather(inputs: inputs, targets: targets, rowStride: steps, from: s0, steps: n, ws: ws)
-            forward(steps: n, state: state, ws: ws, dropout: nil, rng: &unused)
+            forward(steps: n, state: state, ws: ws, training: false, rng: &unused)
             total += head.loss(rows: ws.batch * n, batch: ws.batch, top: topOutput(ws: ws, dropout: false),
                                targets: ws.targets, ws: ws, rowLoss: rowLoss, rowStride: steps, from: s0)
             s0 += n
@@ -155,12 +170,12 @@ public final class LanguageModel {
     /// Readies the weights for evaluate(..., refreshWeights: false) calls until the parameters change.
     public func prepareForEvaluation() { transposeRecurrentWeights() }
 
-    /// whhT from the current parameters (see its declaration), in 32 x 32 tiles.
-    func transposeRecurrentWeights() {
-        let H = config.hiddenSize, G = 4 * H, tile = 32
-        let p = UnsafePointer(params.pointer)
+    /// whhT from the current parameters (see its declaration), or from their weight-dropped copies
+    /// (`dropped`, training with weight drop), in 32 x 32 tiles.
+    func transposeRecurrentWeights(dropped: Bool = false) {
+        let H = config.hiddenSize, G = config.gateRows, tile = 32
         for l in 0..<config.layers {
-            let src = p + whhOffset[l], dst = whhT.pointer + l * G * H
+            let src = recurrentWeights(l, dropped: dropped), dst = whhT.pointer + l * G * H
             var r0 = 0
             while r0 < G {
                 let r1 = min(r0 + tile, G)
@@ -193,27 +208,53 @@ public final class LanguageModel {
                     width: config.hiddenSize)
     }
 
-    /// Embedding lookup and the LSTM layers; leaves the top layer's (dropped-out) output ready for the head.
-    private func forward(steps T: Int, state: RecurrentState, ws: Workspace, dropout: Float?, rng: inout RNG) {
+    /// W_hh of layer l as the passes use it: the parameters', or (`dropped`) this minibatch's weight-dropped copy.
+    func recurrentWeights(_ l: Int, dropped: Bool) -> UnsafePointer<Float> {
+        if dropped { return UnsafePointer(minibatchMasks.droppedRecurrent(l)) }
+        return UnsafePointer(params.pointer + whhOffset[l])
+    }
+
+    /// Layer l's weights for a pass (`training`: with weight drop when the model has it).
+    func layerWeights(_ l: Int, training: Bool) -> LayerWeights {
+        let p = UnsafePointer(params.pointer)
+        return LayerWeights(wih: p + wihOffset[l],
+                            whh: recurrentWeights(l, dropped: training && config.regularization.weightDrop > 0),
+                            whhT: whhT.pointer + l * config.gateRows * config.hiddenSize,
+                            bih: p + bihOffset[l], bhh: p + bhhOffset[l])
+    }
+
+    func recurrentLayer(_ l: Int, batch: Int, steps: Int) -> RecurrentLayer {
+        RecurrentLayer(cell: config.cell, batch: batch, steps: steps, input: config.inputSize(layer: l),
+                       hidden: config.hiddenSize)
+    }
+
+    /// Embedding lookup and the recurrent layers; leaves the top layer's (dropped-out) output ready for the
+    /// head. `training`: with dropout and the regularisers (this minibatch's masks); else evaluation.
+    private func forward(steps T: Int, state: RecurrentState, ws: Workspace, training: Bool, rng: inout RNG) {
         let B = ws.batch, H = config.hiddenSize, N = B * T
         let p = UnsafePointer(params.pointer)
+        let dropout: Float? = training && config.dropout > 0 ? config.dropout : nil
         Embedding.forward(table: p + embedOffset, width: config.embeddingSize, tokens: ws.tokens, rows: N,
-                          into: ws.input.pointer)
+                          into: ws.input.pointer, rowScale: training ? minibatchMasks.embeddingRowScale : nil)
+        let memory = config.cell.hasMemory
         for l in 0..<config.layers {
             let h = ws.h[l].pointer, c = ws.c[l].pointer
             h.update(from: state.h(l), count: B * H)
-            c.update(from: state.c(l), count: B * H)
-            LSTMLayer.forward(batch: B, steps: T, input: config.inputSize(layer: l), hidden: H,
-                              x: layerInput(l, ws: ws, dropout: dropout),
-                              wih: p + wihOffset[l], whhT: whhT.pointer + l * 4 * H * H,
-                              bih: p + bihOffset[l], bhh: p + bhhOffset[l], biasSum: ws.biasSum.pointer,
-                                  gates: ws.gates[l].pointer,
-                              h: h, c: c)
+            if memory { c.update(from: state.c(l), count: B * H) }
+            recurrentLayer(l, batch: B, steps: T)
+                .forward(x: layerInput(l, ws: ws, dropout: dropout), weights: layerWeights(l, training: training),
+                         gates: ws.gates[l].pointer, h: h, c: c, biasSum: ws.biasSum.pointer,
+                         gh: ws.recurrentProduct.pointer)
             state.h(l).update(from: h + N * H, count: B * H)
-            state.c(l).update(from: c + N * H, count: B * H)
+            if memory { state.c(l).update(from: c + N * H, count: B * H) }
             // Layer l's output after dropout goes into ws.input: the next layer's input, or the head's.
             if let p = dropout {
-                Dropout.forward(h + B * H, ws.input.pointer, count: N * H, p: p, mask: ws.masks[l], rng: &rng)
+                if config.regularization.lockedDropout {
+                    Dropout.forwardLocked(h + B * H, ws.input.pointer, rows: B, width: H, steps: T, p: p,
+                                          mask: ws.masks[l], rng: &rng)
+                } else {
+                    Dropout.forward(h + B * H, ws.input.pointer, count: N * H, p: p, mask: ws.masks[l], rng: &rng)
+                }
             }
         }
     }
@@ -233,7 +274,7 @@ public final class LanguageModel {
         let N = ws.batch * T, H = config.hiddenSize
         if l == 0 {
             Embedding.forward(table: UnsafePointer(params.pointer) + embedOffset, width: config.embeddingSize,
-                              tokens: ws.tokens, rows: N, into: dst)
+                              tokens: ws.tokens, rows: N, into: dst, rowScale: minibatchMasks.embeddingRowScale)
         } else if config.dropout > 0 {
             Dropout.rebuild(ws.h[l - 1].pointer + ws.batch * H, dst, count: N * H, p: config.dropout,
                             mask: ws.masks[l - 1])
@@ -249,35 +290,34 @@ public final class LanguageModel {
         return UnsafePointer(ws.h[config.layers - 1].pointer + ws.batch * config.hiddenSize)
     }
 
-    /// Backward through the dropout masks and the LSTM layers into the embedding; dL/d(top output) is in ws.dA.
-    /// Each layer's input is rebuilt (embeddings, or the layer below's output after dropout) for its weight
-    /// gradients in the buffer that then receives dL/d(that input), the next layer's dL/d(output).
+    /// Backward through the dropout masks and the recurrent layers into the embedding; dL/d(top output) is
+    /// in ws.dA. Each layer's input is rebuilt (embeddings, or the layer below's output after dropout) for
+    /// its weight gradients in the buffer that then receives dL/d(that input), the next layer's dL/d(output).
     private func backward(steps T: Int, ws: Workspace, grads g: GradientTargets) {
         let B = ws.batch, H = config.hiddenSize, N = B * T
-        let p = UnsafePointer(params.pointer)
         var dOut = ws.dA.pointer, other = ws.input.pointer
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
             if config.dropout > 0 { Dropout.backward(dOut, count: N * H, p: config.dropout, mask: ws.masks[l]) }
-            let In = config.inputSize(layer: l)
-            LSTMLayer.backwardThroughTime(batch: B, steps: T, hidden: H, whh: p + whhOffset[l],
-                                          gates: ws.gates[l].pointer, c: ws.c[l].pointer, dhOut: dOut,
-                                          dc: ws.dc.pointer)
-            if let lstm = g.lstm {
-                LSTMLayer.weightGradients(batch: B, steps: T, input: In, hidden: H, rows: 0..<(4 * H),
-                                          x: rebuildInput(l, steps: T, ws: ws, into: other),
-                                          gates: ws.gates[l].pointer, h: ws.h[l].pointer,
-                                          dwih: lstm + wihOffset[l], dwhh: lstm + whhOffset[l],
-                                              dbih: lstm + bihOffset[l],
-                                          accumulate: false)
-                (lstm + bhhOffset[l]).update(from: lstm + bihOffset[l], count: 4 * H)
+            let layer = recurrentLayer(l, batch: B, steps: T), w = layerWeights(l, training: true)
+            layer.backwardThroughTime(weights: w, gates: ws.gates[l].pointer, h: ws.h[l].pointer, c: ws.c[l].pointer,
+                                      dhOut: dOut, dc: ws.dc.pointer)
+            if let base = g.recurrent {
+                layer.weightGradients(rows: 0..<config.gateRows, x: rebuildInput(l, steps: T, ws: ws, into: other),
+                                      gates: ws.gates[l].pointer, h: ws.h[l].pointer,
+                                      into: layerGradients(l, base: base), accumulate: false)
             }
-            LSTMLayer.inputGradient(batch: B, steps: T, input: In, hidden: H, wih: p + wihOffset[l],
-                                    gates: ws.gates[l].pointer, dx: other)
+            layer.inputGradient(weights: w, gates: ws.gates[l].pointer, dx: other)
             swap(&dOut, &other)
         }
         // dOut now holds dL/dx0 (N, E).
         Embedding.backward(width: config.embeddingSize, vocabulary: config.vocabSize, tokens: ws.tokens, rows: N,
                            dRows: dOut, dTable: g.embed)
+    }
+
+    /// Layer l's weight gradients within a buffer laid out like the parameters.
+    func layerGradients(_ l: Int, base: UnsafeMutablePointer<Float>) -> LayerGradients {
+        LayerGradients(wih: base + wihOffset[l], whh: base + whhOffset[l], bih: base + bihOffset[l],
+                       bhh: base + bhhOffset[l])
     }
 
     // MARK: - Sampling
@@ -286,20 +326,17 @@ public final class LanguageModel {
     public func step(token: Int32, state: RecurrentState, workspace ws: Workspace,
                      logits: UnsafeMutablePointer<Float>) {
         precondition(state.batch == 1 && token >= 0 && Int(token) < config.vocabSize)
-        let H = config.hiddenSize, E = config.embeddingSize, V = config.vocabSize, G = 4 * H
+        let H = config.hiddenSize, E = config.embeddingSize, V = config.vocabSize
         let p = UnsafePointer(params.pointer)
         var x = UnsafePointer(p + embedOffset + Int(token) * E)
-        let gates = ws.gates[0].pointer
         for l in 0..<config.layers {
-            let In = config.inputSize(layer: l)
-            let h = state.h(l), c = state.c(l)
-            let bias = ws.biasSum.pointer, bih = p + bihOffset[l], bhh = p + bhhOffset[l]
-            for k in 0..<G { bias[k] = bih[k] + bhh[k] }
-            Kernels.gemv(m: G, n: In, a: p + wihOffset[l], lda: In, x: x, beta: 0, y: gates)
-            Kernels.gemv(m: G, n: H, a: p + whhOffset[l], lda: H, x: h, beta: 1, y: gates)
-            // c and h are updated in place: each element reads its own previous value before writing.
-            LSTMLayer.cellForward(batch: 1, hidden: H, gates: gates, bias: bias, cPrev: c, cOut: c, hOut: h)
-            x = UnsafePointer(h)
+            RecurrentLayer.step(cell: config.cell, input: config.inputSize(layer: l), hidden: H, x: x,
+                                weights: LayerWeights(wih: p + wihOffset[l], whh: p + whhOffset[l],
+                                                      whhT: p + whhOffset[l],   // not read by step
+                                                      bih: p + bihOffset[l], bhh: p + bhhOffset[l]),
+                                h: state.h(l), c: state.c(l),
+                                gates: ws.gates[0].pointer, gh: ws.recurrentProduct.pointer, bias: ws.biasSum.pointer)
+            x = UnsafePointer(state.h(l))
         }
         logits.update(from: p + headBOffset, count: V)
         Kernels.gemv(m: V, n: H, a: p + headWOffset, lda: H, x: x, beta: 1, y: logits)

@@ -1,8 +1,8 @@
 // All scratch memory for one batch size B and up to T steps, allocated once so that nothing is
 // allocated inside the training loop. Rows are time-major: row r = t*B + b, N = T*B rows.
 //
-// Memory (floats), training: per layer gates N*4H + h (N+B)*H + c (N+B)*H, plus with dropout a bit
-// mask of N*H; shared: the input rows of the layer at hand (embeddings, or the layer below's output after
+// Memory (floats), training: per layer gates N*S (S = 4H for the LSTM and the GRU, H for the RNN) +
+// h (N+B)*H + c (N+B)*H (the LSTM's memory; none for the others), plus with dropout a bit mask of N*H; shared: the input rows of the layer at hand (embeddings, or the layer below's output after
 // dropout, rebuilt from h and the mask when the backward pass needs it again) and one gradient buffer,
 // N*max(E,H) each, and the head chunk's logits Nc*V. For inference only (training: false) one layer's
 // buffers are shared by all layers, so evaluation can run in short chunks of steps with little memory,
@@ -16,7 +16,7 @@ public final class Workspace {
     public let training: Bool
     let headRows: Int          // rows of logits computed at once (a chunk of whole steps)
 
-    var gates: [FloatBuffer] = []    // per layer (N, 4H): pre-activations, then activations, then gate gradients
+    var gates: [FloatBuffer] = []    // per layer (N, S): pre-activations, then activations, then gate gradients
     var h: [FloatBuffer] = []        // per layer (N + B, H): block 0 = initial state, block t+1 = output of step t
     var c: [FloatBuffer] = []        // per layer (N + B, H)
     var masks: [UnsafeMutablePointer<UInt8>] = []   // per layer (N, H) bits, value k at bit k%8 of byte k/8: 1 kept (training with dropout)
@@ -30,6 +30,7 @@ public final class Workspace {
     let rowLoss: FloatBuffer         // (headRows) per-row losses of a head chunk
     let dc: FloatBuffer              // (B, H) gradient flowing back through c
     let biasSum: FloatBuffer         // (4H) b_ih + b_hh of the layer at hand
+    let recurrentProduct: FloatBuffer   // (B, 3H) the GRU's h_{t-1} W_hh^T of the step at hand (GRU only)
     let tokens: UnsafeMutablePointer<Int32>    // (N) time-major inputs
     let targets: UnsafeMutablePointer<Int32>   // (N) time-major targets
 
@@ -60,6 +61,7 @@ public final class Workspace {
         }
         layerInputs = .allocate(capacity: max(1, self.parts.count))
         let H = config.hiddenSize, E = config.embeddingSize, V = config.vocabSize
+        let S = config.cell.storedBlocks * H, memory = config.cell.hasMemory
         let L = parts > 1 ? 0 : config.layers
         let N = parts > 1 ? 0 : batch * steps
         // Head chunk: whole steps, about 256 rows (keeps the logits small and in cache).
@@ -73,9 +75,9 @@ public final class Workspace {
         }
         if training && L > 0 {
             for _ in 0..<L {
-                gates.append(FloatBuffer(count: N * 4 * H))
+                gates.append(FloatBuffer(count: N * S))
                 h.append(FloatBuffer(count: (N + batch) * H))
-                c.append(FloatBuffer(count: (N + batch) * H))
+                c.append(FloatBuffer(count: memory ? (N + batch) * H : 0))
                 if config.dropout > 0 {
                     let m = UnsafeMutablePointer<UInt8>.allocate(capacity: (N * H + 7) / 8)
                     m.initialize(repeating: 0xFF, count: (N * H + 7) / 8)
@@ -83,9 +85,9 @@ public final class Workspace {
                 }
             }
         } else if L > 0 {
-            let g = buffer(N * 4 * H)
+            let g = buffer(N * S)
             let hs = [buffer((N + batch) * H), buffer((N + batch) * H)]
-            let cs = buffer((N + batch) * H)
+            let cs = buffer(memory ? (N + batch) * H : 0)
             for l in 0..<L {
                 gates.append(g)
                 h.append(hs[l % 2])
@@ -99,6 +101,7 @@ public final class Workspace {
         rowLoss = buffer(headRows)
         dc = FloatBuffer(count: training ? batch * H : 0)
         biasSum = buffer(4 * H)
+        recurrentProduct = buffer(config.cell == .gru && L > 0 ? batch * 3 * H : 0)
         tokens = .allocate(capacity: max(1, N))
         tokens.initialize(repeating: 0, count: max(1, N))
         targets = .allocate(capacity: max(1, N))
@@ -111,9 +114,14 @@ public final class Workspace {
     public static func trainingBytes(config: ModelConfig, batch B: Int, steps T: Int, rowParts: Int) -> Double {
         let H = Double(config.hiddenSize), E = Double(config.embeddingSize), V = Double(config.vocabSize)
         let L = Double(config.layers), N = Double(B) * Double(T), b = Double(B)
-        let model = Double(config.parameterCount) * 4 + L * 4 * H * H
+        let R = Double(config.gateRows), S = Double(config.cell.storedBlocks) * H
+        var model = Double(config.parameterCount) * 4 + L * R * H
+        if config.regularization.weightDrop > 0 { model += L * R * H * (1 + 1.0 / 32) }   // dropped copy and mask
+        if config.regularization.embeddingDropout > 0 { model += V }
         let parts = Double(max(1, min(rowParts, B)))
-        var scratch = L * (N * 4 * H + 2 * (N + b) * H) + 2 * N * max(E, H)
+        let memory: Double = config.cell.hasMemory ? 1 : 0
+        var scratch = L * (N * S + (1 + memory) * (N + b) * H) + 2 * N * max(E, H)
+        if config.cell == .gru { scratch += b * 3 * H }   // each part holds its rows of the (B, 3H) product
         scratch += min(N, max(256, b) * parts) * V              // head chunks: about 256 rows of logits per part
         if config.dropout > 0 { scratch += L * N * H / 32 }   // one bit per value, in floats
         scratch += (parts - 1) * (V * E + V * H + V)           // the other parts' embedding and head gradients

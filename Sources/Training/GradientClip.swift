@@ -21,10 +21,19 @@ public enum GradientClip {
     }
 
     /// Scales `gradients` so that their global norm is at most `maxNorm` (0 or less: no clipping).
-    /// Returns the norm before clipping.
+    /// Returns the norm before clipping. `counting`: the ranges the norm sums (a tied matrix's second
+    /// copy counts once, as in PyTorch, where it is one tensor); nil: all of them.
     @discardableResult
-    public static func clip(_ gradients: UnsafeMutableBufferPointer<Float>, maxNorm: Double) -> Double {
-        let total = norm(UnsafeBufferPointer(gradients))
+    public static func clip(_ gradients: UnsafeMutableBufferPointer<Float>, maxNorm: Double,
+                            counting: [Range<Int>]? = nil) -> Double {
+        let total: Double
+        if let counting, counting != [0..<gradients.count] {
+            var sq = 0.0
+            for r in counting { let n = norm(UnsafeBufferPointer(rebasing: gradients[r])); sq += n * n }
+            total = sq.squareRoot()
+        } else {
+            total = norm(UnsafeBufferPointer(gradients))
+        }
         guard maxNorm > 0, total.isFinite else { return total }
         let coef = maxNorm / (total + 1e-6)
         if coef < 1 {

@@ -7,6 +7,7 @@
 // --init-from, over the run's limits on --resume, and for settings on --resume, refused when they differ
 // from the run's. A new option is a property of RunSettings or SessionLimits and its entry in `flags`.
 import Foundation
+import Model
 
 /// A type whose properties command-line flags set: the flag of each, for messages.
 public protocol FlagNamed {
@@ -14,7 +15,8 @@ public protocol FlagNamed {
 }
 
 public struct RunSettings: Codable, Equatable, Sendable, FlagNamed {
-    public var layers = 2                              // LSTM layers
+    public var cell: Cell = .lstm                      // the recurrent cell: lstm, gru, rnn, rnn-relu
+    public var layers = 2                              // recurrent layers
     public var hiddenSize = 128                        // H: hidden units per layer (--rnn-size)
     public var embeddingSize: Int? = nil               // E: embedding width (nil: the hidden size)
     public var dropout: Float = 0                      // dropout between layers and before the head
@@ -25,18 +27,39 @@ public struct RunSettings: Codable, Equatable, Sendable, FlagNamed {
     public var gradClip = 5.0                          // global-norm clip (0: none)
     public var seed: UInt64 = 123                      // initial weights and dropout masks
     public var logEvery = 10                           // iterations per metrics.jsonl train line
+    public var regularization = Regularization()       // AWD-LSTM's regularisers (ModelConfig, Regularizers.swift)
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case layers, hiddenSize = "rnnSize", embeddingSize, dropout, optimizer, learningRate, lrDecay, lrDecayAfter
-        case gradClip, seed, logEvery
+        case cell, layers, hiddenSize = "rnnSize", embeddingSize, dropout, optimizer, learningRate, lrDecay
+        case lrDecayAfter, gradClip, seed, logEvery, regularization
+    }
+
+    /// Runs started before the cells and the regularisers existed have neither key: LSTM, none.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        cell = try c.decodeIfPresent(Cell.self, forKey: .cell) ?? .lstm
+        layers = try c.decode(Int.self, forKey: .layers)
+        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+        embeddingSize = try c.decodeIfPresent(Int.self, forKey: .embeddingSize)
+        dropout = try c.decode(Float.self, forKey: .dropout)
+        optimizer = try c.decode(Optimizer.Kind.self, forKey: .optimizer)
+        learningRate = try c.decode(Double.self, forKey: .learningRate)
+        lrDecay = try c.decode(Double.self, forKey: .lrDecay)
+        lrDecayAfter = try c.decode(Double.self, forKey: .lrDecayAfter)
+        gradClip = try c.decode(Double.self, forKey: .gradClip)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        logEvery = try c.decode(Int.self, forKey: .logEvery)
+        regularization = try c.decodeIfPresent(Regularization.self, forKey: .regularization) ?? Regularization()
     }
 
     public static let flags: [PartialKeyPath<RunSettings>: String] = [
         \.layers: "--layers", \.hiddenSize: "--rnn-size", \.embeddingSize: "--embedding-size", \.dropout: "--dropout",
         \.optimizer: "--optimizer", \.learningRate: "--learning-rate", \.lrDecay: "--lr-decay",
         \.lrDecayAfter: "--lr-decay-after", \.gradClip: "--grad-clip", \.seed: "--seed", \.logEvery: "--log-every",
+        \.cell: "--cell", \.regularization.weightDrop: "--weight-drop", \.regularization.lockedDropout: "--locked-dropout",
+        \.regularization.embeddingDropout: "--embedding-dropout", \.regularization.tieWeights: "--tie-weights",
     ]
 
     /// The embedding width in effect.
@@ -53,6 +76,14 @@ public struct RunSettings: Codable, Equatable, Sendable, FlagNamed {
         guard hiddenSize >= 1 else { throw bad("--rnn-size must be at least 1") }
         guard (embeddingSize ?? 1) >= 1 else { throw bad("--embedding-size must be at least 1") }
         guard dropout >= 0 && dropout < 1 else { throw bad("--dropout must be in [0, 1)") }
+        let r = regularization
+        guard r.weightDrop >= 0 && r.weightDrop < 1 else { throw bad("--weight-drop must be in [0, 1)") }
+        guard r.embeddingDropout >= 0 && r.embeddingDropout < 1 else {
+            throw bad("--embedding-dropout must be in [0, 1)")
+        }
+        guard !r.tieWeights || embeddingWidth == hiddenSize else {
+            throw bad("--tie-weights needs --embedding-size equal to --rnn-size (\(embeddingWidth) vs \(hiddenSize))")
+        }
         guard learningRate > 0, learningRate.isFinite else { throw bad("--learning-rate must be a positive number") }
         guard lrDecay > 0 && lrDecay <= 1 else { throw bad("--lr-decay must be in (0, 1] (1: no decay)") }
         guard lrDecayAfter >= 0, lrDecayAfter <= SessionLimits.maxEpochCount else {

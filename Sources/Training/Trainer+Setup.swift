@@ -131,6 +131,8 @@ extension Trainer {
             base.layers = m.layers
             base.hiddenSize = m.hiddenSize
             base.embeddingSize = m.embeddingSize
+            base.cell = m.cell
+            base.regularization.tieWeights = m.regularization.tieWeights
         }
         let c = TrainConfig(settings: o.settings.applied(to: base), limits: o.limits.applied(to: SessionLimits()))
         try c.limits.validate()
@@ -154,7 +156,8 @@ extension Trainer {
         }
         let s = c.settings
         let modelConfig = ModelConfig(vocabSize: manifest.vocabSize, embeddingSize: s.embeddingWidth,
-                                      hiddenSize: s.hiddenSize, layers: s.layers, dropout: s.dropout)
+                                      hiddenSize: s.hiddenSize, layers: s.layers, dropout: s.dropout, cell: s.cell,
+                                      regularization: s.regularization)
         do { try modelConfig.validate() } catch { throw TrainingError.badOptions("\(error)") }
         try Trainer.checkMemory(modelConfig, batch: trainInfo.batchSize, steps: manifest.seqLength,
                                 rowParts: c.limits.rowParts)
@@ -168,12 +171,18 @@ extension Trainer {
             }
             var theirs = meta.model
             theirs.dropout = modelConfig.dropout
+            // The regularisers may change, except tying: two different matrices cannot become one.
+            let tie = theirs.regularization.tieWeights
+            theirs.regularization = modelConfig.regularization
+            theirs.regularization.tieWeights = tie
             guard theirs == modelConfig else {
                 throw TrainingError.badOptions("--init-from \(from) has \(meta.model.layers) x "
-                                               + "\(meta.model.hiddenSize) (embedding "
-                                               + "\(meta.model.embeddingSize)), not \(s.layers) x \(s.hiddenSize) "
-                                               + "(embedding \(modelConfig.embeddingSize)); drop "
-                                               + "--layers/--rnn-size/--embedding-size or make them match")
+                                               + "\(meta.model.hiddenSize) \(meta.model.cell.rawValue) (embedding "
+                                               + "\(meta.model.embeddingSize), tied weights \(tie)), not "
+                                               + "\(s.layers) x \(s.hiddenSize) \(s.cell.rawValue) (embedding "
+                                               + "\(modelConfig.embeddingSize), tied weights "
+                                               + "\(s.regularization.tieWeights)); drop --cell/--layers/--rnn-size/"
+                                               + "--embedding-size/--tie-weights or make them match")
             }
             let loaded: LoadedCheckpoint
             do { loaded = try Checkpoint.load(path: dir) } catch { throw TrainingError.badOptions("--init-from: \(error)") }
@@ -224,6 +233,10 @@ extension Trainer {
             differing.append("embedding size \(m.embeddingSize) vs \(s.embeddingWidth)")
         }
         if m.dropout != s.dropout { differing.append("dropout \(m.dropout) vs \(s.dropout)") }
+        if m.cell != s.cell { differing.append("cell \(m.cell.rawValue) vs \(s.cell.rawValue)") }
+        if m.regularization != s.regularization {
+            differing.append("regularisers \(m.regularization.summary) vs \(s.regularization.summary)")
+        }
         if meta.iteration != state.iteration { differing.append("iteration \(meta.iteration) vs \(state.iteration)") }
         guard differing.isEmpty else {
             throw TrainingError.badCheckpoint(path: dir + "/" + CheckpointMeta.fileName,

@@ -189,7 +189,8 @@ public final class Trainer {
         let nats = model.trainStep(inputs: inputs, targets: targets, steps: steps, state: recurrent,
                                    workspace: workspace, rng: &state.rng)
         let loss = nats / Double(tokens)
-        let gradNorm = GradientClip.clip(model.gradients, maxNorm: config.settings.gradClip)
+        let gradNorm = GradientClip.clip(model.gradients, maxNorm: config.settings.gradClip,
+                                         counting: model.distinctGradientRanges)
         guard Trainer.isSane(loss), gradNorm.isFinite else {
             progress.endLine()
             throw TrainingError.diverged(

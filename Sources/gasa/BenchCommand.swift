@@ -20,7 +20,8 @@ struct BenchCommand: ParsableCommand {
           gasa bench --layers 3 --rnn-size 300 --vocab 1209 --products             (GFLOP/s of each product)
         """)
 
-    @Option(help: "LSTM layers.") var layers = 2
+    @Option(help: "Recurrent cell: lstm, gru, rnn or rnn-relu.") var cell: Cell = .lstm
+    @Option(help: "Recurrent layers.") var layers = 2
     @Option(help: "Hidden units per layer.") var rnnSize = 128
     @Option(help: "Embedding size (default: the rnn size).") var embeddingSize: Int?
     @Option(help: "Dropout.") var dropout: Float = 0
@@ -46,7 +47,7 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let config = ModelConfig(vocabSize: vocab, embeddingSize: embeddingSize ?? rnnSize, hiddenSize: rnnSize,
-                                 layers: layers, dropout: dropout)
+                                 layers: layers, dropout: dropout, cell: cell)
         try config.validate()
         if products { return timeProducts(config) }
         let rowParts = parallel == .batch ? threads : 1
@@ -82,7 +83,7 @@ struct BenchCommand: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         emit(KernelInfo.summary)
         if let w = KernelInfo.shortfall { emit(w) }
-        emit("config: \(layers) x \(rnnSize), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), "
+        emit("config: \(layers) x \(rnnSize) \(cell.rawValue), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), "
              + "batch \(B), seq \(T), \(config.parameterCount) parameters")
         emit(String(format: "train: %.0f tokens/s (%d threads, %@)   eval: %.0f tokens/s   sample: %.0f tokens/s "
                     + "(batch 1, 1 thread)   peak RSS: %.1f MiB",
@@ -105,7 +106,7 @@ extension BenchCommand {
     func timeProducts(_ config: ModelConfig) {
         Kernels.setThreads(1)
         let parts = parallel == .batch ? min(threads, batchSize) : 1
-        let b = batchSize / parts, n = b * seqLength, H = config.hiddenSize, G = 4 * H, V = vocab
+        let b = batchSize / parts, n = b * seqLength, H = config.hiddenSize, G = config.gateRows, V = vocab
         let E = config.embeddingSize
         let headRows = max(1, min(seqLength, 256 / b)) * b   // the head's chunk of whole steps (Workspace)
         var list = [

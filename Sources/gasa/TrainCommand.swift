@@ -9,19 +9,39 @@ import Training
 
 extension Optimizer.Kind: ExpressibleByArgument {}
 extension ParallelMode: ExpressibleByArgument {}
+extension Cell: ExpressibleByArgument {}
+
+/// Named combinations of the regularisers (--regularize).
+enum RegularizeRecipe: String, ExpressibleByArgument, CaseIterable {
+    case awd
+
+    /// What the recipe sets; flags given explicitly override it.
+    func apply(to c: inout SettingChanges, hasDropout: Bool, tieable: Bool) {
+        c.set(\.regularization.lockedDropout, true)
+        c.set(\.regularization.weightDrop, 0.25)
+        c.set(\.regularization.embeddingDropout, 0.1)
+        if tieable { c.set(\.regularization.tieWeights, true) }
+        if !hasDropout { c.set(\.dropout, 0.25) }
+    }
+}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train an LSTM language model on a prepared folder.",
+        abstract: "Train a recurrent (LSTM, GRU or RNN) language model on a prepared folder.",
         discussion: """
-        Minibatches are streamed from the shards in order; the LSTM state is carried from one minibatch to the next (truncated backpropagation through time) and reset at the start of each epoch. The whole val split is scored every --eval-every iterations and at the end, the test split once at the end (with the best weights), in nats per token and in bits per original character.
+        Minibatches are streamed from the shards in order; the recurrent state is carried from one minibatch to the next (truncated backpropagation through time) and reset at the start of each epoch. The whole val split is scored every --eval-every iterations and at the end, the test split once at the end (with the best weights), in nats per token and in bits per original character.
+
+        Regularisers (AWD-LSTM, Merity et al. 2018), each off by default and kept by --resume: --weight-drop P drops recurrent weights (W_hh) with one mask per minibatch (against over-fitting recurrent weights, on small corpora and large --rnn-size); --locked-dropout makes --dropout's masks one per sequence, shared by all its time steps; --embedding-dropout P drops whole rows of the embedding for a minibatch (against memorising rare characters); --tie-weights makes the output layer share the embedding matrix (needs --embedding-size equal to --rnn-size; fewer parameters). --regularize awd sets --locked-dropout, --weight-drop 0.25, --embedding-dropout 0.1, --tie-weights when the sizes allow, and --dropout 0.25 unless --dropout is given; flags given beside it override it.
 
         RUN receives vocab.json, metrics.jsonl, loss.svg and two checkpoint folders, latest/ and best/ (model.safetensors with PyTorch names, optimizer.safetensors, recurrent.safetensors, meta.json, state.json). Ctrl-C (or SIGTERM) finishes the current step, saves latest/ and exits; --resume RUN continues exactly where it stopped (same results as an uninterrupted run with the same --threads).
 
         Examples:
           gasa train prep --out run
           gasa train prep --out big --layers 3 --rnn-size 300 --dropout 0.4
+          gasa train prep --out gru --cell gru --layers 2 --rnn-size 256
+          gasa train prep --out awd --layers 3 --rnn-size 300 --regularize awd
+          gasa train prep --out wd --dropout 0.3 --locked-dropout --weight-drop 0.3
           gasa train prep --out run --max-minutes 60 --threads 2 --eval-every 200
           gasa train prep --out run --optimizer rmsprop --lr-decay 0.97
           gasa train prep --resume run --max-iters 20000
@@ -41,7 +61,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Start from the weights of this checkpoint or run (same vocabulary; fresh optimizer).")
     var initFrom: String?
 
-    @Option(help: "LSTM layers (default 2).")
+    @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu (default lstm).")
+    var cell: Cell?
+
+    @Option(help: "Recurrent layers (default 2).")
     var layers: Int?
 
     @Option(help: "Hidden units per layer (default 128).")
@@ -52,6 +75,21 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Dropout between layers and before the output layer (default 0).")
     var dropout: Float?
+
+    @Option(help: "Weight drop: DropConnect on the recurrent weights, one mask per minibatch (default 0).")
+    var weightDrop: Float?
+
+    @Flag(help: "Share each --dropout mask across the time steps of a sequence (variational dropout).")
+    var lockedDropout = false
+
+    @Option(help: "Drop whole rows of the embedding per minibatch with this probability (default 0).")
+    var embeddingDropout: Float?
+
+    @Flag(help: "Tie the output layer's weights to the embedding (needs --embedding-size = --rnn-size).")
+    var tieWeights = false
+
+    @Option(help: "A named set of regularisers: awd (see above; explicit flags override it).")
+    var regularize: RegularizeRecipe?
 
     @Option(help: "adam or rmsprop (char-rnn's: alpha 0.95, eps 1e-8) (default adam).")
     var optimizer: Optimizer.Kind?
@@ -130,9 +168,10 @@ struct TrainCommand: ParsableCommand {
         let trainer = try Trainer(options: o)
         if !quiet {
             let m = trainer.model.config, train = trainer.manifest.split(.train)!
-            printError("training \(m.layers) x \(m.hiddenSize) LSTM (embedding \(m.embeddingSize), vocabulary "
-                       + "\(m.vocabSize), "
-                       + "\(m.parameterCount) parameters, dropout \(m.dropout)) on \(trainer.prepared): B "
+            printError("training \(m.layers) x \(m.hiddenSize) \(m.cell.displayName) (embedding \(m.embeddingSize), "
+                       + "vocabulary \(m.vocabSize), "
+                       + "\(m.parameterCount) parameters, dropout \(m.dropout), regularisers "
+                       + "\(m.regularization.summary)) on \(trainer.prepared): B "
                        + "\(train.batchSize), "
                        + "T \(trainer.manifest.seqLength), \(train.minibatches) minibatches per epoch; "
                        + "\(trainer.config.settings.optimizer.rawValue), lr \(trainer.config.settings.learningRate)")
@@ -149,6 +188,14 @@ struct TrainCommand: ParsableCommand {
     /// What the command line gave: settings (what the run computes) and this invocation's limits.
     private var given: (settings: SettingChanges, limits: LimitChanges) {
         var c = SettingChanges(), l = LimitChanges()
+        if let r = regularize {
+            r.apply(to: &c, hasDropout: dropout != nil, tieable: embeddingSize == nil || embeddingSize == rnnSize)
+        }
+        if let v = cell { c.set(\.cell, v) }
+        if let v = weightDrop { c.set(\.regularization.weightDrop, v) }
+        if lockedDropout { c.set(\.regularization.lockedDropout, true) }
+        if let v = embeddingDropout { c.set(\.regularization.embeddingDropout, v) }
+        if tieWeights { c.set(\.regularization.tieWeights, true) }
         if let v = layers { c.set(\.layers, v) }
         if let v = rnnSize { c.set(\.hiddenSize, v) }
         if let v = embeddingSize { c.set(\.embeddingSize, v) }

@@ -39,6 +39,15 @@ final class LanguageModelTests: XCTestCase {
              steps: 5),
         Case(config: ModelConfig(vocabSize: 11, embeddingSize: 9, hiddenSize: 10, layers: 3, dropout: 0), batch: 2,
              steps: 3),
+        // The other cells; H 17 runs one vector of sixteen lanes and a scalar tail in the cell kernels.
+        Case(config: ModelConfig(vocabSize: 7, embeddingSize: 5, hiddenSize: 6, layers: 2, dropout: 0, cell: .gru),
+             batch: 3, steps: 4),
+        Case(config: ModelConfig(vocabSize: 9, embeddingSize: 8, hiddenSize: 17, layers: 1, dropout: 0, cell: .gru),
+             batch: 2, steps: 3),
+        Case(config: ModelConfig(vocabSize: 7, embeddingSize: 5, hiddenSize: 6, layers: 2, dropout: 0, cell: .rnn),
+             batch: 3, steps: 4),
+        Case(config: ModelConfig(vocabSize: 9, embeddingSize: 8, hiddenSize: 17, layers: 2, dropout: 0,
+                                 cell: .rnnRelu), batch: 2, steps: 3),
     ]
 
     // Wider than the 32 x 32 tiles that W_hh^T is copied in, with partial tiles in both directions.
@@ -195,7 +204,12 @@ final class LanguageModelTests: XCTestCase {
     }
 
     func testSingleStepInferenceMatchesBatchEvaluation() {
-        let cfg = ModelConfig(vocabSize: 21, embeddingSize: 10, hiddenSize: 17, layers: 3, dropout: 0.5)
+        for cell in Cell.allCases { singleStepMatchesBatchEvaluation(cell) }
+    }
+
+    func singleStepMatchesBatchEvaluation(_ cell: Cell) {
+        var cfg = ModelConfig(vocabSize: 21, embeddingSize: 10, hiddenSize: 17, layers: 3, dropout: 0.5, cell: cell)
+        cfg.regularization.weightDrop = 0.4   // training only: evaluation and sampling read the whole W_hh
         var rng = RNG(seed: 6)
         let model = LanguageModel(config: cfg, rng: &rng)
         let T = 9
@@ -210,12 +224,24 @@ final class LanguageModelTests: XCTestCase {
             model.step(token: x[t], state: state, workspace: ws, logits: &logits)
             let m = logits.max()!
             let lse = log(logits.reduce(0.0) { $0 + exp(Double($1 - m)) }) + Double(m)
-            XCTAssertEqual(lse - Double(logits[Int(y[t])]), Double(rows[t]), accuracy: 1e-4)
+            XCTAssertEqual(lse - Double(logits[Int(y[t])]), Double(rows[t]), accuracy: 1e-4, "\(cell)")
         }
     }
 
     func testDataParallelStepMatchesTheSingleThreadedOne() {
-        let cfg = ModelConfig(vocabSize: 23, embeddingSize: 12, hiddenSize: 20, layers: 2, dropout: 0)
+        var awd = ModelConfig(vocabSize: 23, embeddingSize: 20, hiddenSize: 20, layers: 2, dropout: 0)
+        awd.regularization.weightDrop = 0.3       // masks drawn once per minibatch, shared by the parts
+        awd.regularization.embeddingDropout = 0.2
+        awd.regularization.tieWeights = true
+        for cfg in [ModelConfig(vocabSize: 23, embeddingSize: 12, hiddenSize: 20, layers: 2, dropout: 0),
+                    ModelConfig(vocabSize: 23, embeddingSize: 12, hiddenSize: 20, layers: 2, dropout: 0, cell: .gru),
+                    ModelConfig(vocabSize: 23, embeddingSize: 12, hiddenSize: 20, layers: 2, dropout: 0, cell: .rnn),
+                    awd] {
+            dataParallelMatchesSingleThreaded(cfg)
+        }
+    }
+
+    func dataParallelMatchesSingleThreaded(_ cfg: ModelConfig) {
         for (batch, parts) in [(6, 2), (5, 3)] {
             var rng = RNG(seed: 12)
             let model = LanguageModel(config: cfg, rng: &rng)

@@ -1,5 +1,5 @@
-// A naive double-precision char-rnn written straight from the equations, independent of the fused
-// kernels: the yardstick for the forward pass and, through central differences, for the gradients.
+// A naive double-precision char-rnn (LSTM, GRU or RNN cells, PyTorch's equations) written straight
+// from the equations, independent of the fused kernels: the yardstick for the forward pass and, through central differences, for the gradients.
 import Foundation
 @testable import Model
 
@@ -27,25 +27,40 @@ struct ReferenceModel {
             let tok = Int(inputs[b * T + t]); return Array(emb[(tok * E)..<(tok * E + E)]) } }
         for l in 0..<L {
             let In = l == 0 ? E : H
-            let wih = Array(tensor(p, "lstm.weight_ih_l\(l)")), whh = Array(tensor(p, "lstm.weight_hh_l\(l)"))
-            let bih = Array(tensor(p, "lstm.bias_ih_l\(l)")), bhh = Array(tensor(p, "lstm.bias_hh_l\(l)"))
+            let m = config.cell.moduleName, R = config.gateRows
+            let wih = Array(tensor(p, "\(m).weight_ih_l\(l)")), whh = Array(tensor(p, "\(m).weight_hh_l\(l)"))
+            let bih = Array(tensor(p, "\(m).bias_ih_l\(l)")), bhh = Array(tensor(p, "\(m).bias_hh_l\(l)"))
             var out = seq
             for t in 0..<T {
                 for b in 0..<B {
-                    var g = [Double](repeating: 0, count: 4 * H)
-                    for k in 0..<(4 * H) {
-                        var s = bih[k] + bhh[k]
-                        for j in 0..<In { s += wih[k * In + j] * seq[t][b][j] }
-                        for j in 0..<H { s += whh[k * H + j] * h[l][b * H + j] }
-                        g[k] = s
+                    // The input and recurrent products with their biases, kept apart (the GRU needs both).
+                    var gx = [Double](repeating: 0, count: R), gh = [Double](repeating: 0, count: R)
+                    for k in 0..<R {
+                        var sx = bih[k], sh = bhh[k]
+                        for j in 0..<In { sx += wih[k * In + j] * seq[t][b][j] }
+                        for j in 0..<H { sh += whh[k * H + j] * h[l][b * H + j] }
+                        gx[k] = sx
+                        gh[k] = sh
                     }
                     var hn = [Double](repeating: 0, count: H)
                     for j in 0..<H {
-                        let i = 1 / (1 + exp(-g[j])), f = 1 / (1 + exp(-g[H + j]))
-                        let gg = tanh(g[2 * H + j]), o = 1 / (1 + exp(-g[3 * H + j]))
-                        let cn = f * c[l][b * H + j] + i * gg
-                        c[l][b * H + j] = cn
-                        hn[j] = o * tanh(cn)
+                        func sig(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
+                        switch config.cell {
+                        case .lstm:
+                            let g = { (k: Int) in gx[k] + gh[k] }
+                            let i = sig(g(j)), f = sig(g(H + j)), gg = tanh(g(2 * H + j)), o = sig(g(3 * H + j))
+                            let cn = f * c[l][b * H + j] + i * gg
+                            c[l][b * H + j] = cn
+                            hn[j] = o * tanh(cn)
+                        case .gru:
+                            let r = sig(gx[j] + gh[j]), z = sig(gx[H + j] + gh[H + j])
+                            let n = tanh(gx[2 * H + j] + r * gh[2 * H + j])
+                            hn[j] = (1 - z) * n + z * h[l][b * H + j]
+                        case .rnn:
+                            hn[j] = tanh(gx[j] + gh[j])
+                        case .rnnRelu:
+                            hn[j] = max(0, gx[j] + gh[j])
+                        }
                     }
                     for j in 0..<H { h[l][b * H + j] = hn[j] }
                     out[t][b] = hn

@@ -141,27 +141,55 @@ final class TrainerTests: XCTestCase {
     /// 2N iterations in one go and N then N more after --resume end with the same bits and the same log.
 
     func testResumeIsBitExact() throws {
+        try resumeIsBitExact(tag: "lstm") { _ in }
+    }
+
+    /// The same with a GRU and every regulariser: their masks come from the run's random state too.
+    func testResumeIsBitExactWithAGRUAndTheRegularizers() throws {
+        try resumeIsBitExact(tag: "gru-awd") { o in
+            o.settings.set(\.cell, .gru)
+            o.settings.set(\.regularization.weightDrop, 0.3)
+            o.settings.set(\.regularization.lockedDropout, true)
+            o.settings.set(\.regularization.embeddingDropout, 0.2)
+            o.settings.set(\.regularization.tieWeights, true)
+        }
+        // Tied weights stay one matrix through 50 Adam steps and a resume.
+        let m = try Checkpoint.load(path: scratch + "/split-gru-awd/latest").model
+        let e = m.view("embed.weight")!, h = m.view("head.weight")!
+        XCTAssertEqual(m.config.cell, .gru)
+        XCTAssertTrue(m.config.regularization.tieWeights)
+        XCTAssertEqual(Array(m.parameters[e.offset..<(e.offset + e.count)]),
+                       Array(m.parameters[h.offset..<(h.offset + h.count)]))
+    }
+
+    func resumeIsBitExact(tag: String, _ configure: (inout Trainer.Options) -> Void) throws {
         let n = 25   // crosses the epoch boundary, so the state reset and the epoch count are covered too
-        _ = try Trainer(options: options("whole", iters: 2 * n, evalEvery: 5, dropout: 0.25)).run()
-        _ = try Trainer(options: options("split", iters: n, evalEvery: 5, dropout: 0.25)).run()
-        var resume = options("split", iters: 2 * n, evalEvery: 5, dropout: 0.25)
+        let whole = "whole-" + tag, split = "split-" + tag
+        func opts(_ run: String, _ iters: Int) -> Trainer.Options {
+            var o = options(run, iters: iters, evalEvery: 5, dropout: 0.25)
+            configure(&o)
+            return o
+        }
+        _ = try Trainer(options: opts(whole, 2 * n)).run()
+        _ = try Trainer(options: opts(split, n)).run()
+        var resume = opts(split, 2 * n)
         resume.resume = true
         let s = try Trainer(options: resume).run()
         XCTAssertEqual(s.iteration, 2 * n)
         XCTAssertGreaterThan(try Manifest.load(directory: Self.prepared).split(.train)!.minibatches, 0)
 
-        let a = try Checkpoint.load(path: scratch + "/whole/latest"),
-            b = try Checkpoint.load(path: scratch + "/split/latest")
+        let a = try Checkpoint.load(path: scratch + "/" + whole + "/latest"),
+            b = try Checkpoint.load(path: scratch + "/" + split + "/latest")
         XCTAssertEqual(a.model.parameters.count, b.model.parameters.count)
         for i in 0..<a.model.parameters.count where a.model.parameters[i].bitPattern != b.model.parameters[i].bitPattern {
             XCTFail("parameter \(i) differs: \(a.model.parameters[i]) vs \(b.model.parameters[i])")
             break
         }
-        XCTAssertEqual(try trainLosses("whole"), try trainLosses("split"))
+        XCTAssertEqual(try trainLosses(whole), try trainLosses(split))
         let evals = { (run: String) in try MetricsLog.read(path: self.scratch + "/" + run + "/metrics.jsonl").filter { $0.type == .eval }.map { [$0.split!.rawValue, "\($0.iter)", "\($0.natsPerToken!)"] } }
-        XCTAssertEqual(try evals("whole"), try evals("split"))
-        let sa = try TrainingState.load(directory: scratch + "/whole/latest"),
-            sb = try TrainingState.load(directory: scratch + "/split/latest")
+        XCTAssertEqual(try evals(whole), try evals(split))
+        let sa = try TrainingState.load(directory: scratch + "/" + whole + "/latest"),
+            sb = try TrainingState.load(directory: scratch + "/" + split + "/latest")
         XCTAssertEqual(sa.rng, sb.rng)
         XCTAssertEqual(sa.optimizerSteps, sb.optimizerSteps)
         XCTAssertEqual(sa.epoch, sb.epoch)

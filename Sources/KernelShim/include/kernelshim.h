@@ -35,6 +35,24 @@ void gasa_lstm_cell_forward(int64_t batch, int64_t hidden, float *gates, const f
 void gasa_lstm_cell_backward(int64_t batch, int64_t hidden, float *gates, const float *c, const float *c_prev,
                              const float *dh, float *dc);
 
+/// One GRU step (PyTorch's equations, gate order r, z, n, b_hn inside the reset product). gates (B, 4H) in:
+/// columns 0..3H hold x W_ih^T without bias; gh (B, 3H) in: h_prev W_hh^T without bias; out: gates hold
+/// r, z, n and W_hn h_prev + b_hn. h_out (B, H) may be h_prev (sampling updates in place).
+void gasa_gru_cell_forward(int64_t batch, int64_t hidden, float *gates, const float *gh, const float *b_ih,
+                           const float *b_hh, const float *h_prev, float *h_out);
+
+/// One GRU step backward. gates (B, 4H) in: forward's values; out: the gradients of the r, z pre-activations,
+/// of the reset product (W_hn h + b_hn) and of n's input side. h_prev, dh (B, H) in; dh_prev (B, H) += dh z.
+void gasa_gru_cell_backward(int64_t batch, int64_t hidden, float *gates, const float *h_prev, const float *dh,
+                            float *dh_prev);
+
+/// One Elman RNN step: gates (B, H) in: pre-activations without `bias`; out: tanh (or relu when `relu`) of
+/// them plus bias, also into h_out (which may be the state itself).
+void gasa_rnn_cell_forward(int64_t batch, int64_t hidden, float *gates, const float *bias, int relu, float *h_out);
+
+/// One Elman RNN step backward: gates (B, H) in: the outputs; out: the gradients of the pre-activations.
+void gasa_rnn_cell_backward(int64_t batch, int64_t hidden, float *gates, const float *dh, int relu);
+
 /// dst[k] = src[k] * scale where bit k % 8 of mask[k / 8] is set, else 0, for k < count (dst may be src).
 void gasa_apply_mask(const uint8_t *mask, int64_t count, const float *src, float *dst, float scale);
 

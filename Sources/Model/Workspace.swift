@@ -2,8 +2,9 @@
 // allocated inside the training loop. Rows are time-major: row r = t*B + b, N = T*B rows.
 //
 // Memory (floats), training: per layer gates N*S (S = 4H for the LSTM and the GRU, H for the RNN) +
-// h (N+B)*H + c (N+B)*H (the LSTM's memory; none for the others), plus with dropout a bit mask of N*H; shared: the input rows of the layer at hand (embeddings, or the layer below's output after
-// dropout, rebuilt from h and the mask when the backward pass needs it again) and one gradient buffer,
+// h (N+B)*H + c (N+B)*H (the LSTM's memory; none for the others), plus with dropout a bit mask of N*H;
+// shared: the input rows of the layer at hand (embeddings, or the layer below's output after dropout,
+// rebuilt from h and the mask when the backward pass needs it again) and one gradient buffer,
 // N*max(E,H) each, and the head chunk's logits Nc*V. For inference only (training: false) one layer's
 // buffers are shared by all layers, so evaluation can run in short chunks of steps with little memory,
 // and its float buffers can be carved out of scratch that a training workspace lends while it is idle

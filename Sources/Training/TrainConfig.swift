@@ -58,7 +58,8 @@ public struct RunSettings: Codable, Equatable, Sendable, FlagNamed {
         \.layers: "--layers", \.hiddenSize: "--rnn-size", \.embeddingSize: "--embedding-size", \.dropout: "--dropout",
         \.optimizer: "--optimizer", \.learningRate: "--learning-rate", \.lrDecay: "--lr-decay",
         \.lrDecayAfter: "--lr-decay-after", \.gradClip: "--grad-clip", \.seed: "--seed", \.logEvery: "--log-every",
-        \.cell: "--cell", \.regularization.weightDrop: "--weight-drop", \.regularization.lockedDropout: "--locked-dropout",
+        \.cell: "--cell", \.regularization.weightDrop: "--weight-drop",
+        \.regularization.lockedDropout: "--locked-dropout",
         \.regularization.embeddingDropout: "--embedding-dropout", \.regularization.tieWeights: "--tie-weights",
     ]
 

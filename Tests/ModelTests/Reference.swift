@@ -1,5 +1,6 @@
 // A naive double-precision char-rnn (LSTM, GRU or RNN cells, PyTorch's equations) written straight
-// from the equations, independent of the fused kernels: the yardstick for the forward pass and, through central differences, for the gradients.
+// from the equations, independent of the fused kernels: the yardstick for the forward pass and, through
+// central differences, for the gradients.
 import Foundation
 @testable import Model
 

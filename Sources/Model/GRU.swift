@@ -76,13 +76,16 @@ enum GRULayer {
                      beta: beta, c: dwhh + r0 * H, ldc: H)
         Kernels.columnSums(rows: N, cols: m, a: gates + r0, lda: G, beta: beta, y: dbhh + r0)
         // Input side: rows below 2H read their own columns, the n rows read block 3.
-        for piece in [rows.clamped(to: 0..<(2 * H)), rows.clamped(to: (2 * H)..<(3 * H))] where !piece.isEmpty {
-            let col = piece.lowerBound >= 2 * H ? piece.lowerBound + H : piece.lowerBound
-            Kernels.gemm(transA: true, transB: false, m: piece.count, n: In, k: N, a: gates + col, lda: G, b: x,
+        func inputSide(_ piece: Range<Int>, column: Int) {
+            guard !piece.isEmpty else { return }
+            Kernels.gemm(transA: true, transB: false, m: piece.count, n: In, k: N, a: gates + column, lda: G, b: x,
                          ldb: In, beta: beta, c: dwih + piece.lowerBound * In, ldc: In)
-            Kernels.columnSums(rows: N, cols: piece.count, a: gates + col, lda: G, beta: beta,
+            Kernels.columnSums(rows: N, cols: piece.count, a: gates + column, lda: G, beta: beta,
                                y: dbih + piece.lowerBound)
         }
+        let rz = rows.clamped(to: 0..<(2 * H)), n = rows.clamped(to: (2 * H)..<(3 * H))
+        inputSide(rz, column: rz.lowerBound)
+        inputSide(n, column: n.lowerBound + H)
     }
 
     /// dL/dx (N, In) = (dr, dz, dn) W_ih: two products (blocks 0-1 with W_ih's r, z rows, block 3 with its n rows).

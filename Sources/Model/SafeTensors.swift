@@ -210,5 +210,16 @@ extension LanguageModel {
         for k in 0..<parameters.count where !parameters[k].isFinite {
             throw ModelError.badCheckpoint(path: path, problem: "parameters contain NaN or infinity")
         }
+        // Tied weights are one matrix saved twice (so PyTorch loads the file as it is): two that differ were
+        // edited or come from an untied model, and training would silently keep them apart.
+        if config.regularization.tieWeights {
+            let n = config.vocabSize * config.hiddenSize
+            let p = parameters.baseAddress!
+            for k in 0..<n where p[embedOffset + k].bitPattern != p[headWOffset + k].bitPattern {
+                throw ModelError.badCheckpoint(path: path, problem: "the model ties head.weight to embed.weight, "
+                    + "but the two tensors differ (first at element \(k)); the file was edited or comes from a "
+                    + "model trained without --tie-weights")
+            }
+        }
     }
 }

@@ -84,10 +84,11 @@ let models = [], running = [], composing = false, pendingSubmit = false, maxLeng
 
 function card(m) {
   const bits = m.best_val_bits_per_char == null ? "—" : m.best_val_bits_per_char.toFixed(4);
+  const cellName = { lstm: "LSTM", gru: "GRU", rnn: "RNN (tanh)", "rnn-relu": "RNN (ReLU)" }[m.cell] || esc(m.cell);
   const unit = { char: "음절 (char)", jamo: "자소 (jamo)", coda: "받침 분리 (coda)", grapheme: "문자소", word: "단어" }[m.granularity] || esc(m.granularity);
   return `<article class="card"><h3>${esc(m.name)}</h3><dl>
     <dt>단위</dt><dd>${unit}</dd><dt>어휘</dt><dd>${m.vocab_size}</dd>
-    <dt>층 × 크기</dt><dd>${m.layers} × ${m.hidden_size}</dd><dt>최고 val</dt><dd>${bits} bits/글자</dd>
+    <dt>셀 · 층 × 크기</dt><dd>${cellName} · ${m.layers} × ${m.hidden_size}</dd><dt>최고 val</dt><dd>${bits} bits/글자</dd>
     <dt>반복</dt><dd>${m.iteration}</dd></dl>
     ${m.loss_curve ? `<img alt="${esc(m.name)} 손실 곡선" src="${esc(m.loss_curve)}">` : ""}</article>`;
 }

@@ -21,6 +21,7 @@ public final class ServedModel: @unchecked Sendable {
         public var name: String
         public var granularity: Granularity
         public var vocabSize: Int
+        public var cell: Cell
         public var layers: Int
         public var hiddenSize: Int
         public var iteration: Int
@@ -37,7 +38,7 @@ public final class ServedModel: @unchecked Sendable {
         lossCurve = (try? MetricsLog.read(path: log)).map { LossPlot.svg($0, title: summary.name) }
         let m = checkpoint.meta
         card = Card(id: id, name: summary.name, granularity: m.granularity, vocabSize: m.vocabSize,
-                    layers: m.model.layers, hiddenSize: m.model.hiddenSize, iteration: m.iteration,
+                    cell: m.model.cell, layers: m.model.layers, hiddenSize: m.model.hiddenSize, iteration: m.iteration,
                     bestValBitsPerChar: summary.bestValBitsPerChar,
                     lossCurve: lossCurve == nil ? nil : "/api/models/\(id)/loss.svg")
     }

@@ -86,14 +86,15 @@ struct CompareCommand: ParsableCommand {
 
     private func table(_ runs: [RunSummary]) -> String {
         func f(_ x: Double?, _ fmt: String) -> String { x.map { String(format: fmt, $0) } ?? "-" }
-        var lines: [[String]] = [["run", "granularity", "vocab", "tokens/char", "val unseen", "best val bits/char",
-                                  "at iter", "tokens/s", "chars/s", "minutes"]]
+        var lines: [[String]] = [["run", "granularity", "model", "vocab", "tokens/char", "val unseen",
+                                  "best val bits/char", "at iter", "tokens/s", "chars/s", "minutes"]]
         for r in runs {
-            lines.append([r.name, r.granularity.rawValue, "\(r.vocabSize)", f(r.tokensPerCharacter, "%.3f"),
+            let m = r.meta.model
+            lines.append([r.name, r.granularity.rawValue, "\(m.cell.rawValue) \(m.layers)x\(m.hiddenSize)",
+                          "\(r.vocabSize)", f(r.tokensPerCharacter, "%.3f"),
                           f(r.valUnseenShare.map { 100 * $0 }, "%.2f%%"), f(r.bestValBitsPerChar, "%.4f"),
                           r.bestIteration.map(String.init) ?? "-", f(r.tokensPerSecond, "%.0f"),
-                              f(r.charactersPerSecond, "%.0f"),
-                          String(format: "%.1f", r.minutes)])
+                          f(r.charactersPerSecond, "%.0f"), String(format: "%.1f", r.minutes)])
         }
         return TextTable.render(lines)
     }

@@ -97,4 +97,27 @@ final class SafeTensorsTests: XCTestCase {
         try m.saveWeights(path: nanPath)
         XCTAssertThrowsError(try LanguageModel(config: m.config).loadWeights(path: nanPath))
     }
+
+    func testTiedWeightsThatDifferAreRejected() throws {
+        var r = Regularization()
+        r.tieWeights = true
+        var rng = RNG(seed: 3)
+        let tied = LanguageModel(config: ModelConfig(vocabSize: 9, embeddingSize: 5, hiddenSize: 5, layers: 1,
+                                                     dropout: 0, regularization: r), rng: &rng)
+        let good = dir + "/tied.safetensors"
+        try tied.saveWeights(path: good)
+        XCTAssertNoThrow(try LanguageModel(config: tied.config).loadWeights(path: good))
+        // One element of the head moved: the two copies no longer agree.
+        tied.parameters[tied.headWOffset + 7] += 0.5
+        let edited = dir + "/tied-edited.safetensors"
+        try tied.saveWeights(path: edited)
+        XCTAssertThrowsError(try LanguageModel(config: tied.config).loadWeights(path: edited)) { e in
+            XCTAssertTrue("\(e)".contains("differ (first at element 7)"), "\(e)")
+            XCTAssertTrue("\(e)".contains(edited), "\(e)")
+        }
+        // The same file is fine for an untied model of the same shape.
+        var untied = tied.config
+        untied.regularization.tieWeights = false
+        XCTAssertNoThrow(try LanguageModel(config: untied).loadWeights(path: edited))
+    }
 }

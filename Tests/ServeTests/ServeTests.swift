@@ -113,6 +113,7 @@ final class ServeTests: XCTestCase {
             XCTAssertEqual(list.map { $0["granularity"] as? String }, ["char", "jamo"])
             XCTAssertEqual(list[0]["layers"] as? Int, 1)
             XCTAssertEqual(list[0]["hidden_size"] as? Int, 16)
+            XCTAssertEqual(list[0]["cell"] as? String, "lstm")
             XCTAssertEqual(list[0]["vocab_size"] as? Int, Self.models[0].checkpoint.vocabulary.count)
             XCTAssertNotNil(list[0]["best_val_bits_per_char"] as? Double)
             XCTAssertEqual(list[1]["loss_curve"] as? String, "/api/models/1/loss.svg")

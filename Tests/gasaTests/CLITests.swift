@@ -293,6 +293,35 @@ extension CLITests {
                           r.stderr)
         }
     }
+
+    func testTheRecipeSetsWhatItsHelpSaysAndGivenFlagsOverrideIt() throws {
+        try writeCorpus()
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8",
+                                "-q").status, 0)
+        func regularization(_ extra: [String], out: String) throws -> (dropout: Double, r: [String: Any]) {
+            let r = try run(["train", "prep", "--out", out, "--layers", "1", "--rnn-size", "8", "--max-iters", "2",
+                             "--threads", "1", "-q", "--regularize", "awd"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath:
+                dir + "/" + out + "/latest/meta.json"))) as! [String: Any]
+            let model = meta["model"] as! [String: Any]
+            return (model["dropout"] as! Double, model["regularization"] as! [String: Any])
+        }
+        let plain = try regularization([], out: "awd")
+        XCTAssertEqual(plain.dropout, 0.25, accuracy: 1e-6)
+        XCTAssertEqual(plain.r["weight_drop"] as! Double, 0, accuracy: 0)
+        XCTAssertEqual(plain.r["locked_dropout"] as? Bool, true)
+        XCTAssertEqual(plain.r["embedding_dropout"] as! Double, 0, accuracy: 0)
+        XCTAssertEqual(plain.r["tie_weights"] as? Bool, false)
+        let help = try gasa("train", "--help")
+        let words = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")   // help is wrapped
+        XCTAssertTrue(words.contains("--regularize awd sets --locked-dropout, and --dropout 0.25 unless --dropout is "
+                                     + "given"), help.stdout)
+        let given = try regularization(["--dropout", "0.1", "--weight-drop", "0.5"], out: "own")
+        XCTAssertEqual(given.dropout, 0.1, accuracy: 1e-6)
+        XCTAssertEqual(given.r["weight_drop"] as! Double, 0.5, accuracy: 1e-6)
+        XCTAssertEqual(given.r["locked_dropout"] as? Bool, true)
+    }
 }
 
 extension CLITests {

@@ -54,6 +54,7 @@ final class EndToEndTests: BinaryTestCase {
         r = try gasa("compare", "whole", "split", "--svg", "cmp.svg", "--length", "20")
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("best val bits/char"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("model") && r.stdout.contains("lstm "), "the cell is shown: \(r.stdout)")
         XCTAssertTrue(String(decoding: bytes("cmp.svg"), as: UTF8.self).hasPrefix("<svg"))
         r = try gasa("compare", "whole", "--svg", "cmp.svg")
         XCTAssertNotEqual(r.status, 0, "an existing SVG is not overwritten without --force")

@@ -2,15 +2,15 @@
 # What each regulariser and each cell buys at equal wall time: trains one model per variant for the same
 # number of minutes on the same prepared folder (the honest split: --dedup lines --split-by document) and
 # prints the best val bits per character of each, beside plain dropout's. Variants: plain dropout, each
-# regulariser alone, --regularize awd, the recipe without tying (awd-untied), and GRU and RNN with plain
-# dropout. The recipe's gain is the ratio of plain's best val to the recipe's.
+# regulariser alone, --regularize awd, all four together (all-four), all but tying (locked-wd-embdrop),
+# and GRU and RNN with plain dropout. The recipe's gain is the ratio of plain's best val to the recipe's.
 # Usage: bash tools/bench_regularizers.sh [minutes] [granularities] [shape]
 #        (default 10 minutes, "char jamo", "--layers 2 --rnn-size 256 --dropout 0.25")
 # Environment: CORPUS (default ../shared/corpora/lyrics_ballad.txt), THREADS (threads per run, default 2),
 #              JOBS (runs at once, default 1; JOBS=2 THREADS=1 gives each of two runs one core, halving the
 #              wall time; every variant then runs under the same sharing), OUT (scratch folder),
 #              GASA (a gasa binary to measure instead of building this checkout's release one),
-#              VARIANTS (a subset of: plain weight-drop locked embedding-dropout tie awd awd-untied gru rnn).
+#              VARIANTS (a subset of: plain weight-drop locked embedding-dropout tie awd all-four locked-wd-embdrop gru rnn).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes="${1:-10}"
@@ -20,7 +20,7 @@ corpus="${CORPUS:-../shared/corpora/lyrics_ballad.txt}"
 threads="${THREADS:-2}"
 jobs="${JOBS:-1}"
 out="${OUT:-/tmp/gasa-bench-regularizers}"
-variants="${VARIANTS:-plain weight-drop locked embedding-dropout tie awd awd-untied gru rnn}"
+variants="${VARIANTS:-plain weight-drop locked embedding-dropout tie awd all-four locked-wd-embdrop gru rnn}"
 if [ ! -f "$corpus" ]; then
     echo "bench_regularizers: $corpus not found; skipping (set CORPUS to another UTF-8 text file)" >&2
     exit 0
@@ -39,7 +39,8 @@ flags() {
         embedding-dropout) echo "--embedding-dropout 0.1" ;;
         tie) echo "--tie-weights" ;;
         awd) echo "--regularize awd" ;;
-        awd-untied) echo "--locked-dropout --weight-drop 0.25 --embedding-dropout 0.1" ;;
+        all-four) echo "--locked-dropout --weight-drop 0.25 --embedding-dropout 0.1 --tie-weights" ;;
+        locked-wd-embdrop) echo "--locked-dropout --weight-drop 0.25 --embedding-dropout 0.1" ;;
         gru) echo "--cell gru" ;;
         rnn) echo "--cell rnn" ;;
         *) echo "unknown variant $1" >&2; exit 2 ;;

@@ -38,7 +38,8 @@ public final class ServedModel: @unchecked Sendable {
         lossCurve = (try? MetricsLog.read(path: log)).map { LossPlot.svg($0, title: summary.name) }
         let m = checkpoint.meta
         card = Card(id: id, name: summary.name, granularity: m.granularity, vocabSize: m.vocabSize,
-                    cell: m.model.cell, layers: m.model.layers, hiddenSize: m.model.hiddenSize, iteration: m.iteration,
+                    cell: m.model.cell, layers: m.model.layers, hiddenSize: m.model.hiddenSize,
+                    iteration: m.iteration,
                     bestValBitsPerChar: summary.bestValBitsPerChar,
                     lossCurve: lossCurve == nil ? nil : "/api/models/\(id)/loss.svg")
     }

@@ -26,10 +26,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // The only C code: unversioned wrappers over system ICU (see its header for why), the one entry
-        // point into oneDNN (Debian libdnnl-dev), and the Linux calls Swift's Glibc module leaves out.
+        // point into oneDNN (Debian libdnnl-dev), the Linux calls Swift's Glibc module leaves out, and
+        // Open MPI's few calls.
         .target(name: "ICUShim", dependencies: ["CICU"]),
         .target(name: "KernelShim", linkerSettings: [.linkedLibrary("dnnl")]),
         .target(name: "SysShim"),
+        // Open MPI for training under mpirun, loaded at run time (no build or run dependency otherwise).
+        .target(name: "MPIShim", linkerSettings: [.linkedLibrary("dl")]),
         // What the stages share that is not files: the clock, progress lines, text tables, SVG charts, JSON.
         .target(name: "Common", swiftSettings: optimize),
         // Files: atomic writes, memory maps, bounds-checked reads, CRC-32, owned folders. Shared by every stage.
@@ -37,7 +40,8 @@ let package = Package(
         .target(name: "Corpus", dependencies: ["Common", "ICUShim", "Storage"], swiftSettings: optimize),
         .target(name: "Compute", dependencies: ["KernelShim"], swiftSettings: optimize),
         .target(name: "Model", dependencies: ["Compute", "Storage", "KernelShim"], swiftSettings: optimize),
-        .target(name: "Training", dependencies: ["Common", "Model", "Compute", "Corpus"], swiftSettings: optimize),
+        .target(name: "Training", dependencies: ["Common", "Model", "Compute", "Corpus", "MPIShim"],
+                swiftSettings: optimize),
         .target(name: "Sampling", dependencies: ["Common", "Model", "Compute", "Corpus"], swiftSettings: optimize),
         // gasa serve: the web page and its JSON API over the models of trained runs (Hummingbird 2).
         .target(name: "Serve",

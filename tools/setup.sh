@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Installs what gasa needs on Debian (as root, or with sudo) when it is missing, then builds.
-# Usage: bash tools/setup.sh [debug|release] [browser]   (default: release; "browser" adds Chromium and a
-# Korean font for the browser test of gasa serve's page)
+# Usage: bash tools/setup.sh [debug|release] [browser] [mpi]   (default: release; "browser" adds Chromium
+# and a Korean font for the browser test of gasa serve's page; "mpi" adds Open MPI's mpirun, for training
+# over several processes and its tests: gasa loads Open MPI only under mpirun, so neither the build nor a
+# plain gasa train needs it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(libicu-dev libdnnl-dev zlib1g-dev pkg-config)
-[ "${2:-}" = browser ] && packages+=(chromium fonts-nanum python3)
+for extra in "${@:2}"; do
+    case "$extra" in
+        browser) packages+=(chromium fonts-nanum python3) ;;
+        mpi) packages+=(openmpi-bin) ;;
+        *) echo "setup.sh: unknown extra '$extra' (browser or mpi)" >&2; exit 2 ;;
+    esac
+done
 need=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

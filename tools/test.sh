@@ -4,12 +4,15 @@
 # (ONEDNN_MAX_CPU_ISA caps oneDNN's products and gasa's elementwise kernels alike): AVX2, and SSE4.1 /
 # SSE2, so every code path the binary can take on another CPU is tested here; then the browser test of
 # gasa serve's page in headless Chromium (tools/browser_test.py) and a short fuzz of its HTTP API
-# (tools/fuzz_serve.py), counted as one test each.
+# (tools/fuzz_serve.py), counted as one test each. Open MPI's mpirun is installed for the tests of
+# training over several processes (Tests/gasaTests/ProcessesTests.swift).
 # Passing test cases are not listed; failures, skips and the summaries are. The suites are XCTest only,
 # so the Swift Testing runner (which would report an empty run of its own) is switched off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh debug browser
+bash tools/setup.sh debug browser mpi
+# The tests of training over processes run under mpirun; here its absence fails them instead of skipping.
+export GASA_REQUIRE_MPI=1
 
 status=0
 executed=0 failed=0 skipped=0

@@ -1,20 +1,21 @@
 // Data parallelism inside one process: a batch's rows split into blocks, one per thread, each with its
-// own workspace, state and dropout stream (a RowPart), running the forward pass, the head and the
-// backward pass through time on its own. The recurrent weight gradients wait: then each thread computes a
-// block of rows of them from every part's gate gradients, adding the parts in order, straight
-// into the model's gradients; the embedding and head gradients of the parts after the first are
-// summed at the end. Deterministic for a given part count.
+// own workspace and state (a RowPart; its dropout masks come from the rows' own streams, as they would
+// in one part), running the forward pass, the head and the backward pass through time on its own. The
+// recurrent weight gradients wait: then each thread computes a block of rows of them from every part's
+// gate gradients, adding the parts in order, straight into the model's gradients; the embedding and
+// head gradients of the parts after the first are summed at the end. Deterministic for a given part
+// count; other part counts differ only in the order of the sums.
 import Dispatch
 import Compute
 
 extension LanguageModel {
     /// trainStep for a workspace with parts (LanguageModel.trainStep calls it).
     func trainStepDataParallel(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int,
-                               state: RecurrentState, ws: Workspace, rng: inout RNG, scale: Float) -> Double {
+                               state: RecurrentState, ws: Workspace, masks: MaskStreams, scale: Float)
+        -> Double {
         let H = config.hiddenSize, L = config.layers, G = config.gateRows
         let R = ws.parts.count
         let main = GradientTargets(model: self, base: grads.pointer)
-        for r in ws.parts { r.seed = rng.next() }
         DispatchQueue.concurrentPerform(iterations: R) { i in
             let r = ws.parts[i]
             let b0 = r.rows.lowerBound, nb = r.rows.count
@@ -24,11 +25,10 @@ extension LanguageModel {
                 r.state.h(l).update(from: state.h(l) + b0 * H, count: nb * H)
                 r.state.c(l).update(from: state.c(l) + b0 * H, count: nb * H)
             }
-            var local = RNG(seed: r.seed)
             var targets = i == 0 ? main : r.gradientTargets(config: config)
             targets.recurrent = nil
             r.loss = trainRows(inputs: r.inputs, targets: r.targets, steps: steps, state: r.state, ws: r.workspace,
-                               rng: &local, grads: targets, scale: scale)
+                               masks: masks.offset(by: b0), grads: targets, scale: scale)
             for l in 0..<L {
                 (state.h(l) + b0 * H).update(from: r.state.h(l), count: nb * H)
                 (state.c(l) + b0 * H).update(from: r.state.c(l), count: nb * H)
@@ -73,7 +73,6 @@ final class RowPart {
     let grads: FloatBuffer
     let inputs: UnsafeMutablePointer<Int32>
     let targets: UnsafeMutablePointer<Int32>
-    var seed: UInt64 = 0
     var loss = 0.0
 
     init(config: ModelConfig, rows: Range<Int>, steps: Int, ownGradients: Bool) {

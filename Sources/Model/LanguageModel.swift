@@ -10,6 +10,27 @@
 import Dispatch
 import Compute
 
+/// Rows [firstRow, firstRow + rows) of a batch of totalRows: the block one process trains.
+public struct BatchSlice: Equatable, Sendable {
+    public let firstRow: Int
+    public let rows: Int
+    public let totalRows: Int
+
+    public init(firstRow: Int, rows: Int, totalRows: Int) {
+        self.firstRow = firstRow
+        self.rows = rows
+        self.totalRows = totalRows
+    }
+
+    /// Block `index` of `count` contiguous blocks of a batch of `total` rows (sizes differing by at most one).
+    public init(block index: Int, of count: Int, totalRows total: Int) {
+        let lo = total * index / count, hi = total * (index + 1) / count
+        self.init(firstRow: lo, rows: hi - lo, totalRows: total)
+    }
+
+    public var range: Range<Int> { firstRow..<(firstRow + rows) }
+}
+
 public final class LanguageModel {
     public let config: ModelConfig
     public let layout: [TensorView]
@@ -82,24 +103,33 @@ public final class LanguageModel {
 
     // MARK: - Training and evaluation
 
-    /// One training minibatch: forward with dropout (masks drawn from rng), loss, backward. Overwrites the
-    /// gradients with d(mean loss over the B*steps targets)/d(parameters). `state` holds the initial state
-    /// and receives the final one. inputs and targets are row-major [b*steps + t]. Returns the summed loss
-    /// in nats. With a data-parallel workspace the rows are split over its parts (DataParallel.swift).
+    /// One training minibatch: forward with dropout, loss, backward. Overwrites the gradients with
+    /// d(mean loss over the B*steps targets)/d(parameters). `state` holds the initial state and receives
+    /// the final one. inputs and targets are row-major [b*steps + t]. Returns the summed loss in nats. With
+    /// a data-parallel workspace the rows are split over its parts (DataParallel.swift).
+    /// The masks: one seed per step and the per-minibatch regularisers' masks come from `rng`, each row's
+    /// dropout masks from that seed and the row's index in the whole batch (MaskStreams). `slice` says
+    /// which rows of a larger batch these are (another process trains the others): the gradients are then
+    /// this block's share of the whole batch's mean, and the whole batch's gradient is the sum of its
+    /// blocks', whatever the blocks (up to the order of the sums).
     public func trainStep(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int,
-                          state: RecurrentState, workspace ws: Workspace, rng: inout RNG) -> Double {
+                          state: RecurrentState, workspace ws: Workspace, rng: inout RNG,
+                          slice: BatchSlice? = nil) -> Double {
         precondition(ws.training, "trainStep needs a training workspace")
         precondition(steps >= 1 && steps <= ws.steps && state.batch == ws.batch)
-        let scale = 1 / Float(ws.batch * steps)
+        let whole = slice ?? BatchSlice(firstRow: 0, rows: ws.batch, totalRows: ws.batch)
+        precondition(whole.rows == ws.batch && whole.firstRow + whole.rows <= whole.totalRows)
+        let scale = 1 / Float(whole.totalRows * steps)
+        let masks = MaskStreams(seed: rng.next(), firstRow: whole.firstRow)
         drawMinibatchMasks(rng: &rng)
         transposeRecurrentWeights(dropped: config.regularization.weightDrop > 0)
         let loss: Double
         if ws.parts.isEmpty {
-            loss = trainRows(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, rng: &rng,
+            loss = trainRows(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, masks: masks,
                              grads: GradientTargets(model: self, base: grads.pointer), scale: scale)
         } else {
             loss = trainStepDataParallel(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws,
-                                         rng: &rng, scale: scale)
+                                         masks: masks, scale: scale)
         }
         finishRegularizedGradients()
         return loss
@@ -131,9 +161,9 @@ public final class LanguageModel {
 
     /// Forward, loss and backward of B rows; gradients (already scaled by `scale` per target) go to `g`.
     func trainRows(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int, state: RecurrentState,
-                   ws: Workspace, rng: inout RNG, grads g: GradientTargets, scale: Float) -> Double {
+                   ws: Workspace, masks: MaskStreams, grads g: GradientTargets, scale: Float) -> Double {
         gather(inputs: inputs, targets: targets, rowStride: steps, from: 0, steps: steps, ws: ws)
-        forward(steps: steps, state: state, ws: ws, training: true, rng: &rng)
+        forward(steps: steps, state: state, ws: ws, masks: masks)
         let N = ws.batch * steps
         let loss = head.forwardBackward(rows: N, top: topOutput(ws: ws, dropout: config.dropout > 0),
                                         targets: ws.targets, scale: scale, ws: ws, dW: g.headW, db: g.headB,
@@ -155,11 +185,10 @@ public final class LanguageModel {
         if refreshWeights { transposeRecurrentWeights() }
         var total = 0.0
         var s0 = 0
-        var unused = RNG(seed: 0)
         while s0 < steps {
             let n = min(ws.steps, steps - s0)
             gather(inputs: inputs, targets: targets, rowStride: steps, from: s0, steps: n, ws: ws)
-            forward(steps: n, state: state, ws: ws, training: false, rng: &unused)
+            forward(steps: n, state: state, ws: ws, masks: nil)
             total += head.loss(rows: ws.batch * n, batch: ws.batch, top: topOutput(ws: ws, dropout: false),
                                targets: ws.targets, ws: ws, rowLoss: rowLoss, rowStride: steps, from: s0)
             s0 += n
@@ -229,8 +258,9 @@ public final class LanguageModel {
     }
 
     /// Embedding lookup and the recurrent layers; leaves the top layer's (dropped-out) output ready for the
-    /// head. `training`: with dropout and the regularisers (this minibatch's masks); else evaluation.
-    private func forward(steps T: Int, state: RecurrentState, ws: Workspace, training: Bool, rng: inout RNG) {
+    /// head. `masks` (training): with dropout and the regularisers (this minibatch's masks); nil: evaluation.
+    private func forward(steps T: Int, state: RecurrentState, ws: Workspace, masks: MaskStreams?) {
+        let training = masks != nil
         let B = ws.batch, H = config.hiddenSize, N = B * T
         let p = UnsafePointer(params.pointer)
         let dropout: Float? = training && config.dropout > 0 ? config.dropout : nil
@@ -251,9 +281,10 @@ public final class LanguageModel {
             if let p = dropout {
                 if config.regularization.lockedDropout {
                     Dropout.forwardLocked(h + B * H, ws.input.pointer, rows: B, width: H, steps: T, p: p,
-                                          mask: ws.masks[l], rng: &rng)
+                                          mask: ws.masks[l], streams: masks!.layer(l))
                 } else {
-                    Dropout.forward(h + B * H, ws.input.pointer, count: N * H, p: p, mask: ws.masks[l], rng: &rng)
+                    Dropout.forward(h + B * H, ws.input.pointer, rows: B, width: H, steps: T, p: p,
+                                    mask: ws.masks[l], streams: masks!.layer(l))
                 }
             }
         }

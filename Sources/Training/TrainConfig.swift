@@ -185,14 +185,19 @@ public struct SessionLimits: Codable, Equatable, Sendable, FlagNamed {
         guard threads >= 0 else { throw bad("--threads must not be negative") }
     }
 
-    /// Threads in use: --threads, else one per core.
-    public var threadCount: Int { threads > 0 ? threads : max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    /// Threads in use: --threads, else one per core (under mpirun, the cores shared among this machine's
+    /// processes of the job).
+    public var threadCount: Int {
+        if threads > 0 { return threads }
+        let local = Int(ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"] ?? "") ?? 1
+        return max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, local))
+    }
     /// Parts the rows of a batch are split into, one per thread, in training (data parallel) and in
     /// validation and testing alike; 1 with --parallel blas.
     public var rowParts: Int { (parallel ?? .batch) == .batch ? threadCount : 1 }
     /// Threads inside each matrix product: 1 when the rows are split over the threads.
     public var productThreads: Int { rowParts > 1 ? 1 : threadCount }
-    /// What a resumed run must match to continue bit-exactly (the dropout masks and the order of sums).
+    /// What a resumed run must match to continue bit-exactly (the order of sums).
     public var threadUse: ThreadUse { ThreadUse(threads: threadCount, dataParallel: rowParts > 1) }
 }
 

@@ -54,7 +54,9 @@ extension Trainer {
     }
 
     private convenience init(resuming o: Options) throws {
-        if let note = try RunFolder.recoverInterruptedForce(run: o.run), !o.quiet { fputs(note + "\n", stderr) }
+        let writes = (o.processes?.rank ?? 0) == 0
+        if writes, let note = try RunFolder.recoverInterruptedForce(run: o.run), !o.quiet { fputs(note + "\n", stderr) }
+        _ = o.processes?.any(false)   // the other ranks read the run folder once rank 0 has put it in order
         let dir = try Checkpoint.resolve(o.run, prefer: [Checkpoint.latest])
         var state = try TrainingState.load(directory: dir)
         let meta = try CheckpointMeta.load(directory: dir)
@@ -86,9 +88,10 @@ extension Trainer {
         // Settings in force: the run's; limits: the run's last, with those given now.
         let config = TrainConfig(settings: state.config.settings, limits: o.limits.applied(to: state.config.limits))
         try config.limits.validate()
-        let threadsBefore = state.threadUse
+        let threadsBefore = state.threadUse, processesBefore = state.processes ?? 1
         state.config = config
         state.threadUse = config.limits.threadUse
+        state.processes = o.processes?.size ?? 1
         Kernels.setThreads(config.limits.productThreads)
         try Trainer.checkMemory(meta.model, batch: trainInfo.batchSize, steps: manifest.seqLength,
                                 rowParts: config.limits.rowParts)
@@ -97,14 +100,16 @@ extension Trainer {
         let recurrent = model.makeState(batch: trainInfo.batchSize)
         try Checkpoint.restore(directory: dir, meta: meta, state: state, model: model, optimizer: optimizer,
                                recurrent: recurrent)
-        let metrics = try MetricsLog(runDirectory: o.run, keepThrough: state.iteration)
+        let metrics = writes ? try MetricsLog(runDirectory: o.run, keepThrough: state.iteration) : nil
         try self.init(options: o, prepared: prepared, config: config, manifest: manifest, model: model,
                       optimizer: optimizer, state: state, recurrent: recurrent, vocabBytes: vocabBytes,
                       metrics: metrics)
         lastCheckpointIteration = state.iteration
-        if threadsBefore != config.limits.threadUse && !o.quiet {
-            progress.message("note: the run was trained with other --threads or --parallel settings than this "
-                             + "resume's; results may differ (in the last bits, or in the dropout masks)")
+        if (threadsBefore != config.limits.threadUse || processesBefore != state.processes) && !o.quiet {
+            progress.message("note: the run was trained with other --threads, --parallel or process counts "
+                             + "(\(processesBefore) x \(threadsBefore.threads)) than this resume's "
+                             + "(\(state.processes ?? 1) x \(config.limits.threadCount)); the computation is the "
+                             + "same, but its sums run in another order, so results may differ in the last bits")
         }
         if !o.quiet {
             let recovered = dir.hasSuffix(".new") || dir.hasSuffix(".old")
@@ -139,7 +144,9 @@ extension Trainer {
         try c.settings.validate()
         let (manifest, trainInfo, vocabBytes) = try Trainer.loadPrepared(prepared)
         Kernels.setThreads(c.limits.productThreads)
-        let replacing = fileExists(o.run) || isSymbolicLink(o.run)
+        // Under mpirun only rank 0 touches the run folder (the others may be on other machines).
+        let writes = (o.processes?.rank ?? 0) == 0
+        let replacing = writes && (fileExists(o.run) || isSymbolicLink(o.run))
         if replacing {
             guard o.force else {
                 let why: String
@@ -202,19 +209,22 @@ extension Trainer {
         } catch let e as FileError { throw TrainingError.badRun(e.description) }
         var started = false
         defer {
-            if !started {
+            if !started && writes {
                 if let old { old.putBack() } else { try? FileManager.default.removeItem(atPath: o.run) }
             }
         }
-        try makeDirectories(o.run)
-        try OwnedFolder.mark(o.run, as: .run)   // what --force later requires before replacing it
-        try AtomicFile.write(vocabBytes, to: o.run + "/" + Checkpoint.vocabFile)
+        if writes {
+            try makeDirectories(o.run)
+            try OwnedFolder.mark(o.run, as: .run)   // what --force later requires before replacing it
+            try AtomicFile.write(vocabBytes, to: o.run + "/" + Checkpoint.vocabFile)
+        }
         let optimizer = Optimizer(kind: s.optimizer, count: modelConfig.parameterCount)
         let recurrent = model.makeState(batch: trainInfo.batchSize)
         var state = TrainingState(config: c, minibatchesPerEpoch: trainInfo.minibatches,
                                   trainBatch: trainInfo.batchSize, rng: rng)
         state.threadUse = c.limits.threadUse
-        let metrics = try MetricsLog(runDirectory: o.run, keepThrough: nil)
+        state.processes = o.processes?.size ?? 1
+        let metrics = writes ? try MetricsLog(runDirectory: o.run, keepThrough: nil) : nil
         try self.init(options: o, prepared: prepared, config: c, manifest: manifest, model: model, optimizer: optimizer,
                       state: state, recurrent: recurrent, vocabBytes: vocabBytes, metrics: metrics)
         // A run folder always holds a loadable checkpoint, from iteration 0 on.

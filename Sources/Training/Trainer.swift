@@ -22,6 +22,7 @@ public final class Trainer {
         public var quiet = false                   // no progress on stderr
         public var warmupIterations = 5            // excluded from the steady-state throughput
         public var plot = true                     // write loss.svg at the end
+        public var processes: ProcessGroup? = nil  // under mpirun: the job's processes (Trainer+Processes.swift)
 
         public init(prepared: String?, run: String) {
             self.prepared = prepared
@@ -39,12 +40,23 @@ public final class Trainer {
     public let prepared: String
     let preparedPath: String                             // `prepared` made absolute, as checkpoints record it
     let trainStream: SplitStream
+    /// The carried state of the whole batch, as checkpoints hold it.
     let recurrent: RecurrentState
+    /// Under mpirun: this process's block of every train minibatch's rows and its carried state (without
+    /// it, the whole batch and `recurrent` itself).
+    let group: ProcessGroup?
+    public let slice: BatchSlice
+    let blockState: RecurrentState
+    /// Whether this process writes the run folder (rank 0, or the only process).
+    let writes: Bool
+    /// Stop decisions every process agreed on in the last step's exchange (Trainer+Processes.swift).
+    var agreedStop = (signal: false, minutes: false)
+    var runStart = 0.0
     let workspace: Workspace
     let inputs: UnsafeMutablePointer<Int32>
     let targets: UnsafeMutablePointer<Int32>
     let vocabBytes: [UInt8]
-    let metrics: MetricsLog
+    let metrics: MetricsLog?                             // nil in the processes that do not write
     let progress: ProgressLine
     var valEvaluator: SplitEvaluator?
     var bestSaved = false
@@ -53,7 +65,7 @@ public final class Trainer {
     /// The common part of every way in (see Trainer+Setup.swift).
     init(options o: Options, prepared: String, config: TrainConfig, manifest: Manifest, model: LanguageModel,
          optimizer: Optimizer, state: TrainingState, recurrent: RecurrentState, vocabBytes: [UInt8],
-             metrics: MetricsLog) throws {
+             metrics: MetricsLog?) throws {
         options = o
         self.prepared = prepared
         self.config = config
@@ -66,19 +78,36 @@ public final class Trainer {
         self.metrics = metrics
         preparedPath = absolutePath(prepared)
         trainStream = try SplitStream(directory: prepared, manifest: manifest, split: .train)
-        workspace = model.makeWorkspace(batch: trainStream.batchSize, steps: manifest.seqLength,
+        group = o.processes
+        writes = (o.processes?.rank ?? 0) == 0
+        let B = trainStream.batchSize
+        if let g = group {
+            guard g.size <= B else {
+                throw TrainingError.badOptions("\(g.size) processes need at least \(g.size) rows per minibatch, one "
+                                               + "block each; \(prepared)'s train split has \(B) (start at most "
+                                               + "\(B) processes, or prepare with --batch-size \(g.size) or more)")
+            }
+            slice = BatchSlice(block: g.rank, of: g.size, totalRows: B)
+            blockState = model.makeState(batch: slice.rows)
+            Trainer.copyRows(slice, from: recurrent, to: blockState)
+        } else {
+            slice = BatchSlice(firstRow: 0, rows: B, totalRows: B)
+            blockState = recurrent
+        }
+        workspace = model.makeWorkspace(batch: slice.rows, steps: manifest.seqLength,
                                         rowParts: config.limits.rowParts)
         inputs = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
         targets = .allocate(capacity: trainStream.batchSize * manifest.seqLength)
         progress = ProgressLine(every: config.limits.printEvery, quiet: o.quiet)
         // Validation runs between training steps, in memory the training workspace lends meanwhile.
         valEvaluator = try SplitEvaluator(model: model, directory: prepared, manifest: manifest, split: .val,
-                                          rowParts: config.limits.rowParts,
+                                          rowParts: config.limits.rowParts, group: group,
                                           borrowing: workspace.evaluationScratch)
         if valEvaluator == nil && !o.quiet {
             progress.message("note: \(prepared) has no validation minibatch; no validation, no best checkpoint, "
                              + "--patience has no effect")
         }
+        if let g = group { try checkSameStart(g) }
     }
 
     deinit {
@@ -113,6 +142,7 @@ public final class Trainer {
         let c = config.limits
         let (limit, limitReason) = iterationLimit()
         let clock = RunClock(before: state.elapsedSeconds)
+        runStart = clock.start
         let startIteration = state.iteration
         var speed = Speed()
         var reason: TrainingSummary.StopReason? = state.iteration >= limit ? .alreadyDone : nil
@@ -129,10 +159,10 @@ public final class Trainer {
         }
 
         while reason == nil {
-            if StopSignal.requested { reason = .interrupted; break }
+            if group == nil ? StopSignal.requested : agreedStop.signal { reason = .interrupted; break }
             if state.iteration >= limit { reason = limitReason; break }
             let now = monotonicSeconds()
-            if c.maxMinutes > 0 && now - clock.start >= c.maxMinutes * 60 { reason = .minutes; break }
+            if group == nil ? timeIsUp(now) : agreedStop.minutes { reason = .minutes; break }
 
             let step = try trainIteration()
             let after = monotonicSeconds()
@@ -165,6 +195,11 @@ public final class Trainer {
         return try end(reason!, clock: clock, speed: speed, iterations: state.iteration - startIteration)
     }
 
+    /// Whether --max-minutes has run out for this invocation.
+    func timeIsUp(_ now: Double = monotonicSeconds()) -> Bool {
+        config.limits.maxMinutes > 0 && now - runStart >= config.limits.maxMinutes * 60
+    }
+
     /// The iteration to stop at (Int.max: none) and what it is.
     private func iterationLimit() -> (Int, TrainingSummary.StopReason) {
         let c = config.limits
@@ -181,13 +216,15 @@ public final class Trainer {
     /// data position moved on. A loss or gradient that has blown up is thrown, before the step.
     private func trainIteration() throws -> (loss: Double, gradNorm: Double, lr: Double, tokens: Int) {
         let schedule = config.settings.schedule
-        if state.position == 0 { recurrent.reset() }      // each epoch starts from a zero state
+        if state.position == 0 { blockState.reset() }      // each epoch starts from a zero state
         let lr = schedule.rate(completedEpochs: state.epoch)
         state.learningRate = lr
         let steps = try trainStream.load(state.position, inputs: inputs, targets: targets)
         let tokens = trainStream.batchSize * steps
-        let nats = model.trainStep(inputs: inputs, targets: targets, steps: steps, state: recurrent,
-                                   workspace: workspace, rng: &state.rng)
+        var nats = model.trainStep(inputs: inputs + slice.firstRow * steps, targets: targets + slice.firstRow * steps,
+                                   steps: steps, state: blockState, workspace: workspace, rng: &state.rng,
+                                   slice: slice)
+        if let g = group { nats = exchangeStep(g, loss: nats) }
         let loss = nats / Double(tokens)
         let gradNorm = GradientClip.clip(model.gradients, maxNorm: config.settings.gradClip,
                                          counting: model.distinctGradientRanges)
@@ -221,7 +258,7 @@ public final class Trainer {
         r.lr = step.lr
         r.tokensPerS = Double(state.intervalTokens) / max(state.intervalSeconds, 1e-9)
         r.gradNorm = step.gradNorm
-        try metrics.append(r)
+        try metrics?.append(r)
         state.intervalLossSum = 0; state.intervalCount = 0; state.intervalTokens = 0; state.intervalSeconds = 0
     }
 
@@ -245,6 +282,10 @@ public final class Trainer {
             steadyIterations: speed.steadyIterations, warmupIterations: min(options.warmupIterations, iterations),
             lastTrainLoss: state.lastTrainLoss, val: lastValResult, test: nil, testCheckpoint: nil,
             bestValLoss: state.bestValLoss, bestIteration: state.bestIteration, plotPath: nil)
+        if let g = group {
+            summary.processes = g.size
+            summary.reduceSecondsPerStep = g.reduceCount > 0 ? g.reduceSeconds / Double(g.reduceCount) : nil
+        }
         if speed.steadyIterations == 0 && speed.allTokens > 0 {
             // Too short a run to skip a warm-up: report what there is, saying so.
             summary.steadyTokensPerSecond = Double(speed.allTokens) / speed.allSeconds
@@ -282,7 +323,7 @@ public final class Trainer {
 
     private func finish(_ s: TrainingSummary) -> TrainingSummary {
         var s = s
-        if options.plot {
+        if options.plot && writes {
             do { s.plotPath = try LossPlot.write(runDirectory: options.run) } catch {
                 progress.message("note: could not write the loss plot: \(error)")
             }
@@ -308,7 +349,7 @@ public final class Trainer {
     /// or nil if a stop was requested meanwhile.
     private func validate(elapsed: () -> Double) throws -> Bool? {
         guard let ev = valEvaluator else { return false }
-        guard let r = try ev.run(model, shouldStop: { StopSignal.requested }) else { return nil }
+        guard let r = try ev.run(model, shouldStop: { self.stopRequestedNow() }) else { return nil }
         guard Trainer.isSane(r.natsPerToken) else {
             progress.endLine()
             throw TrainingError.diverged(iteration: state.iteration,
@@ -336,7 +377,7 @@ public final class Trainer {
         rec.targets = r.targets
         rec.characters = r.characters
         rec.best = improved
-        try metrics.append(rec)
+        try metrics?.append(rec)
         progress.message(String(format: "iter %d: val %.4f nats/token, %.4f bits/char%@", state.iteration,
                                 r.natsPerToken, r.bitsPerCharacter,
                                 improved ? " (best)" : " (best \(String(format: "%.4f", state.bestValLoss ?? .nan)) "
@@ -348,22 +389,31 @@ public final class Trainer {
     private func scoreTest(elapsedMinutes: Double) throws -> (EvalResult?, String?) {
         let scored = model
         guard let ev = try SplitEvaluator(model: scored, directory: prepared, manifest: manifest, split: .test,
-                                          rowParts: config.limits.rowParts,
+                                          rowParts: config.limits.rowParts, group: group,
                                           borrowing: workspace.evaluationScratch) else {
             return (nil, nil)
         }
         var which = Checkpoint.latest
-        if bestSaved || fileExists(options.run + "/" + Checkpoint.best + "/" + CheckpointMeta.fileName) {
+        // The process that writes the run folder decides (the others may not see it) and, under mpirun,
+        // hands the best weights to the others.
+        var useBest = writes && (bestSaved || fileExists(options.run + "/" + Checkpoint.best + "/"
+                                                         + CheckpointMeta.fileName))
+        if let g = group { useBest = g.any(useBest) }
+        if useBest {
             which = Checkpoint.best
             if state.bestIteration != state.iteration {
-                let dir = try Checkpoint.resolve(options.run, prefer: [Checkpoint.best])
-                // Training is over and saved: the best weights go into the model itself (no second copy in memory).
-                let bestMeta = try CheckpointMeta.load(directory: dir)
-                try Checkpoint.verify(bestMeta.weightsFile, in: dir, meta: bestMeta)
-                try Checkpoint.loadWeights(model, path: dir + "/" + bestMeta.weightsFile)
+                if writes {
+                    let dir = try Checkpoint.resolve(options.run, prefer: [Checkpoint.best])
+                    // Training is over and saved: the best weights go into the model itself (no second copy in
+                    // memory).
+                    let bestMeta = try CheckpointMeta.load(directory: dir)
+                    try Checkpoint.verify(bestMeta.weightsFile, in: dir, meta: bestMeta)
+                    try Checkpoint.loadWeights(model, path: dir + "/" + bestMeta.weightsFile)
+                }
+                group?.broadcast(UnsafeMutableRawBufferPointer(model.parameters))
             }
         }
-        guard let r = try ev.run(scored, shouldStop: { StopSignal.requested }) else { return (nil, nil) }
+        guard let r = try ev.run(scored, shouldStop: { self.stopRequestedNow() }) else { return (nil, nil) }
         var rec = MetricsRecord(type: .eval, iter: state.iteration, epoch: state.fractionalEpoch,
                                 minutes: elapsedMinutes)
         rec.split = .test
@@ -371,7 +421,7 @@ public final class Trainer {
         rec.bitsPerChar = r.bitsPerCharacter
         rec.targets = r.targets
         rec.characters = r.characters
-        try metrics.append(rec)
+        try metrics?.append(rec)
         return (r, which)
     }
 
@@ -379,6 +429,12 @@ public final class Trainer {
 
     /// Saves RUN/latest, and RUN/best when `best`.
     func save(best: Bool) throws {
+        if let g = group { gatherState(g) }
+        guard writes else {
+            if best { bestSaved = true }
+            lastCheckpointIteration = state.iteration
+            return
+        }
         let meta = makeMeta()
         let contents = Checkpoint.Contents(meta: meta, state: state, model: model, optimizer: optimizer,
                                            recurrent: recurrent, vocabBytes: vocabBytes)

@@ -34,13 +34,14 @@ public struct TrainingState: Codable, Sendable {
     public var intervalTokens = 0
     public var intervalSeconds = 0.0
     public var lastTrainLoss: Double? = nil
-    public var threadUse = ThreadUse(threads: 0, dataParallel: false)   // exactness needs the same (0: not recorded)
+    public var threadUse = ThreadUse(threads: 0, dataParallel: false)   // threads per process (0: not recorded)
+    public var processes: Int? = nil           // processes (mpirun -np) of the last invocation (nil: one)
 
     enum CodingKeys: String, CodingKey {
         case format, version, config, iteration, epoch, position, minibatchesPerEpoch, trainBatch, learningRate
         case optimizerSteps, rng, elapsedSeconds, bestValLoss, bestIteration, lastValLoss, evalsWithoutImprovement
         case lastEvalIteration, intervalLossSum, intervalCount, intervalTokens, intervalSeconds, lastTrainLoss
-        case threadUse = "threads"
+        case threadUse = "threads", processes
     }
 
     public init(config: TrainConfig, minibatchesPerEpoch: Int, trainBatch: Int, rng: RNG) {

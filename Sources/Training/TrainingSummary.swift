@@ -26,4 +26,7 @@ public struct TrainingSummary: Sendable {
     public var bestValLoss: Double?
     public var bestIteration: Int?
     public var plotPath: String?
+    /// Under mpirun: the processes, and the mean time per step in the gradient all-reduce (seconds).
+    public var processes = 1
+    public var reduceSecondsPerStep: Double? = nil
 }

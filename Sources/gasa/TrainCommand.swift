@@ -47,6 +47,10 @@ struct TrainCommand: ParsableCommand {
           gasa train prep --resume run --max-iters 20000
           gasa train prep --out run2 --init-from run/best --learning-rate 5e-4
           gasa plot run
+          mpirun -np 2 gasa train prep --out run --threads 1        (2 processes, one model)
+          mpirun --hostfile hosts -np 4 gasa train prep --out run    (over machines; see README)
+
+        Under Open MPI's mpirun, the processes train one model together: each takes a contiguous block of every minibatch's rows, the gradients are summed over all of them once per step, and every process then takes the same optimizer step. Rank 0 alone writes RUN (it need not be shared); the prepared folder must be at the same path on every machine, and --resume reads RUN on every process (a shared folder, or a copy). Results do not depend on how many processes or threads share the rows, beyond the order of floating-point sums, so a run resumes with other counts.
         """)
 
     @Argument(help: "A folder written by gasa prepare (with --resume, defaults to the one the run was trained on).")
@@ -118,7 +122,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of the initial weights and dropout masks (default 123).")
     var seed: UInt64?
 
-    @Option(help: "Threads (default: one per core).")
+    @Option(help: "Threads (default: one per core; under mpirun, the cores shared among a machine's processes).")
     var threads: Int?
 
     @Option(help: "How threads are used: batch (each batch's rows split over the threads, the default) or blas (threads inside each matrix product).")
@@ -159,14 +163,29 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         StopSignal.install()
+        // Under mpirun: one of several processes training one model (rank 0 alone reports and writes).
+        let group = try ProcessGroup.joinIfLaunched()
+        do {
+            try train(group)
+        } catch {
+            guard let g = group, g.size > 1 else { throw error }
+            // The others may be waiting in a collective for this one: end the whole job.
+            g.abort("error: " + TrainCommand.message(for: error))
+        }
+        group?.finish()
+    }
+
+    private func train(_ group: ProcessGroup?) throws {
         var o = Trainer.Options(prepared: prepared, run: resume ?? out ?? "")
         (o.settings, o.limits) = given
         o.resume = resume != nil
         o.initFrom = initFrom
         o.force = force
-        o.quiet = quiet
+        o.processes = group
+        let writer = (group?.rank ?? 0) == 0
+        o.quiet = quiet || !writer
         let trainer = try Trainer(options: o)
-        if !quiet {
+        if !o.quiet {
             let m = trainer.model.config, train = trainer.manifest.split(.train)!
             printError("training \(m.layers) x \(m.hiddenSize) \(m.cell.displayName) (embedding \(m.embeddingSize), "
                        + "vocabulary \(m.vocabSize), "
@@ -176,13 +195,18 @@ struct TrainCommand: ParsableCommand {
                        + "T \(trainer.manifest.seqLength), \(train.minibatches) minibatches per epoch; "
                        + "\(trainer.config.settings.optimizer.rawValue), lr \(trainer.config.settings.learningRate)")
             let c = trainer.config.limits
-            printError("\(KernelInfo.summary); \(c.threadCount) thread\(c.threadCount == 1 ? "" : "s"), "
-                       + (c.rowParts > 1 ? "rows split over them (--parallel batch)" : "inside each product "
-                          + "(--parallel blas)"))
+            let plural = c.threadCount == 1 ? "" : "s"
+            var use = c.rowParts > 1 ? "rows split over them (--parallel batch)"
+                                     : "inside each product (--parallel blas)"
+            if let g = group {
+                use += "; in each of \(g.size) processes (mpirun), rows \(trainer.slice.range) of "
+                    + "\(train.batchSize) in this one"
+            }
+            printError("\(KernelInfo.summary); \(c.threadCount) thread\(plural), " + use)
             if let w = KernelInfo.shortfall { printError(w) }
         }
         let s = try trainer.run()
-        report(s)
+        if writer { report(s) }
     }
 
     /// What the command line gave: settings (what the run computes) and this invocation's limits.
@@ -237,6 +261,9 @@ struct TrainCommand: ParsableCommand {
             emit("steady-state: \(fmt(tps, 1)) tokens/s over \(s.steadyIterations) iterations ("
                  + (s.warmupIterations > 0 ? "first \(s.warmupIterations) and evaluation excluded)" : "evaluation "
                     + "excluded; too few to leave out a warm-up)"))
+        }
+        if let r = s.reduceSecondsPerStep {
+            emit("processes: \(s.processes); gradient all-reduce \(fmt(r * 1000, 2)) ms per step on average")
         }
     }
 }

@@ -299,58 +299,62 @@ final class LanguageModelTests: XCTestCase {
         }
     }
 
-    func testDataParallelStepWithDropoutIsTheSumOfItsParts() {
-        // With dropout, each part draws its masks from its own seed (the step's generator's next values,
-        // in order), so the step must equal the parts' rows trained one by one with those seeds, their
-        // gradients weighted by their share of the batch. This covers the LSTM weight gradients, which the
-        // data-parallel step computes afterwards from every part's rebuilt layer inputs.
-        let cfg = ModelConfig(vocabSize: 19, embeddingSize: 10, hiddenSize: 14, layers: 3, dropout: 0.3)
-        for (batch, parts) in [(6, 2), (7, 3)] {
-            var rng = RNG(seed: 21)
-            let model = LanguageModel(config: cfg, rng: &rng)
-            let T = 6
-            let x = randomTokens(batch * T, 19, &rng), y = randomTokens(batch * T, 19, &rng)
-            let s0 = model.makeState(batch: batch)
-            for k in 0..<s0.values.count { s0.values[k] = 0.5 * (2 * rng.uniform() - 1) }
-            var stepRNG = RNG(seed: 5)
-            let whole = model.makeState(batch: batch)
-            whole.copy(from: s0)
-            let loss = model.trainStep(inputs: x, targets: y, steps: T, state: whole,
-                                       workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: parts),
+    func testABatchTrainedInBlocksIsTheSumOfItsBlocks() {
+        // Each row's dropout masks come from its own stream (the step's seed, the layer and the row's index
+        // in the whole batch), so a batch trained whole (on `threads` data-parallel parts) and the same
+        // batch trained as separate blocks of rows, each told its BatchSlice, as processes under mpirun
+        // train it, compute the same: the blocks' gradients add up to the whole's, their losses too, each
+        // block carries its rows' state as the whole does, and every block leaves the generator where the
+        // whole does. This covers the recurrent weight gradients, which the data-parallel step computes
+        // afterwards from every part's rebuilt layer inputs, with per-step and locked dropout masks.
+        for locked in [false, true] {
+            var cfg = ModelConfig(vocabSize: 19, embeddingSize: 10, hiddenSize: 14, layers: 3, dropout: 0.3)
+            cfg.regularization.lockedDropout = locked
+            cfg.regularization.weightDrop = 0.2   // one mask per minibatch, from the generator: the same in every block
+            for (batch, blocks, threads) in [(6, 2, 1), (7, 3, 2), (5, 5, 3)] {
+                var rng = RNG(seed: 21)
+                let model = LanguageModel(config: cfg, rng: &rng)
+                let T = 6, H = cfg.hiddenSize
+                let x = randomTokens(batch * T, 19, &rng), y = randomTokens(batch * T, 19, &rng)
+                let s0 = model.makeState(batch: batch)
+                for k in 0..<s0.values.count { s0.values[k] = 0.5 * (2 * rng.uniform() - 1) }
+                var stepRNG = RNG(seed: 5)
+                let whole = model.makeState(batch: batch)
+                whole.copy(from: s0)
+                let loss = model.trainStep(inputs: x, targets: y, steps: T, state: whole,
+                                           workspace: model.makeWorkspace(batch: batch, steps: T, rowParts: threads),
                                            rng: &stepRNG)
-            let g = Array(model.gradients)
+                let g = Array(model.gradients)
 
-            var seeds = RNG(seed: 5)
-            var expected = [Float](repeating: 0, count: g.count)
-            var expectedLoss = 0.0
-            var b0 = 0
-            for i in 0..<parts {
-                let nb = batch / parts + (i < batch % parts ? 1 : 0)
-                var part = RNG(seed: seeds.next())
-                let state = model.makeState(batch: nb)
-                for l in 0..<cfg.layers {
-                    for b in 0..<nb {
-                        for j in 0..<cfg.hiddenSize {
-                            state.h(l)[b * cfg.hiddenSize + j] = s0.h(l)[(b0 + b) * cfg.hiddenSize + j]
-                            state.c(l)[b * cfg.hiddenSize + j] = s0.c(l)[(b0 + b) * cfg.hiddenSize + j]
+                var expected = [Float](repeating: 0, count: g.count)
+                var expectedLoss = 0.0
+                for i in 0..<blocks {
+                    let slice = BatchSlice(block: i, of: blocks, totalRows: batch)
+                    let b0 = slice.firstRow, nb = slice.rows
+                    let state = model.makeState(batch: nb)
+                    for l in 0..<cfg.layers {
+                        state.h(l).update(from: s0.h(l) + b0 * H, count: nb * H)
+                        state.c(l).update(from: s0.c(l) + b0 * H, count: nb * H)
+                    }
+                    var r = RNG(seed: 5)
+                    let xs = Array(x[(b0 * T)..<((b0 + nb) * T)]), ys = Array(y[(b0 * T)..<((b0 + nb) * T)])
+                    expectedLoss += model.trainStep(inputs: xs, targets: ys, steps: T, state: state,
+                                                    workspace: model.makeWorkspace(batch: nb, steps: T), rng: &r,
+                                                    slice: slice)
+                    XCTAssertEqual(r, stepRNG)
+                    for k in 0..<g.count { expected[k] += model.gradients[k] }
+                    for l in 0..<cfg.layers {
+                        for k in 0..<(nb * H) {
+                            XCTAssertEqual(whole.h(l)[b0 * H + k], state.h(l)[k], accuracy: 1e-6)
+                            XCTAssertEqual(whole.c(l)[b0 * H + k], state.c(l)[k], accuracy: 1e-6)
                         }
                     }
                 }
-                let xs = Array(x[(b0 * T)..<((b0 + nb) * T)]), ys = Array(y[(b0 * T)..<((b0 + nb) * T)])
-                expectedLoss += model.trainStep(inputs: xs, targets: ys, steps: T, state: state,
-                                                workspace: model.makeWorkspace(batch: nb, steps: T), rng: &part)
-                for k in 0..<g.count { expected[k] += Float(nb) / Float(batch) * model.gradients[k] }
-                for l in 0..<cfg.layers {
-                    for k in 0..<(nb * cfg.hiddenSize) {
-                        XCTAssertEqual(whole.h(l)[b0 * cfg.hiddenSize + k], state.h(l)[k], accuracy: 1e-6)
-                    }
-                }
-                b0 += nb
+                XCTAssertEqual(loss, expectedLoss, accuracy: 1e-5 * loss)
+                var worst: Float = 0
+                for k in 0..<g.count { worst = max(worst, abs(g[k] - expected[k]) / (1e-6 + 1e-4 * abs(expected[k]))) }
+                XCTAssertLessThanOrEqual(worst, 1, "batch \(batch), \(blocks) blocks, \(threads) threads, locked \(locked)")
             }
-            XCTAssertEqual(loss, expectedLoss, accuracy: 1e-5 * loss)
-            var worst: Float = 0
-            for k in 0..<g.count { worst = max(worst, abs(g[k] - expected[k]) / (1e-6 + 1e-4 * abs(expected[k]))) }
-            XCTAssertLessThanOrEqual(worst, 1, "batch \(batch), \(parts) parts")
         }
     }
 

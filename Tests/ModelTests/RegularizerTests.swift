@@ -86,8 +86,8 @@ final class RegularizerTests: XCTestCase {
             let src = (0..<n).map { Float($0 + 1) }
             var dst = [Float](repeating: -1, count: n)
             var mask = [UInt8](repeating: 0, count: (n + 7) / 8)
-            var rng = RNG(seed: 4)
-            Dropout.forwardLocked(src, &dst, rows: B, width: H, steps: T, p: 0.5, mask: &mask, rng: &rng)
+            Dropout.forwardLocked(src, &dst, rows: B, width: H, steps: T, p: 0.5, mask: &mask,
+                                  streams: MaskStreams(seed: 4, firstRow: 0))
             var kept = 0
             for k in 0..<n {
                 let first = k % (B * H)
@@ -98,12 +98,45 @@ final class RegularizerTests: XCTestCase {
             }
             XCTAssertGreaterThan(kept, 0)
             XCTAssertLessThan(kept, n)
-            // It draws B*H values, not T*B*H: the stream is where forward over one step leaves it.
-            var once = RNG(seed: 4)
-            var scratch = [Float](repeating: 0, count: B * H)
-            var m2 = [UInt8](repeating: 0, count: (B * H + 7) / 8)
-            Dropout.forward(src, &scratch, count: B * H, p: 0.5, mask: &m2, rng: &once)
-            XCTAssertEqual(once, rng)
+        }
+    }
+
+    /// A row's dropout mask is drawn from its own stream (the step's seed, the layer and the row's index
+    /// in the whole batch), so it is the same whether the row is trained with all the others or in a
+    /// block of them (another thread's or process's), for per-step and locked masks alike; and another
+    /// layer or seed draws another mask.
+    func testEachRowsDropoutMaskIsItsOwnWhicheverBlockItIsIn() {
+        let B = 5, H = 7, T = 4
+        func masks(rows: Range<Int>, locked: Bool, seed: UInt64 = 9, layer: Int = 1) -> [[UInt8]] {
+            let nb = rows.count, n = T * nb * H
+            let src = [Float](repeating: 1, count: n)
+            var dst = [Float](repeating: 0, count: n)
+            var mask = [UInt8](repeating: 0xAA, count: (n + 7) / 8)
+            let streams = MaskStreams(seed: seed, layer: layer, firstRow: rows.lowerBound)
+            if locked {
+                Dropout.forwardLocked(src, &dst, rows: nb, width: H, steps: T, p: 0.4, mask: &mask, streams: streams)
+            } else {
+                Dropout.forward(src, &dst, rows: nb, width: H, steps: T, p: 0.4, mask: &mask, streams: streams)
+            }
+            // Per row: its kept (1) or dropped (0) values over all steps, read from dst and checked against the mask.
+            return (0..<nb).map { b in
+                (0..<T).flatMap { t in (0..<H).map { j -> UInt8 in
+                    let k = (t * nb + b) * H + j
+                    let bit = mask[k >> 3] >> UInt8(k & 7) & 1
+                    XCTAssertEqual(dst[k], bit == 1 ? 1 / 0.6 : 0, accuracy: 1e-6)
+                    return bit
+                } }
+            }
+        }
+        for locked in [false, true] {
+            let whole = masks(rows: 0..<B, locked: locked)
+            XCTAssertEqual(masks(rows: 0..<2, locked: locked) + masks(rows: 2..<B, locked: locked), whole)
+            XCTAssertEqual(masks(rows: 3..<4, locked: locked)[0], whole[3])
+            XCTAssertNotEqual(masks(rows: 0..<B, locked: locked, layer: 2), whole)
+            XCTAssertNotEqual(masks(rows: 0..<B, locked: locked, seed: 10), whole)
+            let kept = whole.joined().filter { $0 == 1 }.count
+            XCTAssertGreaterThan(kept, 0)
+            XCTAssertLessThan(kept, B * T * H)
         }
     }
 

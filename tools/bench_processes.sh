@@ -53,7 +53,7 @@ for cfg in $configs; do
         echo "$cfg round $round: 2 processes x 1 thread $tps tokens/s, all-reduce $ms ms/step"
         echo "$tps" >> "$work/procs.tps"; echo "$ms" >> "$work/reduce.ms"
     done
-    params=$(grep -o '"parameterCount" *: *[0-9]*' "$work/run/latest/meta.json" | grep -o '[0-9]*$')
+    params=$(grep -o '"parameter_count" *: *[0-9]*' "$work/run/latest/meta.json" | grep -o '[0-9]*$')
     t=$(median < "$work/threads.tps"); p=$(median < "$work/procs.tps"); r=$(median < "$work/reduce.ms")
     echo "$cfg medians: threads $t tokens/s, processes $p tokens/s, processes/threads $(awk -v a="$p" -v b="$t" 'BEGIN{printf "%.3f", a/b}'), all-reduce $r ms/step, gradient $params floats ($(awk -v n="$params" 'BEGIN{printf "%.1f", n*4/1e6}') MB)"
     # Ring all-reduce of S bytes over N machines: 2(N-1)/N * S / bandwidth + 2(N-1) * latency (50 us per

@@ -2,7 +2,7 @@
 // gets there. The work happens in OUT.tmp-PID beside the output, marked as prepare's and as this
 // process's leftover until it is renamed into place; Ctrl-C or SIGTERM removes it; a run killed outright
 // leaves it for the next prepare of the same output to remove (or, for OUT.old-PID, to put back).
-import Dispatch
+import Common
 import Foundation
 import Storage
 
@@ -13,7 +13,7 @@ final class PreparedFolder {
     /// Notes on leftovers of interrupted prepares that were cleaned up, for the report.
     let leftoverNotes: [String]
     private var committed = false
-    private var signalSources: [DispatchSourceSignal] = []
+    private var armed = false
 
     /// Checks that `output` may be written (new, or replaceable with `force`), creates the temporary
     /// folder and arms the signal handlers that remove it (and `removeOnInterrupt`).
@@ -41,7 +41,8 @@ final class PreparedFolder {
             try? FileManager.default.removeItem(atPath: temp)
             throw error
         }
-        signalSources = PreparedFolder.removeOnSignal(temp, also: removeOnInterrupt)
+        PreparedFolder.removeOnSignal(temp, also: removeOnInterrupt)
+        armed = true
     }
 
     deinit { close() }
@@ -53,10 +54,9 @@ final class PreparedFolder {
     }
 
     private func disarm() {
-        if signalSources.isEmpty { return }
-        signalSources.forEach { $0.cancel() }
-        signalSources = []
-        for s in [SIGINT, SIGTERM] { signal(s, SIG_DFL) }
+        if !armed { return }
+        armed = false
+        Signals.setAction(nil)
     }
 
     /// Into place: the old folder (with --force, checked to be prepare's own) is set aside first and
@@ -106,24 +106,18 @@ final class PreparedFolder {
         return notes
     }
 
-    /// Signal sources that, on SIGINT or SIGTERM, remove `folder` and end the process (status 130 or 143).
-    static func removeOnSignal(_ folder: String, also others: [String] = []) -> [DispatchSourceSignal] {
-        [SIGINT, SIGTERM].map { s in
-            signal(s, SIG_IGN)   // delivered to the source instead
-            let src = DispatchSource.makeSignalSource(signal: s, queue: .global())
-            src.setEventHandler {
-                // Renamed first, so the passes still running cannot create files in it while it goes
-                // (their paths name the old one); if the removal is cut short, the name still reads as
-                // a leftover of a dead process, which the next prepare removes.
-                let doomed = folder + "0"
-                let target = rename(folder, doomed) == 0 ? doomed : folder
-                try? FileManager.default.removeItem(atPath: target)
-                for p in others { try? FileManager.default.removeItem(atPath: p) }
-                fputs("\ninterrupted: removed \(([folder] + others).joined(separator: ", "))\n", stderr)
-                _exit(128 + s)
-            }
-            src.resume()
-            return src
+    /// On SIGINT or SIGTERM: remove `folder` (and `others`) and end the process (status 130 or 143).
+    static func removeOnSignal(_ folder: String, also others: [String] = []) {
+        Signals.setAction { s in
+            // Renamed first, so the passes still running cannot create files in it while it goes
+            // (their paths name the old one); if the removal is cut short, the name still reads as
+            // a leftover of a dead process, which the next prepare removes.
+            let doomed = folder + "0"
+            let target = rename(folder, doomed) == 0 ? doomed : folder
+            try? FileManager.default.removeItem(atPath: target)
+            for p in others { try? FileManager.default.removeItem(atPath: p) }
+            fputs("\ninterrupted: removed \(([folder] + others).joined(separator: ", "))\n", stderr)
+            _exit(128 + s)
         }
     }
 

@@ -176,6 +176,19 @@ public final class GasaServer: Sendable {
                            logger: logger)
     }
 
+    /// Runs `app` until a SIGINT or SIGTERM (taken on Common's signal thread, not by a handler on a thread
+    /// that may be generating) starts its graceful shutdown; a second one ends the process at once.
+    public static func run(_ app: some ApplicationProtocol) async throws {
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [],
+                                                      logger: app.logger))
+        Signals.setAction { _ in
+            Signals.setAction(nil)
+            Task { await group.triggerGracefulShutdown() }
+        }
+        defer { Signals.setAction(nil) }
+        try await group.run()
+    }
+
     private func generate(_ request: Request, context: ServeContext) async throws -> Response {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") ?? false else {
             throw APIError(.unsupportedMediaType, "send the options as JSON with Content-Type: application/json")

@@ -1,34 +1,26 @@
-// SIGINT and SIGTERM as a request to stop: the handler only sets a flag (the one thing that is safe in a
-// signal handler) and restores the default action, so a second Ctrl-C ends the process at once. The
-// trainer polls the flag between steps, saves the latest checkpoint and returns.
-#if canImport(Glibc)
-import Glibc
-#endif
+// SIGINT and SIGTERM as a request to stop: the first sets a flag that the trainer polls between steps
+// (it then saves the latest checkpoint and returns); the action is then cleared, so a second Ctrl-C
+// ends the process at once. The signals arrive on Common's signal thread, never on a computing one.
+import Common
+import Synchronization
 
-private let stopFlag: UnsafeMutablePointer<sig_atomic_t> = {
-    let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
-    p.initialize(to: 0)
-    return p
-}()
+private let stopFlag = Atomic<Bool>(false)
 
 public enum StopSignal {
-    /// Installs the handlers for SIGINT and SIGTERM.
+    /// Makes SIGINT and SIGTERM requests to stop.
     public static func install() {
-        _ = stopFlag
-        for s in [SIGINT, SIGTERM] {
-            signal(s) { sig in
-                stopFlag.pointee = 1
-                signal(sig, SIG_DFL)
-            }
+        Signals.setAction { _ in
+            stopFlag.store(true, ordering: .releasing)
+            Signals.setAction(nil)
         }
     }
 
     /// Whether a stop was requested (by a signal or by `request()`).
-    public static var requested: Bool { stopFlag.pointee != 0 }
+    public static var requested: Bool { stopFlag.load(ordering: .acquiring) }
 
     /// Asks the trainer to stop as if a signal had arrived.
-    public static func request() { stopFlag.pointee = 1 }
+    public static func request() { stopFlag.store(true, ordering: .releasing) }
 
     /// Clears the request (before a new run in the same process).
-    public static func clear() { stopFlag.pointee = 0 }
+    public static func clear() { stopFlag.store(false, ordering: .releasing) }
 }

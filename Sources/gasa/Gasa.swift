@@ -1,6 +1,8 @@
 // gasa: the command-line face of the library. The root command is a table of contents;
 // each subcommand lives in its own file and only parses, calls the library and prints.
 import ArgumentParser
+import Common
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,19 +34,36 @@ struct Gasa: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: Gasa.allSubcommands)
 
-    /// SIGPIPE is ignored so that a reader going away is an EPIPE that Output handles (a quiet exit 141
-    /// for results; progress on stderr simply stops), not a signal that kills a training mid-step.
-    static func main() async {
+    /// SIGINT and SIGTERM go to Common's signal thread before any other thread exists (Signals.swift says
+    /// why). SIGPIPE is ignored so that a reader going away is an EPIPE that Output handles (a quiet exit
+    /// 141 for results; progress on stderr simply stops), not a signal that kills a training mid-step.
+    static func main() {
+        Signals.start()
         signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
-            if var serving = command as? any AsyncParsableCommand {
-                try await serving.run()
+            if let serving = command as? any AsyncParsableCommand {
+                try waitFor(serving)
             } else {
                 try command.run()
             }
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// Runs an async command (serve) on Swift's task threads while the main thread waits here, the two
+    /// signals still blocked. An async main would park the main thread in Dispatch's sigsuspend with every
+    /// signal unblocked, and a Ctrl-C landing there would end the process before the signal thread saw it.
+    private static func waitFor(_ command: any AsyncParsableCommand) throws {
+        final class Outcome: @unchecked Sendable { var error: (any Error)? }   // written before `done`, read after
+        nonisolated(unsafe) var command = command
+        let outcome = Outcome(), done = DispatchSemaphore(value: 0)
+        Task {
+            do { try await command.run() } catch { outcome.error = error }
+            done.signal()
+        }
+        done.wait()
+        if let error = outcome.error { throw error }
     }
 }

@@ -63,9 +63,9 @@ struct ServeCommand: AsyncParsableCommand {
         let app = server.application(host: host, port: port) { address in
             printError("gasa serve: \(address) — \(names); Ctrl-C stops it")
         }
-        // Ctrl-C or SIGTERM: ServiceLifecycle's graceful shutdown; the server stops taking connections and
-        // each response under way stops its generation at once (Server.swift), so nothing is awaited long.
-        do { try await app.runService() } catch { throw CLIError("cannot serve on \(host):\(port): \(error)") }
+        // Ctrl-C or SIGTERM: a graceful shutdown; the server stops taking connections and each response
+        // under way stops its generation at once (Server.swift), so nothing is awaited long.
+        do { try await GasaServer.run(app) } catch { throw CLIError("cannot serve on \(host):\(port): \(error)") }
         printError("gasa serve: stopped")
     }
 }

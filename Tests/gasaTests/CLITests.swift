@@ -325,6 +325,67 @@ extension CLITests {
 }
 
 extension CLITests {
+    /// SIGINT and SIGTERM as a running gasa sees them: whether any handler is installed for them, and how
+    /// many of its threads have them unblocked (the signal thread alone, while it waits in sigwait).
+    func signalDisposition(_ pid: Int32) throws -> (caught: Bool, unblockedThreads: Int) {
+        func mask(_ status: String, _ field: String) throws -> UInt64 {
+            let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix(field + ":") })
+            return try XCTUnwrap(UInt64(line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces),
+                                        radix: 16))
+        }
+        let bits: UInt64 = 1 << (UInt64(SIGINT) - 1) | 1 << (UInt64(SIGTERM) - 1)
+        let caught = try mask(String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8), "SigCgt") & bits != 0
+        var unblocked = 0
+        for t in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
+            guard let st = try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/status", encoding: .utf8) else {
+                continue   // a thread that just ended
+            }
+            if try mask(st, "SigBlk") & bits != bits { unblocked += 1 }
+        }
+        return (caught, unblocked)
+    }
+
+    func testCtrlCStopsATwoThreadTrainingBetweenStepsWithNoHandlerOnItsThreads() throws {
+        try writeCorpus(lines: 2000)
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "8", "--seq-length", "32",
+                                "-q").status, 0)
+        let err = dir + "/train.err", out = dir + "/train.out"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        let p = try launch(["train", "prep", "--out", "run", "--layers", "2", "--rnn-size", "96", "--threads", "2",
+                            "--parallel", "batch", "--max-minutes", "5", "--max-epochs", "0", "--eval-every", "0"],
+                           stdout: try FileHandle(forWritingTo: URL(fileURLWithPath: out)), stderr: err)
+        // Training is under way once the data-parallel step's threads exist.
+        for _ in 0..<500 where p.isRunning {
+            if let n = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(p.processIdentifier)/task").count,
+               n >= 4 { break }
+            usleep(20_000)
+        }
+        usleep(500_000)
+        guard p.isRunning else {
+            return XCTFail("gasa train ended (\(p.terminationReason.rawValue), \(p.terminationStatus)) before the signal: "
+                           + ((try? String(contentsOfFile: err, encoding: .utf8)) ?? ""))
+        }
+        // A handler would run on whichever thread the signal lands on, inside a oneDNN kernel whose stack
+        // register points into the heap (Signals.swift): there must be none, and only the signal thread may
+        // take the signals.
+        let seen = try signalDisposition(p.processIdentifier)
+        XCTAssertFalse(seen.caught, "a SIGINT or SIGTERM handler is installed")
+        XCTAssertLessThanOrEqual(seen.unblockedThreads, 1)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        let said = try String(contentsOfFile: err, encoding: .utf8) + String(contentsOfFile: out, encoding: .utf8)
+        XCTAssertEqual(p.terminationReason, .exit, said)
+        XCTAssertEqual(p.terminationStatus, 0, said)
+        XCTAssertTrue(said.contains("interrupted"), said)
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath:
+            dir + "/run/latest/state.json"))) as? [String: Any]
+        let stopped = try XCTUnwrap(state?["iteration"] as? Int)
+        XCTAssertGreaterThan(stopped, 0)
+        // The run goes on from there.
+        let resumed = try gasa("train", "--resume", "run", "--max-iters", "\(stopped + 2)", "--quiet")
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+    }
+
     /// Starts `gasa serve` on a free port and returns it with the address it printed.
     func startServe(_ args: [String]) throws -> (Process, String, String) {
         let err = dir + "/serve.err"
@@ -343,6 +404,9 @@ extension CLITests {
         let port = try XCTUnwrap(said.range(of: #"http://127\.0\.0\.1:([0-9]+)/"#, options: .regularExpression)
             .flatMap { Int(said[$0].split(separator: ":").last!.dropLast()) }, said)
         XCTAssertTrue(said.contains("run (char)"), said)
+        let seen = try signalDisposition(p.processIdentifier)
+        XCTAssertFalse(seen.caught, "a SIGINT or SIGTERM handler is installed")
+        XCTAssertLessThanOrEqual(seen.unblockedThreads, 1)
         // A generation that would take a minute is under way when Ctrl-C comes (its client reading all the
         // while, as a browser does): it is stopped, not awaited.
         let body = #"{"model": 0, "length": 1000000, "seed": 1}"#

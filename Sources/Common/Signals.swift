@@ -21,6 +21,7 @@ public enum Signals {
     private struct State: ~Copyable {
         var started = false
         var action: Action?
+        var running = false   // an action is under way on the signal thread
     }
     private static let state = Mutex(State())
 
@@ -57,9 +58,21 @@ public enum Signals {
     /// Sets what the next SIGINT or SIGTERM does (nil: end the process by the signal). Starts the signal
     /// thread if main has not (a library caller); only threads created after that have the signals
     /// blocked then.
+    /// An action runs once: the signal after it ends the process unless a new action is set. Waits for an
+    /// action under way to finish first (prepare's never does: it ends the process).
     public static func setAction(_ action: Action?) {
         start()
-        state.withLock { $0.action = action }
+        while !state.withLock({ s -> Bool in
+            if s.running { return false }
+            s.action = action
+            return true
+        }) { usleep(1000) }
+    }
+
+    /// Waits while an action is under way, so that an error it caused on another thread (a folder it
+    /// removed) is not reported in place of the exit the action makes.
+    public static func waitForAction() {
+        while state.withLock({ $0.running }) { usleep(1000) }
     }
 
     private static func receive() -> Never {
@@ -67,7 +80,15 @@ public enum Signals {
         while true {
             var signal: Int32 = 0
             guard sigwait(&set, &signal) == 0 else { continue }
-            if let action = state.withLock({ $0.action }) { action(signal) } else { endBy(signal) }
+            let action = state.withLock { s -> Action? in
+                let a = s.action
+                s.action = nil
+                s.running = a != nil
+                return a
+            }
+            guard let action else { endBy(signal) }
+            action(signal)
+            state.withLock { $0.running = false }
         }
     }
 

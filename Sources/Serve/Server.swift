@@ -181,10 +181,7 @@ public final class GasaServer: Sendable {
     public static func run(_ app: some ApplicationProtocol) async throws {
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [],
                                                       logger: app.logger))
-        Signals.setAction { _ in
-            Signals.setAction(nil)
-            Task { await group.triggerGracefulShutdown() }
-        }
+        Signals.setAction { _ in Task { await group.triggerGracefulShutdown() } }   // once: a second ends it
         defer { Signals.setAction(nil) }
         try await group.run()
     }

@@ -1,6 +1,6 @@
 // SIGINT and SIGTERM as a request to stop: the first sets a flag that the trainer polls between steps
-// (it then saves the latest checkpoint and returns); the action is then cleared, so a second Ctrl-C
-// ends the process at once. The signals arrive on Common's signal thread, never on a computing one.
+// (it then saves the latest checkpoint and returns); an action runs once, so a second Ctrl-C ends
+// the process at once. The signals arrive on Common's signal thread, never on a computing one.
 import Common
 import Synchronization
 
@@ -9,10 +9,7 @@ private let stopFlag = Atomic<Bool>(false)
 public enum StopSignal {
     /// Makes SIGINT and SIGTERM requests to stop.
     public static func install() {
-        Signals.setAction { _ in
-            stopFlag.store(true, ordering: .releasing)
-            Signals.setAction(nil)
-        }
+        Signals.setAction { _ in stopFlag.store(true, ordering: .releasing) }   // once: a second signal ends it
     }
 
     /// Whether a stop was requested (by a signal or by `request()`).

@@ -48,6 +48,7 @@ struct Gasa: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
+            Signals.waitForAction()   // an interrupted prepare's error: its action's exit status, not this
             exit(withError: error)
         }
     }

@@ -26,7 +26,7 @@ public enum Signals {
     private static let state = Mutex(State())
 
     /// The signals taken here.
-    public static let handled: [Int32] = [SIGINT, SIGTERM]
+    private static let handled: [Int32] = [SIGINT, SIGTERM]
 
     private static func handledSet() -> sigset_t {
         var set = sigset_t()
@@ -55,11 +55,10 @@ public enum Signals {
         }
     }
 
-    /// Sets what the next SIGINT or SIGTERM does (nil: end the process by the signal). Starts the signal
-    /// thread if main has not (a library caller); only threads created after that have the signals
-    /// blocked then.
-    /// An action runs once: the signal after it ends the process unless a new action is set. Waits for an
-    /// action under way to finish first (prepare's never does: it ends the process).
+    /// Sets what the next SIGINT or SIGTERM does (nil: end the process by the signal). An action runs
+    /// once: the signal after it ends the process unless a new action is set. Waits for an action under
+    /// way to finish first (prepare's never does: it ends the process). Starts the signal thread if main
+    /// has not (a library caller); only threads created after that have the signals blocked then.
     public static func setAction(_ action: Action?) {
         start()
         while !state.withLock({ s -> Bool in

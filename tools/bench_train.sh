@@ -6,7 +6,8 @@
 # the FLOP rate each reached (3 x the forward FLOPs per token, the same arithmetic for both) beside the
 # machine's FMA ceiling from tools/peak_flops.c, which no implementation can pass.
 # Usage: bash tools/bench_train.sh [iterations] [configs]    (default 60 iterations, "K S")
-# gasa runs twice per configuration: --parallel batch (rows split over the threads) and --parallel blas.
+# gasa runs twice per configuration: --parallel batch (rows split over the threads) and --parallel blas;
+# where the CPU has AVX512_BF16, a third time as "bf16": --parallel batch --precision bf16.
 # Environment: PYTHON (default /work/venv/bin/python, else python3), THREADS (default 2),
 #              CORPUS (default ../shared/corpora/lyrics_ballad.txt), REF (the reference script).
 set -euo pipefail
@@ -45,6 +46,8 @@ flops_per_token() { # layers size
     awk -v L="$1" -v H="$2" -v V="$vocab" 'BEGIN { f = 0; for (l = 0; l < L; l++) f += 4 * H * (H + H); print 6 * (f + H * V) }'
 }
 rates=()
+modes="batch blas"
+grep -q -w avx512_bf16 /proc/cpuinfo 2>/dev/null && modes="$modes bf16"
 
 peak_rss() { # KiB from /usr/bin/time -v output -> MiB
     awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); printf "%.1f", $2 / 1024 }' "$1"
@@ -63,10 +66,12 @@ for cfg in $configs; do
     t=$(sed -n 's/^ *steady-state: \([0-9.]*\) tokens\/s.*/\1/p' "$work/ref.out")
     trss=-
     [ ${#timer[@]} -gt 0 ] && trss=$(peak_rss "$work/ref.err")
-    for mode in batch blas; do
+    for mode in $modes; do
         rm -rf "$work/run"
+        how=(--parallel "$mode")
+        [ "$mode" = bf16 ] && how=(--parallel batch --precision bf16)
         "${timer[@]}" "$gasa" train "$work/prep" --out "$work/run" --layers "$layers" --rnn-size "$size" --dropout "$dropout" \
-            --max-iters "$iters" --eval-every 0 --threads "$threads" --parallel "$mode" --quiet >"$work/gasa.out" 2>"$work/gasa.err" \
+            --max-iters "$iters" --eval-every 0 --threads "$threads" "${how[@]}" --quiet >"$work/gasa.out" 2>"$work/gasa.err" \
             || { cat "$work/gasa.err" >&2; exit 1; }
         g=$(sed -n 's/^steady-state: \([0-9.]*\) tokens\/s.*/\1/p' "$work/gasa.out")
         ratio=$(awk -v a="$g" -v b="$t" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')

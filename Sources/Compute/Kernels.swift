@@ -2,10 +2,17 @@
 // kernels are generated at run time for the instruction sets the CPU reports (AVX2, AVX-512, ...), so
 // one binary runs its fastest path on any x86-64 CPU without settings. Row-major Float32 buffers; shapes
 // are named at the call sites. This file is the only place that knows which library does the products.
+// A thread may run its products in bfloat16 with float32 accumulation (Precision, withPrecision).
 import KernelShim
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// What the training products compute in: float32 throughout, or bfloat16 operands with float32
+/// accumulation and results (weights, optimizer and everything outside the products stay float32).
+public enum Precision: String, Codable, CaseIterable, Sendable {
+    case f32, bf16
+}
 
 public enum Kernels {
     /// Threads each product may use (1: the calling thread only). Applies on every thread that calls a
@@ -13,14 +20,39 @@ public enum Kernels {
     public static func setThreads(_ n: Int) { gasa_kernels_set_threads(Int32(clamping: max(1, n))) }
 
     /// C (m x n) = alpha * op(A) * op(B) + beta * C, row-major; op(A) is m x k, op(B) is k x n.
+    /// In bfloat16 mode (withPrecision(.bf16)) the operands are rounded to bfloat16 first, A or B read
+    /// from `aHalf` or `bHalf` instead when given: the same matrix already rounded (toBF16), laid out as a
+    /// or b with row stride lda or ldb; outside that mode aHalf and bHalf are ignored.
     @inline(__always)
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
-                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                            a: UnsafePointer<Float>, aHalf: UnsafePointer<UInt16>? = nil, lda: Int,
+                            b: UnsafePointer<Float>, bHalf: UnsafePointer<UInt16>? = nil, ldb: Int,
                             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let status = gasa_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda),
-                                b, Int64(ldb), beta, c, Int64(ldc))
+        let status = gasa_gemm(transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha, a, aHalf,
+                               Int64(lda), b, bHalf, Int64(ldb), beta, c, Int64(ldc))
         // Only malformed shapes fail, which callers never pass: a bug, not a user error.
         precondition(status == 0, "oneDNN sgemm failed (status \(status)) for \(m) x \(n) x \(k)")
+    }
+
+    /// Runs `body` with this thread's products in `precision` (then back to what it was). Products of one
+    /// row (sampling) stay float32 in either.
+    @inline(__always)
+    public static func withPrecision<R>(_ precision: Precision, _ body: () throws -> R) rethrows -> R {
+        let before = gasa_kernels_bf16()
+        gasa_kernels_set_bf16(precision == .bf16 ? 1 : 0)
+        defer { gasa_kernels_set_bf16(before) }
+        return try body()
+    }
+
+    /// Whether this CPU runs bfloat16 products natively (AVX512_BF16 or AMX): without it oneDNN would
+    /// fall back to slow reference code, so `--precision bf16` is refused.
+    public static var bf16Supported: Bool { gasa_kernels_bf16_supported() != 0 }
+
+    /// rows x cols of `src` (row stride ld) rounded to bfloat16 into `dst`, packed.
+    @inline(__always)
+    public static func toBF16(rows: Int, cols: Int, _ src: UnsafePointer<Float>, ld: Int,
+                              _ dst: UnsafeMutablePointer<UInt16>) {
+        gasa_to_bf16(Int64(rows), Int64(cols), src, Int64(ld), dst)
     }
 
     /// y (m) = alpha * A x + beta * y, A row-major m x n (batch-1 sampling). A one-row product,
@@ -89,6 +121,21 @@ public final class FloatBuffer {
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public func zero() { pointer.update(repeating: 0, count: count) }
+}
+
+/// A 64-byte aligned buffer of bfloat16 values (their bits) that lives as long as its owner.
+public final class BF16Buffer {
+    public let count: Int
+    public let pointer: UnsafeMutablePointer<UInt16>
+
+    public init(count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 2, alignment: 64)
+        pointer = raw.bindMemory(to: UInt16.self, capacity: max(1, count))
+        pointer.initialize(repeating: 0, count: max(1, count))
+    }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
 }
 
 /// What runs the products on this machine: oneDNN's version and the instruction set it generates code for,

@@ -1,5 +1,5 @@
 // The fused elementwise kernels (elementwise_body.h: the LSTM, GRU and RNN cells, the dropout mask, column sums,
-// softmax cross-entropy) for three
+// softmax cross-entropy, bfloat16 conversion) for three
 // instruction sets, and the choice among them, made
 // once from what the CPU reports: AVX-512 where it has AVX-512F, else AVX2, else SSE2 (every x86-64).
 // ONEDNN_MAX_CPU_ISA, the variable that caps oneDNN's kernels, caps this choice the same way, so one
@@ -19,6 +19,8 @@
 #define LANES 16
 typedef float VF __attribute__((vector_size(64)));
 typedef int32_t VI __attribute__((vector_size(64)));
+typedef uint32_t VU __attribute__((vector_size(64)));
+typedef uint16_t VH __attribute__((vector_size(32)));
 #define SPLAT(x) ((VF){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x})
 
 #define EXP_HI 88.3f
@@ -54,6 +56,11 @@ static inline float scalar_exp(float x) {
     return y * s;
 }
 static inline float scalar_sigmoid(float x) { return 1.0f / (1.0f + scalar_exp(-x)); }
+static inline uint16_t scalar_to_bf16(float x) {
+    uint32_t u; memcpy(&u, &x, 4);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
 static inline float scalar_tanh(float x) { return 2.0f / (1.0f + scalar_exp(-2.0f * x)) - 1.0f; }
 
 #define V(name) name##_sse2
@@ -82,13 +89,14 @@ typedef void (*GRUForward)(int64_t, int64_t, float *, const float *, const float
 typedef void (*GRUBackward)(int64_t, int64_t, float *, const float *, const float *, float *);
 typedef void (*RNNForward)(int64_t, int64_t, float *, const float *, int, float *);
 typedef void (*RNNBackward)(int64_t, int64_t, float *, const float *, int);
+typedef void (*ToBF16)(int64_t, int64_t, const float *, int64_t, uint16_t *);
 static struct {
     Forward forward; Backward backward; Mask mask; Sums sums; Softmax softmax;
     GRUForward gru_forward; GRUBackward gru_backward; RNNForward rnn_forward; RNNBackward rnn_backward;
-    int bits;
+    ToBF16 to_bf16; int bits;
 } path = {
     cell_forward_sse2, cell_backward_sse2, apply_mask_sse2, column_sums_sse2, softmax_xent_sse2,
-    gru_forward_sse2, gru_backward_sse2, rnn_forward_sse2, rnn_backward_sse2, 128};
+    gru_forward_sse2, gru_backward_sse2, rnn_forward_sse2, rnn_backward_sse2, to_bf16_sse2, 128};
 static pthread_once_t chosen = PTHREAD_ONCE_INIT;
 
 // The widest path ONEDNN_MAX_CPU_ISA allows (its names: SSE41, AVX, AVX2, AVX2_VNNI, AVX512_CORE, ...,
@@ -112,13 +120,13 @@ static void choose(void) {
         path.forward = cell_forward_avx512; path.backward = cell_backward_avx512; path.mask = apply_mask_avx512;
         path.sums = column_sums_avx512; path.softmax = softmax_xent_avx512;
         path.gru_forward = gru_forward_avx512; path.gru_backward = gru_backward_avx512;
-        path.rnn_forward = rnn_forward_avx512; path.rnn_backward = rnn_backward_avx512;
+        path.rnn_forward = rnn_forward_avx512; path.rnn_backward = rnn_backward_avx512; path.to_bf16 = to_bf16_avx512;
         path.bits = 512;
     } else if (cap >= 256 && __builtin_cpu_supports("avx2")) {
         path.forward = cell_forward_avx2; path.backward = cell_backward_avx2; path.mask = apply_mask_avx2;
         path.sums = column_sums_avx2; path.softmax = softmax_xent_avx2;
         path.gru_forward = gru_forward_avx2; path.gru_backward = gru_backward_avx2;
-        path.rnn_forward = rnn_forward_avx2; path.rnn_backward = rnn_backward_avx2;
+        path.rnn_forward = rnn_forward_avx2; path.rnn_backward = rnn_backward_avx2; path.to_bf16 = to_bf16_avx2;
         path.bits = 256;
     }
 }
@@ -173,4 +181,9 @@ double gasa_softmax_xent(int64_t rows, int64_t classes, float *logits, const int
                          float grad_scale, float *row_loss) {
     pthread_once(&chosen, choose);
     return path.softmax(rows, classes, logits, targets, grad, grad_scale, row_loss);
+}
+
+void gasa_to_bf16(int64_t rows, int64_t cols, const float *a, int64_t lda, uint16_t *out) {
+    pthread_once(&chosen, choose);
+    path.to_bf16(rows, cols, a, lda, out);
 }

@@ -1,6 +1,6 @@
 // The fused elementwise kernels, written once and compiled three times by elementwise.c (for SSE2, AVX2
 // and AVX-512), each name suffixed by V(): the LSTM, GRU and RNN cells forward and backward, the dropout mask, the
-// column sums of the bias gradients, and softmax cross-entropy. Sixteen lanes of generic
+// column sums of the bias gradients, softmax cross-entropy and the bfloat16 conversion. Sixteen lanes of generic
 // vectors, which each instruction set splits into its own registers, and a scalar twin for a row's
 // tail that performs the same IEEE operations in the same order, so every path and every tail
 // position gives the same bits. No multiply-add is fused (elementwise.c turns contraction off).
@@ -270,4 +270,26 @@ static double V(softmax_xent)(int64_t n, int64_t v, float *restrict logits, cons
         }
     }
     return total;
+}
+
+// bfloat16 copies for the products of `--precision bf16` training (kernelshim.c): rows x cols of a (row
+// stride lda) into out, packed (row stride cols); each value rounded to the nearest bfloat16, ties to
+// even, a NaN kept a (quiet) NaN. Integer arithmetic on the bits, so every path gives the same result.
+static void V(to_bf16)(int64_t rows, int64_t cols, const float *restrict a, int64_t lda, uint16_t *restrict out) {
+    const int64_t cv = cols & ~(int64_t)(LANES - 1);
+    for (int64_t i = 0; i < rows; i++) {
+        const float *r = a + i * lda;
+        uint16_t *o = out + i * cols;
+        int64_t j = 0;
+        for (; j < cv; j += LANES) {
+            VU u;
+            memcpy(&u, r + j, sizeof u);
+            VU rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+            VU nan = (VU)((u & 0x7FFFFFFFu) > 0x7F800000u);
+            VU q = (u >> 16) | 0x40u;
+            VH h = __builtin_convertvector((rounded & ~nan) | (q & nan), VH);
+            memcpy(o + j, &h, sizeof h);
+        }
+        for (; j < cols; j++) o[j] = scalar_to_bf16(r[j]);
+    }
 }

@@ -14,6 +14,14 @@
 // largest any of them needs; after the first call of each shape a product only sets three data
 // pointers and executes. One-row products (batch-1 sampling's matrix-vector work, column sums) stay
 // on SGEMM, about twice as fast there and with no buffer to pack.
+//
+// Precision. A thread in bf16 mode (`--precision bf16` training) runs its products on bfloat16 operands
+// with float32 accumulation and a float32 result (oneDNN's avx512_core_bf16 kernels, about 1.7-1.9x
+// the float32 ones on the training shapes). Operands arrive as float32 and are rounded into the
+// thread's two conversion buffers (grown like the scratchpad), except an operand the caller already
+// holds in bfloat16: the recurrent and output weights, converted once per optimizer step (converting a
+// weight matrix for every per-step product would cost about as much as the product), and the gate
+// gradients, converted step by step as backpropagation makes them and read by three products after.
 #define _GNU_SOURCE
 #include "kernelshim.h"
 #include <dlfcn.h>
@@ -52,7 +60,7 @@ static int sync_threads(void) {
 
 typedef struct {
     int64_t m, n, k, lda, ldb, ldc;
-    int trans_a, trans_b, threads;
+    int trans_a, trans_b, threads, bf16;
     float alpha, beta;
 } Key;
 
@@ -73,6 +81,8 @@ typedef struct {
     size_t scratch_size;
     dnnl_memory_t scratch_memory;
     dnnl_memory_desc_t scratch_md;
+    uint16_t *half[2];      // bf16 mode: the left and right operands rounded to bfloat16
+    size_t half_count[2];
 } Cache;
 
 static _Thread_local Cache *cache = 0;
@@ -91,6 +101,8 @@ static void destroy_cache(void *p) {
     for (int i = 0; i < c->count; i++) destroy_entry(&c->entries[i]);
     if (c->scratch_memory) dnnl_memory_destroy(c->scratch_memory);
     free(c->scratch);
+    free(c->half[0]);
+    free(c->half[1]);
     if (c->stream) dnnl_stream_destroy(c->stream);
     if (c->engine) dnnl_engine_destroy(c->engine);
     free(c);
@@ -115,7 +127,7 @@ static Cache *thread_cache(dnnl_status_t *status) {
 
 static int same_key(const Key *x, const Key *y) {
     return x->m == y->m && x->n == y->n && x->k == y->k && x->lda == y->lda && x->ldb == y->ldb && x->ldc == y->ldc
-        && x->trans_a == y->trans_a && x->trans_b == y->trans_b && x->threads == y->threads
+        && x->trans_a == y->trans_a && x->trans_b == y->trans_b && x->threads == y->threads && x->bf16 == y->bf16
         && x->alpha == y->alpha && x->beta == y->beta;
 }
 
@@ -144,8 +156,9 @@ static dnnl_status_t build(Cache *c, const Key *key, Entry *e) {
     dnnl_dims_t b_strides = {key->trans_b ? 1 : key->ldb, key->trans_b ? key->ldb : 1};
     dnnl_dims_t c_strides = {key->ldc, 1};
     dnnl_status_t s;
-    if ((s = dnnl_memory_desc_init_by_strides(&a_md, 2, a_dims, dnnl_f32, a_strides)) != dnnl_success) return s;
-    if ((s = dnnl_memory_desc_init_by_strides(&b_md, 2, b_dims, dnnl_f32, b_strides)) != dnnl_success) return s;
+    dnnl_data_type_t in = key->bf16 ? dnnl_bf16 : dnnl_f32;
+    if ((s = dnnl_memory_desc_init_by_strides(&a_md, 2, a_dims, in, a_strides)) != dnnl_success) return s;
+    if ((s = dnnl_memory_desc_init_by_strides(&b_md, 2, b_dims, in, b_strides)) != dnnl_success) return s;
     if ((s = dnnl_memory_desc_init_by_strides(&c_md, 2, c_dims, dnnl_f32, c_strides)) != dnnl_success) return s;
     dnnl_matmul_desc_t desc;
     if ((s = dnnl_matmul_desc_init(&desc, &a_md, &b_md, NULL, &c_md)) != dnnl_success) return s;
@@ -199,8 +212,35 @@ static Entry *lookup(Cache *c, const Key *key, dnnl_status_t *status) {
     return &c->entries[slot];
 }
 
-int gasa_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-               const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+static _Thread_local int bf16_mode = 0;
+
+void gasa_kernels_set_bf16(int on) { bf16_mode = on != 0; }
+int gasa_kernels_bf16(void) { return bf16_mode; }
+
+int gasa_kernels_bf16_supported(void) {
+    const int bf16_isa = 0xe7;   // dnnl_cpu_isa_avx512_core_bf16; AMX contains it
+    return (dnnl_get_effective_cpu_isa() & bf16_isa) == bf16_isa;
+}
+
+// Operand `which` of the calling thread's cache, rows x cols of src (row stride ld) rounded to bfloat16
+// and packed; 0 when memory runs out.
+static const uint16_t *to_half(Cache *c, int which, int64_t rows, int64_t cols, const float *src, int64_t ld) {
+    size_t count = (size_t)(rows * cols);
+    if (count > c->half_count[which]) {
+        size_t grown = count > 2 * c->half_count[which] ? count : 2 * c->half_count[which];
+        uint16_t *p = aligned_alloc(64, (grown * 2 + 63) / 64 * 64);
+        if (!p) return 0;
+        free(c->half[which]);
+        c->half[which] = p;
+        c->half_count[which] = grown;
+    }
+    gasa_to_bf16(rows, cols, src, ld, c->half[which]);
+    return c->half[which];
+}
+
+int gasa_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+              const uint16_t *a_half, int64_t lda, const float *b, const uint16_t *b_half, int64_t ldb, float beta,
+              float *c, int64_t ldc) {
     int threads = sync_threads();
     if (m == 1 || n == 0 || k == 0)
         return (int)dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -208,16 +248,39 @@ int gasa_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float 
     dnnl_status_t s = dnnl_success;
     Cache *cc = thread_cache(&s);
     if (!cc) return (int)s;
-    Key key = {m, n, k, lda, ldb, ldc, trans_a != 0, trans_b != 0, threads, alpha, beta};
+    const void *pa = a, *pb = b;
+    if (bf16_mode) {
+        // The operands as stored: op(A) = A^T stores k x m, op(B) = B^T stores n x k.
+        if (a_half) {
+            pa = a_half;
+        } else {
+            int64_t ar = trans_a ? k : m, ac = trans_a ? m : k;
+            if (!(pa = to_half(cc, 0, ar, ac, a, lda))) return (int)dnnl_out_of_memory;
+            lda = ac;
+        }
+        if (b_half) {
+            pb = b_half;
+        } else {
+            int64_t br = trans_b ? n : k, bc = trans_b ? k : n;
+            if (!(pb = to_half(cc, 1, br, bc, b, ldb))) return (int)dnnl_out_of_memory;
+            ldb = bc;
+        }
+    }
+    Key key = {m, n, k, lda, ldb, ldc, trans_a != 0, trans_b != 0, threads, bf16_mode, alpha, beta};
     Entry *e = lookup(cc, &key, &s);
     if (!e) return (int)s;
-    if ((s = dnnl_memory_set_data_handle(e->a, (void *)a)) != dnnl_success
-        || (s = dnnl_memory_set_data_handle(e->b, (void *)b)) != dnnl_success
+    if ((s = dnnl_memory_set_data_handle(e->a, (void *)pa)) != dnnl_success
+        || (s = dnnl_memory_set_data_handle(e->b, (void *)pb)) != dnnl_success
         || (s = dnnl_memory_set_data_handle(e->c, c)) != dnnl_success) return (int)s;
     dnnl_exec_arg_t args[4] = {
         {DNNL_ARG_SRC, e->a}, {DNNL_ARG_WEIGHTS, e->b}, {DNNL_ARG_DST, e->c}, {DNNL_ARG_SCRATCHPAD, cc->scratch_memory},
     };
     return (int)dnnl_primitive_execute(e->primitive, cc->stream, cc->scratch_memory ? 4 : 3, args);
+}
+
+int gasa_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+               const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    return gasa_gemm(trans_a, trans_b, m, n, k, alpha, a, 0, lda, b, 0, ldb, beta, c, ldc);
 }
 
 int gasa_kernels_isa(void) { return (int)dnnl_get_effective_cpu_isa(); }

@@ -44,11 +44,13 @@ extension LanguageModel {
             let into = layerGradients(l, base: g)
             DispatchQueue.concurrentPerform(iterations: R) { part in
                 let rows = (G * part / R)..<(G * (part + 1) / R)
-                for (i, r) in ws.parts.enumerated() {
-                    let w = r.workspace
-                    recurrentLayer(l, batch: w.batch, steps: steps)
-                        .weightGradients(rows: rows, x: layerInputs[i], gates: w.gates[l].pointer, h: w.h[l].pointer,
-                                         into: into, accumulate: i > 0)
+                Kernels.withPrecision(trainingPrecision) {
+                    for (i, r) in ws.parts.enumerated() {
+                        let w = r.workspace, layer = recurrentLayer(l, batch: w.batch, steps: steps)
+                        layer.weightGradients(rows: rows, x: layerInputs[i], gates: w.gates[l].pointer,
+                                              gatesHalf: gatesHalf(layer, l, ws: w).map { UnsafePointer($0) },
+                                              h: w.h[l].pointer, into: into, accumulate: i > 0)
+                    }
                 }
             }
         }

@@ -17,13 +17,15 @@ enum GRULayer {
     /// initial state; gates (N, 4H) receives what the backward pass needs; gh (B, 3H) scratch.
     static func forward(batch B: Int, steps T: Int, input In: Int, hidden H: Int,
                         x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whhT: UnsafePointer<Float>,
+                        whhTHalf: UnsafePointer<UInt16>?,
                         bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>, gh: UnsafeMutablePointer<Float>,
                         gates: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>) {
         let N = B * T, G = 4 * H, R = 3 * H
         Kernels.gemm(transA: false, transB: true, m: N, n: R, k: In, a: x, lda: In, b: wih, ldb: In,
                      beta: 0, c: gates, ldc: G)
         for t in 0..<T {
-            step(batch: B, hidden: H, gates: gates + t * B * G, hPrev: h + t * B * H, whhT: whhT, bih: bih, bhh: bhh,
+            step(batch: B, hidden: H, gates: gates + t * B * G, hPrev: h + t * B * H, whhT: whhT, whhTHalf: whhTHalf,
+                 bih: bih, bhh: bhh,
                  gh: gh, hOut: h + (t + 1) * B * H)
         }
     }
@@ -32,10 +34,12 @@ enum GRULayer {
     /// the cell. hOut may be hPrev (sampling).
     @inline(__always)
     static func step(batch B: Int, hidden H: Int, gates: UnsafeMutablePointer<Float>, hPrev: UnsafePointer<Float>,
-                     whhT: UnsafePointer<Float>, bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>,
+                     whhT: UnsafePointer<Float>, whhTHalf: UnsafePointer<UInt16>?, bih: UnsafePointer<Float>,
+                     bhh: UnsafePointer<Float>,
                      gh: UnsafeMutablePointer<Float>, hOut: UnsafeMutablePointer<Float>) {
         let R = 3 * H
-        Kernels.gemm(transA: false, transB: false, m: B, n: R, k: H, a: hPrev, lda: H, b: whhT, ldb: R,
+        Kernels.gemm(transA: false, transB: false, m: B, n: R, k: H, a: hPrev, lda: H, b: whhT,
+                     bHalf: whhTHalf, ldb: R,
                      beta: 0, c: gh, ldc: R)
         gasa_gru_cell_forward(Int64(B), Int64(H), gates, gh, bih, bhh, hPrev, hOut)
     }
@@ -44,6 +48,7 @@ enum GRULayer {
     /// gradient is accumulated into it); sink (B, H) scratch for the gradient of the initial state, which
     /// truncated BPTT drops. Leaves (dr, dz, dn r, dn) in `gates`.
     static func backwardThroughTime(batch B: Int, steps T: Int, hidden H: Int, whh: UnsafePointer<Float>,
+                                    whhHalf: UnsafePointer<UInt16>?,
                                     gates: UnsafeMutablePointer<Float>, h: UnsafePointer<Float>,
                                     dhOut: UnsafeMutablePointer<Float>, sink: UnsafeMutablePointer<Float>) {
         let G = 4 * H
@@ -54,7 +59,8 @@ enum GRULayer {
             gasa_gru_cell_backward(Int64(B), Int64(H), gt, h + t * B * H, dhOut + t * B * H, dPrev)
             if t > 0 {
                 // dL/dh_{t-1} += dGh_t W_hh
-                Kernels.gemm(transA: false, transB: false, m: B, n: H, k: 3 * H, a: gt, lda: G, b: whh, ldb: H,
+                Kernels.gemm(transA: false, transB: false, m: B, n: H, k: 3 * H, a: gt, lda: G, b: whh,
+                             bHalf: whhHalf, ldb: H,
                              beta: 1, c: dPrev, ldc: H)
             }
             t -= 1

@@ -9,12 +9,14 @@ struct Head {
     let bias: UnsafePointer<Float>     // (V)
     let vocabulary: Int                // V
     let width: Int                     // H
+    var weightHalf: UnsafePointer<UInt16>? = nil   // W rounded to bfloat16 (bf16 training), else nil
 
     /// Logits (rows, V) = top (rows, H) W^T + b, into `logits`.
     func logits(rows: Int, top: UnsafePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
         let V = vocabulary, H = width
         for r in 0..<rows { (logits + r * V).update(from: bias, count: V) }
-        Kernels.gemm(transA: false, transB: true, m: rows, n: V, k: H, a: top, lda: H, b: weight, ldb: H,
+        Kernels.gemm(transA: false, transB: true, m: rows, n: V, k: H, a: top, lda: H, b: weight,
+                     bHalf: weightHalf, ldb: H,
                      beta: 1, c: logits, ldc: V)
     }
 
@@ -32,7 +34,8 @@ struct Head {
             Kernels.gemm(transA: true, transB: false, m: V, n: H, k: rows, a: logits, lda: V, b: top + r0 * H, ldb: H,
                          beta: first ? 0 : 1, c: dW, ldc: H)
             Kernels.columnSums(rows: rows, cols: V, a: logits, lda: V, beta: first ? 0 : 1, y: db)
-            Kernels.gemm(transA: false, transB: false, m: rows, n: H, k: V, a: logits, lda: V, b: weight, ldb: H,
+            Kernels.gemm(transA: false, transB: false, m: rows, n: H, k: V, a: logits, lda: V, b: weight,
+                         bHalf: weightHalf, ldb: H,
                          beta: 0, c: dTop + r0 * H, ldc: H)
         }
         return total

@@ -36,6 +36,7 @@ enum LSTMLayer {
     /// holding the initial state; gates (N, 4H) receives the activations; biasSum (4H) scratch.
     static func forward(batch B: Int, steps T: Int, input In: Int, hidden H: Int,
                         x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whhT: UnsafePointer<Float>,
+                        whhTHalf: UnsafePointer<UInt16>?,
                         bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>, biasSum: UnsafeMutablePointer<Float>,
                         gates: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>,
                             c: UnsafeMutablePointer<Float>) {
@@ -45,7 +46,8 @@ enum LSTMLayer {
                      beta: 0, c: gates, ldc: G)
         for t in 0..<T {
             let gt = gates + t * B * G
-            Kernels.gemm(transA: false, transB: false, m: B, n: G, k: H, a: h + t * B * H, lda: H, b: whhT, ldb: G,
+            Kernels.gemm(transA: false, transB: false, m: B, n: G, k: H, a: h + t * B * H, lda: H, b: whhT,
+                         bHalf: whhTHalf, ldb: G,
                          beta: 1, c: gt, ldc: G)
             cellForward(batch: B, hidden: H, gates: gt, bias: biasSum, cPrev: c + t * B * H, cOut: c + (t + 1) * B * H,
                         hOut: h + (t + 1) * B * H)
@@ -54,9 +56,12 @@ enum LSTMLayer {
 
     /// Backward through time over `steps` steps after `forward`. dhOut (N, H) in: dL/dh_t from above
     /// (destroyed: the recurrent gradient is accumulated into it); dc (B, H) scratch. Leaves dL/dG, the
-    /// gradients of the gate pre-activations, in `gates` for weightGradients and inputGradient.
+    /// gradients of the gate pre-activations, in `gates` for weightGradients and inputGradient, and (bf16
+    /// training) rounded to bfloat16 in `gatesHalf` (N, 4H), which the per-step product reads too.
     static func backwardThroughTime(batch B: Int, steps T: Int, hidden H: Int, whh: UnsafePointer<Float>,
-                                    gates: UnsafeMutablePointer<Float>, c: UnsafePointer<Float>,
+                                    whhHalf: UnsafePointer<UInt16>?,
+                                    gates: UnsafeMutablePointer<Float>, gatesHalf: UnsafeMutablePointer<UInt16>?,
+                                    c: UnsafePointer<Float>,
                                     dhOut: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>) {
         let G = 4 * H
         dc.update(repeating: 0, count: B * H)   // truncated BPTT: nothing flows in from after the last step
@@ -65,9 +70,12 @@ enum LSTMLayer {
             let gt = gates + t * B * G
             cellBackward(batch: B, hidden: H, gates: gt, c: c + (t + 1) * B * H, cPrev: c + t * B * H,
                          dh: dhOut + t * B * H, dc: dc)
+            let gtHalf = gatesHalf.map { $0 + t * B * G }
+            if let gtHalf { Kernels.toBF16(rows: B, cols: G, gt, ld: G, gtHalf) }
             if t > 0 {
                 // dL/dh_{t-1} += dG_t W_hh
-                Kernels.gemm(transA: false, transB: false, m: B, n: H, k: G, a: gt, lda: G, b: whh, ldb: H,
+                Kernels.gemm(transA: false, transB: false, m: B, n: H, k: G, a: gt, aHalf: gtHalf, lda: G, b: whh,
+                             bHalf: whhHalf, ldb: H,
                              beta: 1, c: dhOut + (t - 1) * B * H, ldc: H)
             }
             t -= 1

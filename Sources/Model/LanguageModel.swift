@@ -42,6 +42,12 @@ public final class LanguageModel {
     // operand untransposed, which the kernels take faster (the per-step products are small, so reading
     // W_hh across is much of their cost).
     private lazy var whhT = FloatBuffer(count: config.layers * config.gateRows * config.hiddenSize)
+    /// What trainStep's products compute in (evaluation and sampling are always float32). With bf16 the
+    /// recurrent weights (W_hh and W_hh^T of every layer) and the head's W are rounded into `halfWeights`
+    /// at the start of each step, after weight drop, for the products that read them once per time step.
+    public var trainingPrecision: Precision = .f32
+    private lazy var halfWeights = BF16Buffer(count: config.layers * 2 * config.gateRows * config.hiddenSize
+                                              + config.vocabSize * config.hiddenSize)
     // The regularisers' per-minibatch draws (Regularizers.swift), allocated on the first training step.
     let minibatchMasks: MinibatchMasks
     private let index: [String: TensorView]
@@ -123,6 +129,7 @@ public final class LanguageModel {
         let masks = MaskStreams(seed: rng.next(), firstRow: whole.firstRow)
         drawMinibatchMasks(rng: &rng)
         transposeRecurrentWeights(dropped: config.regularization.weightDrop > 0)
+        if trainingPrecision == .bf16 { roundWeightsToHalf(dropped: config.regularization.weightDrop > 0) }
         let loss: Double
         if ws.parts.isEmpty {
             loss = trainRows(inputs: inputs, targets: targets, steps: steps, state: state, ws: ws, masks: masks,
@@ -162,14 +169,16 @@ public final class LanguageModel {
     /// Forward, loss and backward of B rows; gradients (already scaled by `scale` per target) go to `g`.
     func trainRows(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, steps: Int, state: RecurrentState,
                    ws: Workspace, masks: MaskStreams, grads g: GradientTargets, scale: Float) -> Double {
-        gather(inputs: inputs, targets: targets, rowStride: steps, from: 0, steps: steps, ws: ws)
-        forward(steps: steps, state: state, ws: ws, masks: masks)
-        let N = ws.batch * steps
-        let loss = head.forwardBackward(rows: N, top: topOutput(ws: ws, dropout: config.dropout > 0),
-                                        targets: ws.targets, scale: scale, ws: ws, dW: g.headW, db: g.headB,
-                                        dTop: ws.dA.pointer)
-        backward(steps: steps, ws: ws, grads: g)
-        return loss
+        Kernels.withPrecision(trainingPrecision) {
+            gather(inputs: inputs, targets: targets, rowStride: steps, from: 0, steps: steps, ws: ws)
+            forward(steps: steps, state: state, ws: ws, masks: masks)
+            let N = ws.batch * steps
+            let loss = trainingHead.forwardBackward(rows: N, top: topOutput(ws: ws, dropout: config.dropout > 0),
+                                                    targets: ws.targets, scale: scale, ws: ws, dW: g.headW,
+                                                    db: g.headB, dTop: ws.dA.pointer)
+            backward(steps: steps, ws: ws, grads: g)
+            return loss
+        }
     }
 
     /// Forward only, without dropout, carrying `state` the same way; returns the summed loss in nats over
@@ -219,6 +228,27 @@ public final class LanguageModel {
         }
     }
 
+    /// halfWeights from whhT, this step's W_hh (`dropped`: the weight-dropped copies) and the head's W.
+    private func roundWeightsToHalf(dropped: Bool) {
+        let H = config.hiddenSize, G = config.gateRows, V = config.vocabSize
+        for l in 0..<config.layers {
+            let (whh, t) = halfRecurrent(l)
+            Kernels.toBF16(rows: G, cols: H, recurrentWeights(l, dropped: dropped), ld: H, whh)
+            Kernels.toBF16(rows: H, cols: G, whhT.pointer + l * G * H, ld: G, t)
+        }
+        Kernels.toBF16(rows: V, cols: H, params.pointer + headWOffset, ld: H, halfHead)
+    }
+
+    /// Layer l's W_hh and W_hh^T in halfWeights.
+    private func halfRecurrent(_ l: Int) -> (UnsafeMutablePointer<UInt16>, UnsafeMutablePointer<UInt16>) {
+        let size = config.gateRows * config.hiddenSize, p = halfWeights.pointer + 2 * l * size
+        return (p, p + size)
+    }
+
+    private var halfHead: UnsafeMutablePointer<UInt16> {
+        halfWeights.pointer + 2 * config.layers * config.gateRows * config.hiddenSize
+    }
+
     /// Copies steps [from, from+n) of the row-major batch into the workspace's time-major token arrays.
     func gather(inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, rowStride: Int,
                         from s0: Int, steps n: Int, ws: Workspace) {
@@ -237,6 +267,13 @@ public final class LanguageModel {
                     width: config.hiddenSize)
     }
 
+    /// The head as trainStep uses it: with its W rounded to bfloat16 in bf16 training.
+    private var trainingHead: Head {
+        var h = head
+        if trainingPrecision == .bf16 { h.weightHalf = UnsafePointer(halfHead) }
+        return h
+    }
+
     /// W_hh of layer l as the passes use it: the parameters', or (`dropped`) this minibatch's weight-dropped copy.
     func recurrentWeights(_ l: Int, dropped: Bool) -> UnsafePointer<Float> {
         if dropped { return UnsafePointer(minibatchMasks.droppedRecurrent(l)) }
@@ -246,10 +283,16 @@ public final class LanguageModel {
     /// Layer l's weights for a pass (`training`: with weight drop when the model has it).
     func layerWeights(_ l: Int, training: Bool) -> LayerWeights {
         let p = UnsafePointer(params.pointer)
-        return LayerWeights(wih: p + wihOffset[l],
-                            whh: recurrentWeights(l, dropped: training && config.regularization.weightDrop > 0),
-                            whhT: whhT.pointer + l * config.gateRows * config.hiddenSize,
-                            bih: p + bihOffset[l], bhh: p + bhhOffset[l])
+        var w = LayerWeights(wih: p + wihOffset[l],
+                             whh: recurrentWeights(l, dropped: training && config.regularization.weightDrop > 0),
+                             whhT: whhT.pointer + l * config.gateRows * config.hiddenSize,
+                             bih: p + bihOffset[l], bhh: p + bhhOffset[l])
+        if training && trainingPrecision == .bf16 {
+            let (whh, t) = halfRecurrent(l)
+            w.whhHalf = UnsafePointer(whh)
+            w.whhTHalf = UnsafePointer(t)
+        }
+        return w
     }
 
     func recurrentLayer(_ l: Int, batch: Int, steps: Int) -> RecurrentLayer {
@@ -330,19 +373,27 @@ public final class LanguageModel {
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
             if config.dropout > 0 { Dropout.backward(dOut, count: N * H, p: config.dropout, mask: ws.masks[l]) }
             let layer = recurrentLayer(l, batch: B, steps: T), w = layerWeights(l, training: true)
-            layer.backwardThroughTime(weights: w, gates: ws.gates[l].pointer, h: ws.h[l].pointer, c: ws.c[l].pointer,
-                                      dhOut: dOut, dc: ws.dc.pointer)
+            let half = gatesHalf(layer, l, ws: ws)
+            layer.backwardThroughTime(weights: w, gates: ws.gates[l].pointer, gatesHalf: half, h: ws.h[l].pointer,
+                                      c: ws.c[l].pointer, dhOut: dOut, dc: ws.dc.pointer)
             if let base = g.recurrent {
                 layer.weightGradients(rows: 0..<config.gateRows, x: rebuildInput(l, steps: T, ws: ws, into: other),
-                                      gates: ws.gates[l].pointer, h: ws.h[l].pointer,
-                                      into: layerGradients(l, base: base), accumulate: false)
+                                      gates: ws.gates[l].pointer, gatesHalf: half.map { UnsafePointer($0) },
+                                      h: ws.h[l].pointer, into: layerGradients(l, base: base), accumulate: false)
             }
-            layer.inputGradient(weights: w, gates: ws.gates[l].pointer, dx: other)
+            layer.inputGradient(weights: w, gates: ws.gates[l].pointer, gatesHalf: half.map { UnsafePointer($0) },
+                                dx: other)
             swap(&dOut, &other)
         }
         // dOut now holds dL/dx0 (N, E).
         Embedding.backward(width: config.embeddingSize, vocabulary: config.vocabSize, tokens: ws.tokens, rows: N,
                            dRows: dOut, dTable: g.embed)
+    }
+
+    /// Where layer l's backward pass keeps its bfloat16 gate gradients: in bf16 training of a cell that
+    /// keeps them, ws.gatesHalf; else nil.
+    func gatesHalf(_ layer: RecurrentLayer, _ l: Int, ws: Workspace) -> UnsafeMutablePointer<UInt16>? {
+        trainingPrecision == .bf16 && layer.halvesGates ? ws.gatesHalf[l].pointer : nil
     }
 
     /// Layer l's weight gradients within a buffer laid out like the parameters.

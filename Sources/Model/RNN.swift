@@ -13,6 +13,7 @@ enum RNNLayer {
     /// initial state; gates (N, H) receives the outputs; biasSum (H) scratch.
     static func forward(batch B: Int, steps T: Int, input In: Int, hidden H: Int, relu: Bool,
                         x: UnsafePointer<Float>, wih: UnsafePointer<Float>, whhT: UnsafePointer<Float>,
+                        whhTHalf: UnsafePointer<UInt16>?,
                         bih: UnsafePointer<Float>, bhh: UnsafePointer<Float>, biasSum: UnsafeMutablePointer<Float>,
                         gates: UnsafeMutablePointer<Float>, h: UnsafeMutablePointer<Float>) {
         let N = B * T
@@ -21,7 +22,8 @@ enum RNNLayer {
                      beta: 0, c: gates, ldc: H)
         for t in 0..<T {
             let gt = gates + t * B * H
-            Kernels.gemm(transA: false, transB: false, m: B, n: H, k: H, a: h + t * B * H, lda: H, b: whhT, ldb: H,
+            Kernels.gemm(transA: false, transB: false, m: B, n: H, k: H, a: h + t * B * H, lda: H, b: whhT,
+                         bHalf: whhTHalf, ldb: H,
                          beta: 1, c: gt, ldc: H)
             gasa_rnn_cell_forward(Int64(B), Int64(H), gt, biasSum, relu ? 1 : 0, h + (t + 1) * B * H)
         }
@@ -36,14 +38,20 @@ enum RNNLayer {
 
     /// Backward through time after `forward`. dhOut (N, H) in: dL/dh_t from above (destroyed: the recurrent
     /// gradient is accumulated into it). Leaves dL/dA in `gates`.
+    /// gatesHalf (bf16 training): receives dL/dA rounded to bfloat16, which the per-step product reads too.
     static func backwardThroughTime(batch B: Int, steps T: Int, hidden H: Int, relu: Bool, whh: UnsafePointer<Float>,
-                                    gates: UnsafeMutablePointer<Float>, dhOut: UnsafeMutablePointer<Float>) {
+                                    whhHalf: UnsafePointer<UInt16>?,
+                                    gates: UnsafeMutablePointer<Float>, gatesHalf: UnsafeMutablePointer<UInt16>?,
+                                    dhOut: UnsafeMutablePointer<Float>) {
         var t = T - 1
         while t >= 0 {
             let gt = gates + t * B * H
             gasa_rnn_cell_backward(Int64(B), Int64(H), gt, dhOut + t * B * H, relu ? 1 : 0)
+            let gtHalf = gatesHalf.map { $0 + t * B * H }
+            if let gtHalf { Kernels.toBF16(rows: B, cols: H, gt, ld: H, gtHalf) }
             if t > 0 {
-                Kernels.gemm(transA: false, transB: false, m: B, n: H, k: H, a: gt, lda: H, b: whh, ldb: H,
+                Kernels.gemm(transA: false, transB: false, m: B, n: H, k: H, a: gt, aHalf: gtHalf, lda: H, b: whh,
+                             bHalf: whhHalf, ldb: H,
                              beta: 1, c: dhOut + (t - 1) * B * H, ldc: H)
             }
             t -= 1

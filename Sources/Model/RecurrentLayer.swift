@@ -7,13 +7,16 @@ import KernelShim
 import Compute
 
 /// The weights a layer's passes read. whh is the recurrent matrix the forward pass used (after weight
-/// drop, when training with it); whhT its transpose (H, R).
+/// drop, when training with it); whhT its transpose (H, R). whhHalf and whhTHalf: the same two rounded to
+/// bfloat16, for the per-step products of bf16 training (nil otherwise).
 struct LayerWeights {
     let wih: UnsafePointer<Float>
     let whh: UnsafePointer<Float>
     let whhT: UnsafePointer<Float>
     let bih: UnsafePointer<Float>
     let bhh: UnsafePointer<Float>
+    var whhHalf: UnsafePointer<UInt16>? = nil
+    var whhTHalf: UnsafePointer<UInt16>? = nil
 }
 
 /// Where a layer's weight gradients go.
@@ -39,40 +42,49 @@ struct RecurrentLayer {
         let (B, T, In, H) = (batch, steps, input, hidden)
         switch cell {
         case .lstm:
-            LSTMLayer.forward(batch: B, steps: T, input: In, hidden: H, x: x, wih: w.wih, whhT: w.whhT, bih: w.bih,
-                              bhh: w.bhh, biasSum: biasSum, gates: gates, h: h, c: c)
+            LSTMLayer.forward(batch: B, steps: T, input: In, hidden: H, x: x, wih: w.wih, whhT: w.whhT,
+                              whhTHalf: w.whhTHalf, bih: w.bih, bhh: w.bhh, biasSum: biasSum, gates: gates, h: h, c: c)
         case .gru:
-            GRULayer.forward(batch: B, steps: T, input: In, hidden: H, x: x, wih: w.wih, whhT: w.whhT, bih: w.bih,
-                             bhh: w.bhh, gh: gh, gates: gates, h: h)
+            GRULayer.forward(batch: B, steps: T, input: In, hidden: H, x: x, wih: w.wih, whhT: w.whhT,
+                             whhTHalf: w.whhTHalf, bih: w.bih, bhh: w.bhh, gh: gh, gates: gates, h: h)
         case .rnn, .rnnRelu:
             RNNLayer.forward(batch: B, steps: T, input: In, hidden: H, relu: cell == .rnnRelu, x: x, wih: w.wih,
-                             whhT: w.whhT, bih: w.bih, bhh: w.bhh, biasSum: biasSum, gates: gates, h: h)
+                             whhT: w.whhT, whhTHalf: w.whhTHalf, bih: w.bih, bhh: w.bhh, biasSum: biasSum,
+                             gates: gates, h: h)
         }
     }
 
     /// Backward through time: dhOut (N, H) in: dL/dh from above (destroyed); dc (B, H) scratch. Leaves the
-    /// gate gradients in `gates` for weightGradients and inputGradient.
-    func backwardThroughTime(weights w: LayerWeights, gates: UnsafeMutablePointer<Float>, h: UnsafePointer<Float>,
+    /// gate gradients in `gates` for weightGradients and inputGradient, and in bf16 training (gatesHalf,
+    /// the LSTM and the RNN: see halvesGates) rounded to bfloat16 there too.
+    func backwardThroughTime(weights w: LayerWeights, gates: UnsafeMutablePointer<Float>,
+                             gatesHalf: UnsafeMutablePointer<UInt16>?, h: UnsafePointer<Float>,
                              c: UnsafePointer<Float>, dhOut: UnsafeMutablePointer<Float>,
                              dc: UnsafeMutablePointer<Float>) {
         let (B, T, H) = (batch, steps, hidden)
         switch cell {
         case .lstm:
-            LSTMLayer.backwardThroughTime(batch: B, steps: T, hidden: H, whh: w.whh, gates: gates, c: c, dhOut: dhOut,
-                                          dc: dc)
+            LSTMLayer.backwardThroughTime(batch: B, steps: T, hidden: H, whh: w.whh, whhHalf: w.whhHalf, gates: gates,
+                                          gatesHalf: gatesHalf, c: c, dhOut: dhOut, dc: dc)
         case .gru:
-            GRULayer.backwardThroughTime(batch: B, steps: T, hidden: H, whh: w.whh, gates: gates, h: h, dhOut: dhOut,
-                                         sink: dc)
+            GRULayer.backwardThroughTime(batch: B, steps: T, hidden: H, whh: w.whh, whhHalf: w.whhHalf, gates: gates,
+                                         h: h, dhOut: dhOut, sink: dc)
         case .rnn, .rnnRelu:
             RNNLayer.backwardThroughTime(batch: B, steps: T, hidden: H, relu: cell == .rnnRelu, whh: w.whh,
-                                         gates: gates, dhOut: dhOut)
+                                         whhHalf: w.whhHalf, gates: gates, gatesHalf: gatesHalf, dhOut: dhOut)
         }
     }
 
-    /// Rows `rows` (of 0..<R) of the weight and bias gradients from the gate gradients, the layer's input x
-    /// (N, In) and h (whose first N rows are h_{t-1}); overwritten, or added to when `accumulate`.
+    /// Whether the backward pass keeps bfloat16 gate gradients for this cell (bf16 training): the LSTM's
+    /// and the RNN's, whose three products read the stored columns as they are; the GRU's read pieces.
+    var halvesGates: Bool { cell != .gru }
+
+    /// Rows `rows` (of 0..<R) of the weight and bias gradients from the gate gradients (and their bfloat16
+    /// copy, when backwardThroughTime made one), the layer's input x (N, In) and h (whose first N rows are
+    /// h_{t-1}); overwritten, or added to when `accumulate`.
     func weightGradients(rows: Range<Int>, x: UnsafePointer<Float>, gates: UnsafePointer<Float>,
-                         h: UnsafePointer<Float>, into d: LayerGradients, accumulate: Bool) {
+                         gatesHalf: UnsafePointer<UInt16>?, h: UnsafePointer<Float>, into d: LayerGradients,
+                         accumulate: Bool) {
         let (B, T, In, H) = (batch, steps, input, hidden)
         switch cell {
         case .gru:
@@ -81,25 +93,27 @@ struct RecurrentLayer {
         case .lstm, .rnn, .rnnRelu:
             let G = cell.gateBlocks * H, N = B * T, r0 = rows.lowerBound, m = rows.count
             let beta: Float = accumulate ? 1 : 0
-            Kernels.gemm(transA: true, transB: false, m: m, n: In, k: N, a: gates + r0, lda: G, b: x, ldb: In,
-                         beta: beta, c: d.wih + r0 * In, ldc: In)
-            Kernels.gemm(transA: true, transB: false, m: m, n: H, k: N, a: gates + r0, lda: G, b: h, ldb: H,
-                         beta: beta, c: d.whh + r0 * H, ldc: H)
+            let half = gatesHalf.map { $0 + r0 }
+            Kernels.gemm(transA: true, transB: false, m: m, n: In, k: N, a: gates + r0, aHalf: half, lda: G, b: x,
+                         ldb: In, beta: beta, c: d.wih + r0 * In, ldc: In)
+            Kernels.gemm(transA: true, transB: false, m: m, n: H, k: N, a: gates + r0, aHalf: half, lda: G, b: h,
+                         ldb: H, beta: beta, c: d.whh + r0 * H, ldc: H)
             Kernels.columnSums(rows: N, cols: m, a: gates + r0, lda: G, beta: beta, y: d.bih + r0)
             (d.bhh + r0).update(from: d.bih + r0, count: m)   // both biases are added: equal gradients
         }
     }
 
     /// dL/dx (N, In). dx may be the memory of the layer's input x once its weight gradients are done.
-    func inputGradient(weights w: LayerWeights, gates: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    func inputGradient(weights w: LayerWeights, gates: UnsafePointer<Float>, gatesHalf: UnsafePointer<UInt16>?,
+                       dx: UnsafeMutablePointer<Float>) {
         let (B, T, In, H) = (batch, steps, input, hidden)
         switch cell {
         case .gru:
             GRULayer.inputGradient(batch: B, steps: T, input: In, hidden: H, wih: w.wih, gates: gates, dx: dx)
         case .lstm, .rnn, .rnnRelu:
             let G = cell.gateBlocks * H
-            Kernels.gemm(transA: false, transB: false, m: B * T, n: In, k: G, a: gates, lda: G, b: w.wih, ldb: In,
-                         beta: 0, c: dx, ldc: In)
+            Kernels.gemm(transA: false, transB: false, m: B * T, n: In, k: G, a: gates, aHalf: gatesHalf, lda: G,
+                         b: w.wih, ldb: In, beta: 0, c: dx, ldc: In)
         }
     }
 

@@ -20,6 +20,9 @@ public final class Workspace {
     var gates: [FloatBuffer] = []    // per layer (N, S): pre-activations, then activations, then gate gradients
     var h: [FloatBuffer] = []        // per layer (N + B, H): block 0 = initial state, block t+1 = output of step t
     var c: [FloatBuffer] = []        // per layer (N + B, H)
+    // Per layer, the gate gradients rounded to bfloat16 as the backward pass makes them (bf16 training of
+    // the LSTM and the RNN), for the weight and input gradients; allocated on the first such step.
+    lazy var gatesHalf: [BF16Buffer] = gates.map { BF16Buffer(count: $0.count) }
     var masks: [UnsafeMutablePointer<UInt8>] = []   // per layer (N, H) bits, value k at bit k%8 of byte k/8: 1 kept (training with dropout)
     // (N, max(E, H)) each. Forward: `input` holds the rows going into the layer at hand (embeddings, or the
     // layer below's output after dropout), and at the end the head's input. Backward: the two swap roles,

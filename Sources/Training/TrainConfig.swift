@@ -1,13 +1,14 @@
 // What a training run is told, in two parts. RunSettings decide what the run computes (the model's
 // shape, the optimizer, the schedule, clipping, the seed, the logging cadence): chosen when the run
-// starts and kept by --resume. SessionLimits belong to one invocation (when to stop, threads,
-// validation cadence, patience, progress lines): --resume takes the run's last ones and may change any.
+// starts and kept by --resume. SessionLimits belong to one invocation (when to stop, threads, the
+// precision of the products, validation cadence, patience, progress lines): --resume takes the run's last ones and may change any.
 // Both are saved, as one flat object (TrainConfig), in every checkpoint's state.json. Changes are what
 // a command line gave: applied to the defaults for a fresh run, over the checkpoint's model shape with
 // --init-from, over the run's limits on --resume, and for settings on --resume, refused when they differ
 // from the run's. A new option is a property of RunSettings or SessionLimits and its entry in `flags`.
 import Foundation
 import Model
+import Compute
 
 /// A type whose properties command-line flags set: the flag of each, for messages.
 public protocol FlagNamed {
@@ -156,6 +157,7 @@ public struct SessionLimits: Codable, Equatable, Sendable, FlagNamed {
     public var maxMinutes = 0.0                        // stop after this many minutes of this invocation (0: no limit)
     public var threads = 0                             // threads (0: one per core)
     public var parallel: ParallelMode? = nil           // how they are used (nil: batch)
+    public var precision: Precision? = nil             // of the training products (nil: f32)
     public var evalEvery = 1000                        // iterations between validations (0: only at the end)
     public var patience = 0                            // stop after this many validations without a new best (0: never)
     public var printEvery = 100                        // progress line period when stderr is not a terminal
@@ -164,7 +166,7 @@ public struct SessionLimits: Codable, Equatable, Sendable, FlagNamed {
 
     public static let flags: [PartialKeyPath<SessionLimits>: String] = [
         \.maxEpochs: "--max-epochs", \.maxIters: "--max-iters", \.maxMinutes: "--max-minutes", \.threads: "--threads",
-        \.parallel: "--parallel", \.evalEvery: "--eval-every", \.patience: "--patience", \.printEvery: "--print-every",
+        \.parallel: "--parallel", \.precision: "--precision", \.evalEvery: "--eval-every", \.patience: "--patience", \.printEvery: "--print-every",
     ]
 
     /// The largest epoch count (and minute count) an option may name: far beyond any run, and small
@@ -183,7 +185,14 @@ public struct SessionLimits: Codable, Equatable, Sendable, FlagNamed {
                       + "limit)")
         }
         guard threads >= 0 else { throw bad("--threads must not be negative") }
+        guard productPrecision == .f32 || Kernels.bf16Supported else {
+            throw bad("--precision bf16 needs a CPU with AVX512_BF16 (or AMX); oneDNN runs \(KernelInfo.effective) "
+                      + "here, where bfloat16 products would be slower than float32: train with --precision f32")
+        }
     }
+
+    /// What the training products compute in.
+    public var productPrecision: Precision { precision ?? .f32 }
 
     /// Threads in use: --threads, else one per core (under mpirun, the cores shared among this machine's
     /// processes of the job).

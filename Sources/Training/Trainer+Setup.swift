@@ -89,6 +89,7 @@ extension Trainer {
         let config = TrainConfig(settings: state.config.settings, limits: o.limits.applied(to: state.config.limits))
         try config.limits.validate()
         let threadsBefore = state.threadUse, processesBefore = state.processes ?? 1
+        let precisionBefore = state.config.limits.productPrecision
         state.config = config
         state.threadUse = config.limits.threadUse
         state.processes = o.processes?.size ?? 1
@@ -110,6 +111,11 @@ extension Trainer {
                              + "(\(processesBefore) x \(threadsBefore.threads)) than this resume's "
                              + "(\(state.processes ?? 1) x \(config.limits.threadCount)); the computation is the "
                              + "same, but its sums run in another order, so results may differ in the last bits")
+        }
+        if precisionBefore != config.limits.productPrecision && !o.quiet {
+            progress.message("note: the run was trained with --precision \(precisionBefore.rawValue) and goes on in "
+                             + "\(config.limits.productPrecision.rawValue): from here its results differ from a run "
+                             + "kept in one precision")
         }
         if !o.quiet {
             let recovered = dir.hasSuffix(".new") || dir.hasSuffix(".old")

@@ -76,6 +76,7 @@ public final class Trainer {
         self.recurrent = recurrent
         self.vocabBytes = vocabBytes
         self.metrics = metrics
+        model.trainingPrecision = config.limits.productPrecision
         preparedPath = absolutePath(prepared)
         trainStream = try SplitStream(directory: prepared, manifest: manifest, split: .train)
         group = o.processes

@@ -18,6 +18,7 @@ struct BenchCommand: ParsableCommand {
           gasa bench --layers 3 --rnn-size 300 --dropout 0.4 --vocab 1209      (char-rnn-korean's configuration)
           gasa bench --layers 2 --rnn-size 128 --vocab 1209 --threads 1
           gasa bench --layers 3 --rnn-size 300 --vocab 1209 --products             (GFLOP/s of each product)
+          gasa bench --layers 3 --rnn-size 300 --vocab 1209 --products --precision bf16
         """)
 
     @Option(help: "Recurrent cell: lstm, gru, rnn or rnn-relu.") var cell: Cell = .lstm
@@ -35,6 +36,8 @@ struct BenchCommand: ParsableCommand {
     var products = false
     @Option(help: "How threads are used: 'batch' splits each batch's rows over the threads (data parallel, products single-threaded), 'blas' gives them to each matrix product.")
     var parallel: ParallelMode = .batch
+    @Option(help: "Precision of the training products: f32 or bf16 (as gasa train --precision; needs AVX512_BF16).")
+    var precision: Precision = .f32
 
     func validate() throws {
         guard layers >= 1, rnnSize >= 1, batchSize >= 1, seqLength >= 1, iters >= 1 else {
@@ -43,6 +46,10 @@ struct BenchCommand: ParsableCommand {
         guard vocab >= 2 else { throw ValidationError("--vocab must be at least 2") }
         guard sampleSteps >= 1 else { throw ValidationError("--sample-steps must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard precision == .f32 || Kernels.bf16Supported else {
+            throw ValidationError("--precision bf16 needs a CPU with AVX512_BF16 (or AMX); oneDNN runs "
+                                  + "\(KernelInfo.effective) here")
+        }
     }
 
     func run() throws {
@@ -54,6 +61,7 @@ struct BenchCommand: ParsableCommand {
         Kernels.setThreads(rowParts > 1 ? 1 : threads)
         var rng = RNG(seed: 1)
         let model = LanguageModel(config: config, rng: &rng)
+        model.trainingPrecision = precision
         let B = batchSize, T = seqLength
         let x = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(vocab)) }
         let y = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(vocab)) }
@@ -85,9 +93,9 @@ struct BenchCommand: ParsableCommand {
         if let w = KernelInfo.shortfall { emit(w) }
         emit("config: \(layers) x \(rnnSize) \(cell.rawValue), embedding \(config.embeddingSize), vocab \(vocab), dropout \(dropout), "
              + "batch \(B), seq \(T), \(config.parameterCount) parameters")
-        emit(String(format: "train: %.0f tokens/s (%d threads, %@)   eval: %.0f tokens/s   sample: %.0f tokens/s "
+        emit(String(format: "train: %.0f tokens/s (%d threads, %@, %@)   eval: %.0f tokens/s   sample: %.0f tokens/s "
                     + "(batch 1, 1 thread)   peak RSS: %.1f MiB",
-                     train, threads, parallel.rawValue, eval, sample, Double(usage.ru_maxrss) / 1024))
+                     train, threads, parallel.rawValue, precision.rawValue, eval, sample, Double(usage.ru_maxrss) / 1024))
     }
 }
 
@@ -98,6 +106,7 @@ extension BenchCommand {
         let m: Int, n: Int, k: Int
         let transA: Bool, transB: Bool, beta: Float
         var lda: Int? = nil   // A's row stride when the call reads a block of a wider matrix
+        var weight = false    // B is a weight matrix, which bf16 training rounds once per step, not per call
         var shape: String { "\(m) x \(n) x \(k)" + (transA ? " (A^T)" : "") + (transB ? " (B^T)" : "") }
     }
 
@@ -110,16 +119,19 @@ extension BenchCommand {
         let E = config.embeddingSize
         let headRows = max(1, min(seqLength, 256 / b)) * b   // the head's chunk of whole steps (Workspace)
         var list = [
-            Product(name: "per-step forward h W_hh^T", m: b, n: G, k: H, transA: false, transB: false, beta: 1),
-            Product(name: "per-step backward dG W_hh", m: b, n: H, k: G, transA: false, transB: false, beta: 1),
+            Product(name: "per-step forward h W_hh^T", m: b, n: G, k: H, transA: false, transB: false, beta: 1,
+                    weight: true),
+            Product(name: "per-step backward dG W_hh", m: b, n: H, k: G, transA: false, transB: false, beta: 1,
+                    weight: true),
             Product(name: "input product X W_ih^T", m: n, n: G, k: H, transA: false, transB: true, beta: 0),
             // Each thread takes a block of rows of the weight gradients, reading its columns of dG (stride 4H).
             Product(name: "weight gradient dG^T X", m: G / parts, n: H, k: n, transA: true, transB: false, beta: 0,
                     lda: G),
             Product(name: "input gradient dG W_ih", m: n, n: H, k: G, transA: false, transB: false, beta: 0),
-            Product(name: "head logits", m: headRows, n: V, k: H, transA: false, transB: true, beta: 1),
+            Product(name: "head logits", m: headRows, n: V, k: H, transA: false, transB: true, beta: 1, weight: true),
             Product(name: "head weight gradient", m: V, n: H, k: headRows, transA: true, transB: false, beta: 1),
-            Product(name: "head input gradient", m: headRows, n: H, k: V, transA: false, transB: false, beta: 0),
+            Product(name: "head input gradient", m: headRows, n: H, k: V, transA: false, transB: false, beta: 0,
+                    weight: true),
             Product(name: "sampling step (batch 1)", m: 1, n: G, k: H, transA: false, transB: true, beta: 1),
         ]
         if E != H {
@@ -130,7 +142,7 @@ extension BenchCommand {
         if let w = KernelInfo.shortfall { emit(w) }
         emit("products of one training step, \(layers) x \(H), batch \(batchSize) in \(parts) "
              + "part\(parts == 1 ? "" : "s") of \(b) rows, "
-             + "seq \(seqLength), vocab \(V); one thread, best of 5")
+             + "seq \(seqLength), vocab \(V); \(precision.rawValue); one thread, best of 5")
         emit(TextTable.render([["product", "m x n x k",
                                 "GFLOP/s"]] + list.map { p in [p.name, p.shape, String(format: "%6.1f", rate(p))] }))
     }
@@ -142,11 +154,18 @@ extension BenchCommand {
         let a = FloatBuffer(count: aCount), bm = FloatBuffer(count: bCount), c = FloatBuffer(count: p.m * p.n)
         for i in 0..<aCount { a.pointer[i] = rng.uniform() - 0.5 }
         for i in 0..<bCount { bm.pointer[i] = rng.uniform() - 0.5 }
+        // bf16: a weight B is rounded once beforehand, as training rounds it once per step; everything else per
+        // call (training hands the LSTM's and RNN's gate gradients over pre-rounded too, saving a little more).
+        let half = BF16Buffer(count: precision == .bf16 && p.weight ? bCount : 0)
+        if half.count > 0 { Kernels.toBF16(rows: 1, cols: bCount, bm.pointer, ld: bCount, half.pointer) }
+        let bHalf = half.count > 0 ? UnsafePointer(half.pointer) : nil
         let flops = 2.0 * Double(p.m) * Double(p.n) * Double(p.k)
         let reps = max(1, Int(2e8 / flops))
         func once() {
-            Kernels.gemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: p.k, a: a.pointer, lda: lda,
-                         b: bm.pointer, ldb: ldb, beta: p.beta, c: c.pointer, ldc: p.n)
+            Kernels.withPrecision(precision) {
+                Kernels.gemm(transA: p.transA, transB: p.transB, m: p.m, n: p.n, k: p.k, a: a.pointer, lda: lda,
+                             b: bm.pointer, bHalf: bHalf, ldb: ldb, beta: p.beta, c: c.pointer, ldc: p.n)
+            }
         }
         once()   // builds and caches the kernel for this shape
         var best = Double.infinity

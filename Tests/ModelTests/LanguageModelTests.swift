@@ -264,6 +264,69 @@ final class LanguageModelTests: XCTestCase {
         }
     }
 
+    /// bf16 training products: every cell's loss and gradients stay close to float32's (bfloat16
+    /// operands keep about 3 significant digits, accumulation stays float32), the data-parallel step
+    /// agrees with the single-threaded one up to the order of sums, evaluation is float32 whatever the
+    /// training precision, and the step leaves the thread's products in float32.
+    func testBF16TrainingStepsStayCloseToFloat32() throws {
+        try XCTSkipUnless(Kernels.bf16Supported, "no native bfloat16 products here (\(KernelInfo.effective))")
+        var awd = ModelConfig(vocabSize: 23, embeddingSize: 20, hiddenSize: 20, layers: 2, dropout: 0.2)
+        awd.regularization.weightDrop = 0.3
+        awd.regularization.tieWeights = true
+        for cfg in [ModelConfig(vocabSize: 23, embeddingSize: 12, hiddenSize: 20, layers: 2, dropout: 0.2),
+                    ModelConfig(vocabSize: 23, embeddingSize: 12, hiddenSize: 20, layers: 2, dropout: 0, cell: .gru),
+                    ModelConfig(vocabSize: 23, embeddingSize: 12, hiddenSize: 20, layers: 2, dropout: 0, cell: .rnn),
+                    awd] {
+            var rng = RNG(seed: 41)
+            let model = LanguageModel(config: cfg, rng: &rng)
+            let B = 6, T = 7
+            let x = randomTokens(B * T, 23, &rng), y = randomTokens(B * T, 23, &rng)
+            let start = model.makeState(batch: B)
+            for k in 0..<start.values.count { start.values[k] = 0.5 * (2 * rng.uniform() - 1) }
+            func step(_ precision: Precision, parts: Int) -> (Double, [Float], [Float]) {
+                model.trainingPrecision = precision
+                let s = model.makeState(batch: B)
+                s.copy(from: start)
+                var r = RNG(seed: 3)
+                let loss = model.trainStep(inputs: x, targets: y, steps: T, state: s,
+                                           workspace: model.makeWorkspace(batch: B, steps: T, rowParts: parts),
+                                           rng: &r)
+                return (loss, Array(model.gradients), Array(s.values))
+            }
+            let f32 = step(.f32, parts: 1), bf16 = step(.bf16, parts: 1), bf16Parts = step(.bf16, parts: 2)
+            let name = cfg.cell.displayName
+            XCTAssertNotEqual(f32.1, bf16.1, name)   // the products did change
+            XCTAssertEqual(bf16.0, f32.0, accuracy: 1e-2 * f32.0, name)
+            func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+                var diff = 0.0, norm = 0.0
+                for k in 0..<a.count {
+                    diff += Double(a[k] - b[k]) * Double(a[k] - b[k])
+                    norm += Double(b[k]) * Double(b[k])
+                }
+                return (diff / norm).squareRoot()
+            }
+            XCTAssertLessThan(relativeError(bf16.1, f32.1), 0.03, "\(name): gradients, bf16 against f32")
+            for k in 0..<f32.2.count { XCTAssertEqual(bf16.2[k], f32.2[k], accuracy: 0.02, name) }
+            // The parts' sums run in another order; a float32 difference that moves an operand across a
+            // bfloat16 rounding boundary moves that one value by 2^-8, so compare as a whole.
+            XCTAssertEqual(bf16Parts.0, bf16.0, accuracy: 1e-4 * bf16.0, name)
+            XCTAssertLessThan(relativeError(bf16Parts.1, bf16.1), 1e-3, "\(name): gradients, 2 parts against 1")
+
+            // Evaluation is float32 whatever the training precision, and the threads are back in float32.
+            func evaluate() -> Double {
+                let s = model.makeState(batch: B)
+                s.copy(from: start)
+                return model.evaluate(inputs: x, targets: y, steps: T, state: s,
+                                      workspace: model.makeWorkspace(batch: B, steps: T, training: false))
+            }
+            model.trainingPrecision = .bf16
+            let during = evaluate()
+            model.trainingPrecision = .f32
+            XCTAssertEqual(during.bitPattern, evaluate().bitPattern, name)
+            XCTAssertEqual(step(.f32, parts: 1).1.map(\.bitPattern), f32.1.map(\.bitPattern), name)
+        }
+    }
+
     /// Evaluation in scratch lent by a training workspace scores exactly as in memory of its own, and the
     /// training step after it computes exactly what it computes without that evaluation in between.
     func testEvaluationInBorrowedScratchChangesNeitherItsLossNorTraining() {

@@ -162,7 +162,27 @@ final class TrainerTests: XCTestCase {
                        Array(m.parameters[h.offset..<(h.offset + h.count)]))
     }
 
-    func resumeIsBitExact(tag: String, _ configure: (inout Trainer.Options) -> Void) throws {
+    /// bf16 products: a resume that does not name --precision keeps the run's and is as exact as in
+    /// float32; one that names f32 goes on in float32.
+    func testResumeIsBitExactWithBF16Products() throws {
+        try XCTSkipUnless(Kernels.bf16Supported, "no native bfloat16 products here (\(KernelInfo.effective))")
+        try resumeIsBitExact(tag: "bf16", resumeKeepsLimits: true) { o in o.limits.set(\.precision, .bf16) }
+        let s = try TrainingState.load(directory: scratch + "/split-bf16/latest")
+        XCTAssertEqual(s.config.limits.productPrecision, .bf16)
+        var other = options("split-bf16", iters: 60, evalEvery: 5, dropout: 0.25)
+        other.resume = true
+        other.limits = LimitChanges()
+        other.limits.set(\.maxIters, 60)
+        other.limits.set(\.precision, .f32)
+        _ = try Trainer(options: other).run()
+        let after = try TrainingState.load(directory: scratch + "/split-bf16/latest")
+        XCTAssertEqual(after.iteration, 60)
+        XCTAssertEqual(after.config.limits.productPrecision, .f32)
+    }
+
+    /// `resumeKeepsLimits`: the resume names none of the limits `configure` set (the run's are kept).
+    func resumeIsBitExact(tag: String, resumeKeepsLimits: Bool = false,
+                          _ configure: (inout Trainer.Options) -> Void) throws {
         let n = 25   // crosses the epoch boundary, so the state reset and the epoch count are covered too
         let whole = "whole-" + tag, split = "split-" + tag
         func opts(_ run: String, _ iters: Int) -> Trainer.Options {
@@ -172,7 +192,7 @@ final class TrainerTests: XCTestCase {
         }
         _ = try Trainer(options: opts(whole, 2 * n)).run()
         _ = try Trainer(options: opts(split, n)).run()
-        var resume = opts(split, 2 * n)
+        var resume = resumeKeepsLimits ? options(split, iters: 2 * n, evalEvery: 5, dropout: 0.25) : opts(split, 2 * n)
         resume.resume = true
         let s = try Trainer(options: resume).run()
         XCTAssertEqual(s.iteration, 2 * n)

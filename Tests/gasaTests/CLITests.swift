@@ -294,6 +294,29 @@ extension CLITests {
         }
     }
 
+    /// --precision bf16 trains where the CPU has native bfloat16 products and says so; where it has not
+    /// (here forced with ONEDNN_MAX_CPU_ISA=AVX2) it is refused before anything is written, with what to do.
+    func testBF16PrecisionRunsOrIsRefusedWithWhatToDo() throws {
+        try writeCorpus()
+        XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8",
+                                "-q").status, 0)
+        let args = ["train", "prep", "--layers", "1", "--rnn-size", "8", "--max-iters", "2", "--threads", "1",
+                    "--precision", "bf16"]
+        let capped = try run(args + ["--out", "capped"], environment: ["ONEDNN_MAX_CPU_ISA": "AVX2"])
+        XCTAssertNotEqual(capped.status, 0)
+        XCTAssertTrue(capped.stderr.contains("--precision bf16 needs a CPU with AVX512_BF16"), capped.stderr)
+        XCTAssertTrue(capped.stderr.contains("train with --precision f32"), capped.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/capped"))
+        if Kernels.bf16Supported {
+            let r = try run(args + ["--out", "run"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("; bf16 products; 1 thread"), r.stderr)
+            let state = try String(contentsOfFile: dir + "/run/latest/state.json", encoding: .utf8)
+            XCTAssertTrue(state.contains("\"precision\" : \"bf16\"") || state.contains("\"precision\":\"bf16\""),
+                          state)
+        }
+    }
+
     func testTheRecipeSetsWhatItsHelpSaysAndGivenFlagsOverrideIt() throws {
         try writeCorpus()
         XCTAssertEqual(try gasa("prepare", "corpus.txt", "--out", "prep", "--batch-size", "4", "--seq-length", "8",

@@ -11,6 +11,19 @@ void gasa_kernels_set_threads(int threads);
 int gasa_sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 
+/// gasa_sgemm with, in bf16 mode, either operand given in bfloat16 (a_half, b_half: laid out as a and b
+/// would be, row strides lda and ldb) when not null; outside bf16 mode a_half and b_half are ignored.
+int gasa_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+              const uint16_t *a_half, int64_t lda, const float *b, const uint16_t *b_half, int64_t ldb, float beta,
+              float *c, int64_t ldc);
+
+/// bf16 mode of the calling thread (0 or 1, initially 0): products of more than one row then round their
+/// operands to bfloat16 and accumulate in float32 (see kernelshim.c).
+void gasa_kernels_set_bf16(int on);
+int gasa_kernels_bf16(void);
+/// 1 when oneDNN runs bfloat16 products natively here (avx512_core_bf16 or newer), else 0.
+int gasa_kernels_bf16_supported(void);
+
 /// oneDNN's effective instruction set (a dnnl_cpu_isa_t value) and version.
 int gasa_kernels_isa(void);
 void gasa_kernels_version(int *major, int *minor, int *patch);
@@ -59,6 +72,10 @@ void gasa_apply_mask(const uint8_t *mask, int64_t count, const float *src, float
 /// y[j] = beta y[j] + the sum of column j of a (rows x cols, row stride lda), each column in row order;
 /// beta is 0 or 1.
 void gasa_column_sums(int64_t rows, int64_t cols, const float *a, int64_t lda, float beta, float *y);
+
+/// rows x cols of a (row stride lda) rounded to bfloat16 (nearest, ties to even) into out, packed (row
+/// stride cols).
+void gasa_to_bf16(int64_t rows, int64_t cols, const float *a, int64_t lda, uint16_t *out);
 
 /// Softmax cross-entropy over rows of logits (rows x classes): the summed loss in nats. When grad is
 /// non-zero the logits are overwritten with grad_scale (softmax - onehot(target)); row_loss, if not

@@ -16,7 +16,7 @@
 // on SGEMM, about twice as fast there and with no buffer to pack.
 //
 // Precision. A thread in bf16 mode (`--precision bf16` training) runs its products on bfloat16 operands
-// with float32 accumulation and a float32 result (oneDNN's avx512_core_bf16 kernels, about 1.7-1.9x
+// with float32 accumulation and a float32 result (oneDNN's avx512_core_bf16 kernels, 1.6-2.1x
 // the float32 ones on the training shapes). Operands arrive as float32 and are rounded into the
 // thread's two conversion buffers (grown like the scratchpad), except an operand the caller already
 // holds in bfloat16: the recurrent and output weights, converted once per optimizer step (converting a

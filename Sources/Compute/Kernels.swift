@@ -184,6 +184,13 @@ public enum KernelInfo {
     /// One line, e.g. "kernels: oneDNN 2.6.3, avx512_core_bf16; elementwise avx512".
     public static var summary: String { "kernels: oneDNN \(version), \(effective); elementwise \(elementwiseName)" }
 
+    /// Why `--precision bf16` cannot run here, with what to do; nil where it can (Kernels.bf16Supported).
+    public static var bf16Refusal: String? {
+        if Kernels.bf16Supported { return nil }
+        return "--precision bf16 needs a CPU with AVX512_BF16 (or AMX); oneDNN runs \(effective) here, where "
+            + "bfloat16 products would be slower than float32: use --precision f32"
+    }
+
     /// A warning when the kernels use narrower vectors than the CPU has, with what to do; nil otherwise.
     public static var shortfall: String? {
         let e = effective, c = cpu

@@ -185,10 +185,7 @@ public struct SessionLimits: Codable, Equatable, Sendable, FlagNamed {
                       + "limit)")
         }
         guard threads >= 0 else { throw bad("--threads must not be negative") }
-        guard productPrecision == .f32 || Kernels.bf16Supported else {
-            throw bad("--precision bf16 needs a CPU with AVX512_BF16 (or AMX); oneDNN runs \(KernelInfo.effective) "
-                      + "here, where bfloat16 products would be slower than float32: train with --precision f32")
-        }
+        if productPrecision == .bf16, let why = KernelInfo.bf16Refusal { throw bad(why) }
     }
 
     /// What the training products compute in.

@@ -46,10 +46,7 @@ struct BenchCommand: ParsableCommand {
         guard vocab >= 2 else { throw ValidationError("--vocab must be at least 2") }
         guard sampleSteps >= 1 else { throw ValidationError("--sample-steps must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard precision == .f32 || Kernels.bf16Supported else {
-            throw ValidationError("--precision bf16 needs a CPU with AVX512_BF16 (or AMX); oneDNN runs "
-                                  + "\(KernelInfo.effective) here")
-        }
+        if precision == .bf16, let why = KernelInfo.bf16Refusal { throw ValidationError(why) }
     }
 
     func run() throws {

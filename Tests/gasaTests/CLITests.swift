@@ -305,7 +305,7 @@ extension CLITests {
         let capped = try run(args + ["--out", "capped"], environment: ["ONEDNN_MAX_CPU_ISA": "AVX2"])
         XCTAssertNotEqual(capped.status, 0)
         XCTAssertTrue(capped.stderr.contains("--precision bf16 needs a CPU with AVX512_BF16"), capped.stderr)
-        XCTAssertTrue(capped.stderr.contains("train with --precision f32"), capped.stderr)
+        XCTAssertTrue(capped.stderr.contains("use --precision f32"), capped.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/capped"))
         if Kernels.bf16Supported {
             let r = try run(args + ["--out", "run"])
